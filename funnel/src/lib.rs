@@ -1,0 +1,20 @@
+//! Lodestone's shared model, compiled into the widget (wasm32) and the ingest server (native).
+//!
+//! Everything both sides must agree on lives here and nowhere else: the JSON wire types, the
+//! site and campaign configuration, the validation rules a lead must pass, and the engagement
+//! score. The crate does no I/O, so every rule is tested natively with tables of cases.
+
+pub mod config;
+pub mod error;
+pub mod score;
+pub mod validate;
+pub mod wire;
+
+pub use config::{Campaign, ConsentSpec, Display, ScoringRules, SiteConfig, Success, Trigger};
+pub use error::{ErrorBody, ErrorDetail, FieldError};
+pub use score::{ScoreItem, ScoreReport, compute_score};
+pub use validate::{Email, SiteId, ValidLead, limits};
+pub use wire::{
+    Attribution, CampaignAction, ConsentGiven, Event, EventBatch, LeadAccepted, LeadSubmission,
+    Signals, Touch,
+};

@@ -1,0 +1,399 @@
+//! The validation a lead and an event batch must pass, shared by the widget (before sending)
+//! and the server (at the edge). Parsing produces newtypes so the inside never re-checks.
+
+use crate::config::Campaign;
+use crate::error::FieldError;
+use crate::wire::{Event, EventBatch, LeadSubmission, Touch};
+
+/// Length and count limits, in characters unless said otherwise.
+pub mod limits {
+    pub const EMAIL: usize = 254;
+    pub const EMAIL_LOCAL: usize = 64;
+    pub const NAME: usize = 100;
+    pub const ID: usize = 64;
+    pub const SUBMISSION_ID_MIN: usize = 8;
+    pub const FIELD_COUNT: usize = 20;
+    pub const FIELD_KEY: usize = 40;
+    pub const FIELD_VALUE: usize = 500;
+    pub const CONSENT_TEXT: usize = 2000;
+    pub const CONSENT_VERSION: usize = 40;
+    pub const URL: usize = 2048;
+    pub const UTM: usize = 200;
+    pub const PATHS: usize = 50;
+    pub const SCORE_ITEMS: usize = 50;
+    pub const REASON: usize = 200;
+    pub const EVENTS_PER_BATCH: usize = 50;
+    pub const HOST: usize = 253;
+}
+
+/// An email address of plausible shape. The domain is lower-cased; [`Email::key`] is the
+/// case-folded form used to find every lead of one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let bad = |msg: &str| FieldError::new("email", "invalid_email", msg);
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(FieldError::new("email", "required", "Please enter your email address."));
+        }
+        if s.chars().count() > limits::EMAIL {
+            return Err(bad("This email address is too long."));
+        }
+        let Some((local, domain)) = s.rsplit_once('@') else {
+            return Err(bad("Please enter a valid email address, like name@example.com."));
+        };
+        let local_ok = !local.is_empty()
+            && local.chars().count() <= limits::EMAIL_LOCAL
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local.chars().all(|c| !c.is_control() && !c.is_whitespace() && !"@(),:;<>[\\]\"".contains(c));
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.chars().count() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            })
+            && labels.last().is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+        if !local_ok || !domain_ok {
+            return Err(bad("Please enter a valid email address, like name@example.com."));
+        }
+        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The address folded to lower case: one key for every spelling of the same mailbox.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A site, campaign or variant identifier: 1 to 64 of `a-z A-Z 0-9 _ -`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SiteId(String);
+
+impl SiteId {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        if raw.is_empty() {
+            return Err(FieldError::new(field, "required", format!("{field} is required.")));
+        }
+        if !is_identifier(raw, limits::ID) {
+            return Err(FieldError::new(field, "invalid", format!("{field} must be 1-64 letters, digits, '-' or '_'.")));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_identifier(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn max_len(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
+    if value.chars().count() > max {
+        return Err(FieldError::new(field, "too_long", format!("{field} must be at most {max} characters.")));
+    }
+    Ok(())
+}
+
+fn opt_max_len(field: &str, value: &Option<String>, max: usize) -> Result<(), FieldError> {
+    value.as_deref().map_or(Ok(()), |v| max_len(field, v, max))
+}
+
+/// A lead that passed validation against its campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidLead {
+    pub email: Email,
+    pub submission: LeadSubmission,
+}
+
+impl LeadSubmission {
+    /// Checks every field against the limits and against `campaign`'s consent rule, and
+    /// normalises what it keeps (trimmed name, parsed email). Errors name the field at fault.
+    pub fn validate(mut self, campaign: &Campaign) -> Result<ValidLead, FieldError> {
+        if self.website.as_deref().is_some_and(|w| !w.trim().is_empty()) {
+            return Err(FieldError::new("website", "spam_detected", "This field must be left empty."));
+        }
+        SiteId::parse("site", &self.site)?;
+        SiteId::parse("campaign", &self.campaign)?;
+        if self.submission_id.len() < limits::SUBMISSION_ID_MIN || !is_identifier(&self.submission_id, limits::ID) {
+            return Err(FieldError::new(
+                "submission_id",
+                "invalid",
+                "submission_id must be 8-64 letters, digits, '-' or '_'.",
+            ));
+        }
+        let email = Email::parse(&self.email)?;
+        self.email = email.as_str().to_owned();
+        if let Some(name) = self.name.take() {
+            let name = name.trim();
+            max_len("name", name, limits::NAME)?;
+            if name.chars().any(char::is_control) {
+                return Err(FieldError::new("name", "invalid", "name must not contain control characters."));
+            }
+            self.name = (!name.is_empty()).then(|| name.to_owned());
+        }
+        if self.fields.len() > limits::FIELD_COUNT {
+            return Err(FieldError::new("fields", "too_many", format!("At most {} custom fields.", limits::FIELD_COUNT)));
+        }
+        for (key, value) in &self.fields {
+            let field = format!("fields.{key}");
+            if !is_identifier(key, limits::FIELD_KEY) {
+                return Err(FieldError::new(field, "invalid", "Custom field names are 1-40 letters, digits, '-' or '_'."));
+            }
+            max_len(&field, value, limits::FIELD_VALUE)?;
+        }
+        validate_consent(&self, campaign)?;
+        if let Some(v) = &self.variant {
+            SiteId::parse("variant", v)?;
+        }
+        opt_max_len("page_url", &self.page_url, limits::URL)?;
+        opt_max_len("referrer", &self.referrer, limits::URL)?;
+        if let Some(a) = &self.attribution {
+            for (touch_name, touch) in [("first", &a.first), ("last", &a.last)] {
+                if let Some(t) = touch {
+                    validate_touch(touch_name, t)?;
+                }
+            }
+        }
+        if let Some(s) = &self.signals {
+            if s.paths.len() > limits::PATHS {
+                return Err(FieldError::new("signals.paths", "too_many", format!("At most {} paths.", limits::PATHS)));
+            }
+            for p in &s.paths {
+                max_len("signals.paths", p, limits::URL)?;
+            }
+        }
+        if let Some(score) = &self.score {
+            if score.explanation.len() > limits::SCORE_ITEMS {
+                return Err(FieldError::new("score.explanation", "too_many", "Too many score items."));
+            }
+            for item in &score.explanation {
+                max_len("score.explanation", &item.reason, limits::REASON)?;
+            }
+        }
+        Ok(ValidLead { email, submission: self })
+    }
+}
+
+fn validate_consent(lead: &LeadSubmission, campaign: &Campaign) -> Result<(), FieldError> {
+    let granted = lead.consent.as_ref().is_some_and(|c| c.granted);
+    if campaign.consent.required && !granted {
+        return Err(FieldError::new("consent", "consent_required", "Please tick the box to agree before continuing."));
+    }
+    if let Some(c) = &lead.consent {
+        max_len("consent.text", &c.text, limits::CONSENT_TEXT)?;
+        max_len("consent.version", &c.version, limits::CONSENT_VERSION)?;
+        if c.granted && c.text.trim().is_empty() {
+            return Err(FieldError::new("consent.text", "required", "The consent text shown to the visitor is required."));
+        }
+    }
+    Ok(())
+}
+
+fn validate_touch(name: &str, t: &Touch) -> Result<(), FieldError> {
+    for (key, value) in t.texts() {
+        let max = if key.starts_with("utm_") { limits::UTM } else { limits::URL };
+        opt_max_len(&format!("attribution.{name}.{key}"), value, max)?;
+    }
+    Ok(())
+}
+
+impl EventBatch {
+    /// Checks the batch's size and every event's fields; errors name `events[i].field`.
+    pub fn validate(&self) -> Result<SiteId, FieldError> {
+        let site = SiteId::parse("site", &self.site)?;
+        if self.events.is_empty() {
+            return Err(FieldError::new("events", "required", "events must hold at least one event."));
+        }
+        if self.events.len() > limits::EVENTS_PER_BATCH {
+            return Err(FieldError::new(
+                "events",
+                "too_many",
+                format!("At most {} events per batch.", limits::EVENTS_PER_BATCH),
+            ));
+        }
+        for (i, event) in self.events.iter().enumerate() {
+            match event {
+                Event::Pageview { path, referrer_host, utm_source, .. } => {
+                    if !path.starts_with('/') {
+                        return Err(FieldError::new(format!("events[{i}].path"), "invalid", "path must start with '/'."));
+                    }
+                    max_len(&format!("events[{i}].path"), path, limits::URL)?;
+                    opt_max_len(&format!("events[{i}].referrer_host"), referrer_host, limits::HOST)?;
+                    opt_max_len(&format!("events[{i}].utm_source"), utm_source, limits::UTM)?;
+                }
+                Event::Campaign { campaign, variant, .. } => {
+                    SiteId::parse(&format!("events[{i}].campaign"), campaign)?;
+                    if let Some(v) = variant {
+                        SiteId::parse(&format!("events[{i}].variant"), v)?;
+                    }
+                }
+            }
+        }
+        Ok(site)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConsentSpec, Display, Success, Trigger};
+    use crate::wire::ConsentGiven;
+
+    fn campaign(consent_required: bool) -> Campaign {
+        Campaign {
+            id: "welcome".into(),
+            display: Display::Modal,
+            priority: 0,
+            headline: "Get the guide".into(),
+            body: String::new(),
+            button_label: "Send".into(),
+            ask_name: false,
+            consent: ConsentSpec { required: consent_required, ..ConsentSpec::default() },
+            success: Success::default(),
+            trigger: Trigger::default(),
+            cooldown_days: 7,
+        }
+    }
+
+    fn lead() -> LeadSubmission {
+        LeadSubmission {
+            site: "demo".into(),
+            campaign: "welcome".into(),
+            email: "Ada@Example.COM".into(),
+            submission_id: "sub-12345678".into(),
+            consent: Some(ConsentGiven { granted: true, text: "I agree".into(), version: "1".into() }),
+            ..LeadSubmission::default()
+        }
+    }
+
+    #[test]
+    fn emails_of_plausible_shape_are_accepted_and_others_named() {
+        let good = ["a@b.co", "first.last+tag@sub.example.org", "x@xn--bcher-kva.example", "üser@bücher.de"];
+        for e in good {
+            assert!(Email::parse(e).is_ok(), "{e} should be valid");
+        }
+        let bad = [
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a@b.c",
+            "a b@example.com",
+            ".a@example.com",
+            "a..b@example.com",
+            "a@-b.com",
+            "a@b..com",
+            "a@1.2.3.4",
+            "a@exa_mple.com",
+            "<a>@example.com",
+        ];
+        for e in bad {
+            let err = Email::parse(e).expect_err(e);
+            assert_eq!(err.field, "email", "{e}");
+        }
+        let long = format!("{}@example.com", "a".repeat(65));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn the_domain_is_lowercased_and_the_key_folds_case() {
+        let e = Email::parse("  Ada@Example.COM ").unwrap();
+        assert_eq!(e.as_str(), "Ada@example.com");
+        assert_eq!(e.key(), "ada@example.com");
+    }
+
+    #[test]
+    fn a_valid_lead_passes_and_is_normalised() {
+        let mut l = lead();
+        l.name = Some("  Ada  ".into());
+        let v = l.validate(&campaign(true)).unwrap();
+        assert_eq!(v.submission.name.as_deref(), Some("Ada"));
+        assert_eq!(v.submission.email, "Ada@example.com");
+    }
+
+    #[test]
+    fn each_invalid_field_is_named() {
+        type Mutate = fn(&mut LeadSubmission);
+        let cases: &[(Mutate, &str)] = &[
+            (|l| l.website = Some("http://spam".into()), "website"),
+            (|l| l.site = String::new(), "site"),
+            (|l| l.campaign = "no spaces allowed".into(), "campaign"),
+            (|l| l.submission_id = "short".into(), "submission_id"),
+            (|l| l.email = "nope".into(), "email"),
+            (|l| l.name = Some("x".repeat(101)), "name"),
+            (|l| l.consent = None, "consent"),
+            (|l| l.consent.as_mut().unwrap().granted = false, "consent"),
+            (|l| l.consent.as_mut().unwrap().text = String::new(), "consent.text"),
+            (|l| l.consent.as_mut().unwrap().version = "v".repeat(41), "consent.version"),
+            (|l| l.page_url = Some("u".repeat(2049)), "page_url"),
+            (
+                |l| {
+                    l.fields.insert("bad key".into(), "v".into());
+                },
+                "fields.bad key",
+            ),
+            (
+                |l| {
+                    l.fields.insert("company".into(), "v".repeat(501));
+                },
+                "fields.company",
+            ),
+            (
+                |l| {
+                    l.attribution = Some(crate::wire::Attribution {
+                        first: Some(Touch { utm_source: Some("s".repeat(201)), ..Touch::default() }),
+                        last: None,
+                    })
+                },
+                "attribution.first.utm_source",
+            ),
+        ];
+        for (mutate, field) in cases {
+            let mut l = lead();
+            mutate(&mut l);
+            let err = l.validate(&campaign(true)).expect_err(field);
+            assert_eq!(err.field, *field);
+        }
+    }
+
+    #[test]
+    fn consent_is_optional_only_when_the_campaign_says_so() {
+        let mut l = lead();
+        l.consent = None;
+        assert!(l.clone().validate(&campaign(false)).is_ok());
+        assert_eq!(l.validate(&campaign(true)).unwrap_err().code, "consent_required");
+    }
+
+    #[test]
+    fn event_batches_are_bounded_and_name_the_event_at_fault() {
+        let pv = |path: &str| Event::Pageview {
+            path: path.into(),
+            referrer_host: None,
+            utm_source: None,
+            new_visitor: true,
+            new_session: true,
+        };
+        let ok = EventBatch { site: "demo".into(), events: vec![pv("/"), pv("/pricing")] };
+        assert_eq!(ok.validate().unwrap().as_str(), "demo");
+        let bad_path = EventBatch { site: "demo".into(), events: vec![pv("/"), pv("pricing")] };
+        assert_eq!(bad_path.validate().unwrap_err().field, "events[1].path");
+        let empty = EventBatch { site: "demo".into(), events: vec![] };
+        assert_eq!(empty.validate().unwrap_err().field, "events");
+        let many = EventBatch { site: "demo".into(), events: vec![pv("/"); 51] };
+        assert_eq!(many.validate().unwrap_err().code, "too_many");
+    }
+}

@@ -1,0 +1,173 @@
+//! JSON wire types exchanged between the widget and the ingest server.
+//!
+//! Unknown fields are ignored so an older server accepts a newer widget's payload; every
+//! optional field defaults so a plain HTML form can send only what it has.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::score::ScoreReport;
+
+/// A lead as the widget (or a plain HTML form) submits it to `POST /v1/leads`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LeadSubmission {
+    pub site: String,
+    pub campaign: String,
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Custom answers, keyed by field name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentGiven>,
+    /// Idempotency key chosen by the client; a retry with the same key is the same lead.
+    pub submission_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<Attribution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signals: Option<Signals>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<ScoreReport>,
+    /// Honeypot: hidden from people, so it must arrive empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+}
+
+/// What the visitor agreed to: the exact text shown and its version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentGiven {
+    pub granted: bool,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub version: String,
+}
+
+/// First- and last-touch attribution, kept by the widget in the visitor's browser.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attribution {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<Touch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<Touch>,
+}
+
+/// One touch: where the visitor came from and with which campaign tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Touch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landing_page: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_medium: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_campaign: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_term: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_content: Option<String>,
+    /// Milliseconds since the Unix epoch, by the visitor's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<i64>,
+}
+
+impl Touch {
+    /// The touch's text values with the names they are validated under.
+    pub fn texts(&self) -> [(&'static str, &Option<String>); 7] {
+        [
+            ("referrer", &self.referrer),
+            ("landing_page", &self.landing_page),
+            ("utm_source", &self.utm_source),
+            ("utm_medium", &self.utm_medium),
+            ("utm_campaign", &self.utm_campaign),
+            ("utm_term", &self.utm_term),
+            ("utm_content", &self.utm_content),
+        ]
+    }
+}
+
+/// A summary of the visitor's engagement, computed in their browser and sent only with a lead.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Signals {
+    #[serde(default)]
+    pub visits: u32,
+    #[serde(default)]
+    pub page_views: u32,
+    #[serde(default)]
+    pub engaged_seconds: u32,
+    #[serde(default)]
+    pub max_scroll_percent: u8,
+    #[serde(default)]
+    pub cta_clicks: u32,
+    /// Distinct paths viewed, most recent last.
+    #[serde(default)]
+    pub paths: Vec<String>,
+}
+
+/// The server's answer to an accepted lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadAccepted {
+    pub id: String,
+    /// `false` when this submission id had been stored before and nothing new was written.
+    pub created: bool,
+}
+
+/// A batch of anonymous counters for `POST /v1/events`. It carries no visitor identifier.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventBatch {
+    pub site: String,
+    pub events: Vec<Event>,
+}
+
+/// One anonymous counter increment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Pageview {
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        referrer_host: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        utm_source: Option<String>,
+        #[serde(default)]
+        new_visitor: bool,
+        #[serde(default)]
+        new_session: bool,
+    },
+    Campaign {
+        campaign: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        variant: Option<String>,
+        action: CampaignAction,
+    },
+}
+
+/// What happened to a campaign on a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignAction {
+    Shown,
+    Closed,
+    Converted,
+}
+
+impl CampaignAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shown => "shown",
+            Self::Closed => "closed",
+            Self::Converted => "converted",
+        }
+    }
+}
