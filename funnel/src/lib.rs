@@ -15,6 +15,6 @@ pub use error::{ErrorBody, ErrorDetail, FieldError};
 pub use score::{ScoreItem, ScoreReport, compute_score};
 pub use validate::{Email, SiteId, ValidLead, limits};
 pub use wire::{
-    Attribution, CampaignAction, ConsentGiven, Event, EventBatch, LeadAccepted, LeadSubmission,
-    Signals, Touch,
+    Attribution, CampaignAction, ConsentGiven, Event, EventBatch, LeadAccepted, LeadSubmission, Signals,
+    Touch,
 };

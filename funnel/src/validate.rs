@@ -59,7 +59,9 @@ impl Email {
                     && !l.ends_with('-')
                     && l.chars().all(|c| c.is_alphanumeric() || c == '-')
             })
-            && labels.last().is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+            && labels
+                .last()
+                .is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
         if !local_ok || !domain_ok {
             return Err(bad("Please enter a valid email address, like name@example.com."));
         }
@@ -86,7 +88,11 @@ impl SiteId {
             return Err(FieldError::new(field, "required", format!("{field} is required.")));
         }
         if !is_identifier(raw, limits::ID) {
-            return Err(FieldError::new(field, "invalid", format!("{field} must be 1-64 letters, digits, '-' or '_'.")));
+            return Err(FieldError::new(
+                field,
+                "invalid",
+                format!("{field} must be 1-64 letters, digits, '-' or '_'."),
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -127,7 +133,9 @@ impl LeadSubmission {
         }
         SiteId::parse("site", &self.site)?;
         SiteId::parse("campaign", &self.campaign)?;
-        if self.submission_id.len() < limits::SUBMISSION_ID_MIN || !is_identifier(&self.submission_id, limits::ID) {
+        if self.submission_id.len() < limits::SUBMISSION_ID_MIN
+            || !is_identifier(&self.submission_id, limits::ID)
+        {
             return Err(FieldError::new(
                 "submission_id",
                 "invalid",
@@ -145,12 +153,20 @@ impl LeadSubmission {
             self.name = (!name.is_empty()).then(|| name.to_owned());
         }
         if self.fields.len() > limits::FIELD_COUNT {
-            return Err(FieldError::new("fields", "too_many", format!("At most {} custom fields.", limits::FIELD_COUNT)));
+            return Err(FieldError::new(
+                "fields",
+                "too_many",
+                format!("At most {} custom fields.", limits::FIELD_COUNT),
+            ));
         }
         for (key, value) in &self.fields {
             let field = format!("fields.{key}");
             if !is_identifier(key, limits::FIELD_KEY) {
-                return Err(FieldError::new(field, "invalid", "Custom field names are 1-40 letters, digits, '-' or '_'."));
+                return Err(FieldError::new(
+                    field,
+                    "invalid",
+                    "Custom field names are 1-40 letters, digits, '-' or '_'.",
+                ));
             }
             max_len(&field, value, limits::FIELD_VALUE)?;
         }
@@ -169,7 +185,11 @@ impl LeadSubmission {
         }
         if let Some(s) = &self.signals {
             if s.paths.len() > limits::PATHS {
-                return Err(FieldError::new("signals.paths", "too_many", format!("At most {} paths.", limits::PATHS)));
+                return Err(FieldError::new(
+                    "signals.paths",
+                    "too_many",
+                    format!("At most {} paths.", limits::PATHS),
+                ));
             }
             for p in &s.paths {
                 max_len("signals.paths", p, limits::URL)?;
@@ -190,13 +210,21 @@ impl LeadSubmission {
 fn validate_consent(lead: &LeadSubmission, campaign: &Campaign) -> Result<(), FieldError> {
     let granted = lead.consent.as_ref().is_some_and(|c| c.granted);
     if campaign.consent.required && !granted {
-        return Err(FieldError::new("consent", "consent_required", "Please tick the box to agree before continuing."));
+        return Err(FieldError::new(
+            "consent",
+            "consent_required",
+            "Please tick the box to agree before continuing.",
+        ));
     }
     if let Some(c) = &lead.consent {
         max_len("consent.text", &c.text, limits::CONSENT_TEXT)?;
         max_len("consent.version", &c.version, limits::CONSENT_VERSION)?;
         if c.granted && c.text.trim().is_empty() {
-            return Err(FieldError::new("consent.text", "required", "The consent text shown to the visitor is required."));
+            return Err(FieldError::new(
+                "consent.text",
+                "required",
+                "The consent text shown to the visitor is required.",
+            ));
         }
     }
     Ok(())
@@ -228,7 +256,11 @@ impl EventBatch {
             match event {
                 Event::Pageview { path, referrer_host, utm_source, .. } => {
                     if !path.starts_with('/') {
-                        return Err(FieldError::new(format!("events[{i}].path"), "invalid", "path must start with '/'."));
+                        return Err(FieldError::new(
+                            format!("events[{i}].path"),
+                            "invalid",
+                            "path must start with '/'.",
+                        ));
                     }
                     max_len(&format!("events[{i}].path"), path, limits::URL)?;
                     opt_max_len(&format!("events[{i}].referrer_host"), referrer_host, limits::HOST)?;

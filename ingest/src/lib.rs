@@ -1,1 +1,23 @@
-//! x
+//! Lodestone's ingest server as a library: the thin `lodestone` binary and the tests both
+//! build an [`App`] and hand it to [`serve`].
+//!
+//! Code map: `settings` (CLI), `sites` (config file), `http` (routes, one module per feature),
+//! `writer` (group commit), `store` + `records` (sled and the value format), `counters` +
+//! `stats` (anonymous events), `export` (CSV), `metrics` (Prometheus).
+
+pub mod app;
+pub mod counters;
+pub mod export;
+pub mod http;
+pub mod metrics;
+pub mod records;
+pub mod settings;
+pub mod sites;
+pub mod stats;
+pub mod store;
+pub mod writer;
+
+pub use app::{App, StartError, serve};
+pub use settings::ServeSettings;
+pub use sites::Sites;
+pub use store::Store;

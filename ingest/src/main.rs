@@ -1,1 +1,50 @@
-fn main(){}
+//! The `lodestone` binary: parse settings, start logging, serve until SIGINT or SIGTERM.
+
+use anyhow::Context;
+use clap::Parser;
+use ingest::settings::{Cli, Command};
+use ingest::{App, serve};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("LODESTONE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let Cli { command: Command::Serve(settings) } = Cli::parse();
+    let app = App::open(&settings).context("lodestone cannot start")?;
+    if app.token_generated {
+        eprintln!(
+            "lodestone: no admin token configured; this run's token is {}\n  (set LODESTONE_ADMIN_TOKEN or admin_token in lodestone.toml to keep one)",
+            app.admin_token()
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    tracing::info!(address = %listener.local_addr()?, data_dir = %settings.data_dir.display(), "lodestone listening");
+    serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopped; every acknowledged write is on disk");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: draining requests");
+}

@@ -1,0 +1,117 @@
+//! Assembling and running the server: open the store, start the writer and counter tasks,
+//! serve until the shutdown signal, then drain in-flight requests and flush before returning.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::HeaderName;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::counters::Counters;
+use crate::http::{AppState, guard, router};
+use crate::metrics::Metrics;
+use crate::settings::ServeSettings;
+use crate::sites::{ConfigError, Sites};
+use crate::store::{Store, StoreError};
+use crate::writer::Writer;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the data directory: {0}")]
+    Store(#[from] StoreError),
+    #[error("--client-ip-header is not a valid header name")]
+    ClientIpHeader,
+}
+
+/// A ready-to-serve server: its state and background tasks.
+pub struct App {
+    state: AppState,
+    counter_task: JoinHandle<()>,
+    stop_counters: watch::Sender<bool>,
+    /// `true` when no token was configured and one was generated for this run.
+    pub token_generated: bool,
+}
+
+impl App {
+    /// Loads the config and opens the store in `settings.data_dir`.
+    pub fn open(settings: &ServeSettings) -> Result<Self, StartError> {
+        let sites = Sites::load(settings.config.as_deref())?;
+        let store = Store::open(&settings.data_dir, settings.cache_mb.max(1) << 20)?;
+        Self::with_store(settings, sites, store)
+    }
+
+    /// Builds the server over an already opened store (tests pass `Store::temporary()`).
+    /// Must be called inside a Tokio runtime: it starts the writer and counter tasks.
+    pub fn with_store(settings: &ServeSettings, sites: Sites, store: Store) -> Result<Self, StartError> {
+        let configured = settings.admin_token.clone().or_else(|| sites.admin_token.clone());
+        let token_generated = configured.is_none();
+        let admin_token =
+            configured.unwrap_or_else(|| format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()));
+        let client_ip_header = match &settings.client_ip_header {
+            Some(h) => Some(HeaderName::try_from(h.as_str()).map_err(|_| StartError::ClientIpHeader)?),
+            None => None,
+        };
+        let metrics = Metrics::default();
+        let (writer, _writer_task) = Writer::spawn(store.clone(), metrics.clone());
+        let counters = Counters::default();
+        let (stop_counters, stopped) = watch::channel(false);
+        let counter_task = counters.clone().spawn_persister(store.clone(), stopped);
+        let state = AppState {
+            sites: Arc::new(sites),
+            store,
+            writer,
+            counters,
+            metrics,
+            admin_token: admin_token.into(),
+            limiter: guard::limiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            client_ip_header,
+            assets_dir: settings.assets_dir.clone(),
+        };
+        Ok(Self { state, counter_task, stop_counters, token_generated })
+    }
+
+    pub fn admin_token(&self) -> &str {
+        &self.state.admin_token
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish,
+/// writes the pending counters and flushes the store.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let App { state, counter_task, stop_counters, .. } = app;
+    let store = state.store.clone();
+    if let Some(limiter) = state.limiter.clone() {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
+        });
+    }
+    let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+    let _ = stop_counters.send(true);
+    let _ = counter_task.await;
+    tokio::task::spawn_blocking(move || store.flush())
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Anonymous event counters: events are added up in memory and written to the store once a
+//! second, so a crash loses at most the last second of counts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use funnel::Event;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::store::Store;
+
+/// How often pending counts are written to the store.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// The counter names one event increments. Pure: the vocabulary of the stats report.
+pub fn counter_names(event: &Event) -> Vec<String> {
+    match event {
+        Event::Pageview { path, referrer_host, utm_source, new_visitor, new_session } => {
+            let mut names = vec!["pageviews".to_owned(), format!("path:{path}")];
+            if *new_visitor {
+                names.push("visitors".into());
+            }
+            if *new_session {
+                names.push("sessions".into());
+            }
+            if let Some(host) = referrer_host.as_deref().filter(|h| !h.is_empty()) {
+                names.push(format!("referrer:{}", host.to_lowercase()));
+            }
+            if let Some(src) = utm_source.as_deref().filter(|s| !s.is_empty()) {
+                names.push(format!("utm_source:{src}"));
+            }
+            names
+        }
+        Event::Campaign { campaign, variant, action } => {
+            vec![format!("campaign:{campaign}:{}:{}", variant.as_deref().unwrap_or("-"), action.as_str())]
+        }
+    }
+}
+
+type Key = (String, String, String);
+
+/// Counts waiting to be written. Cloneable handle.
+#[derive(Clone, Default)]
+pub struct Counters {
+    pending: Arc<Mutex<HashMap<Key, u64>>>,
+}
+
+impl Counters {
+    /// Adds one to each counter of each event, for `site` on `day`.
+    pub fn record(&self, site: &str, day: &str, events: &[Event]) {
+        let mut pending = self.pending.lock().expect("counter lock");
+        for event in events {
+            for name in counter_names(event) {
+                *pending.entry((site.to_owned(), day.to_owned(), name)).or_default() += 1;
+            }
+        }
+    }
+
+    /// Writes every pending count to `store` and flushes it. Blocking.
+    pub fn persist(&self, store: &Store) -> Result<(), crate::store::StoreError> {
+        let taken = std::mem::take(&mut *self.pending.lock().expect("counter lock"));
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let result =
+            store.add_counters(taken.iter().map(|((s, d, n), v)| (s.as_str(), d.as_str(), n.as_str(), *v)));
+        if result.is_err() {
+            let mut pending = self.pending.lock().expect("counter lock");
+            for (k, v) in taken {
+                *pending.entry(k).or_default() += v;
+            }
+        }
+        result?;
+        store.flush()?;
+        Ok(())
+    }
+
+    /// Persists every [`FLUSH_EVERY`] until `stop` turns true, then once more.
+    pub fn spawn_persister(self, store: Store, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FLUSH_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let stopping = tokio::select! {
+                    _ = tick.tick() => false,
+                    _ = stop.changed() => true,
+                };
+                let (c, s) = (self.clone(), store.clone());
+                match tokio::task::spawn_blocking(move || c.persist(&s)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "writing counters failed; kept for the next try")
+                    }
+                    Err(e) => tracing::error!(error = %e, "counter task failed"),
+                }
+                if stopping {
+                    break;
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use funnel::CampaignAction;
+
+    #[test]
+    fn each_event_names_the_counters_it_increments() {
+        let pv = Event::Pageview {
+            path: "/pricing".into(),
+            referrer_host: Some("News.Example".into()),
+            utm_source: Some("mail".into()),
+            new_visitor: true,
+            new_session: false,
+        };
+        assert_eq!(
+            counter_names(&pv),
+            ["pageviews", "path:/pricing", "visitors", "referrer:news.example", "utm_source:mail"]
+        );
+        let shown =
+            Event::Campaign { campaign: "welcome".into(), variant: None, action: CampaignAction::Shown };
+        assert_eq!(counter_names(&shown), ["campaign:welcome:-:shown"]);
+    }
+
+    #[test]
+    fn recorded_counts_reach_the_store_once() {
+        let store = Store::temporary().unwrap();
+        let counters = Counters::default();
+        let pv = Event::Pageview {
+            path: "/".into(),
+            referrer_host: None,
+            utm_source: None,
+            new_visitor: false,
+            new_session: true,
+        };
+        counters.record("s", "2026-11-22", &[pv.clone(), pv]);
+        counters.persist(&store).unwrap();
+        counters.persist(&store).unwrap();
+        let rows = store.counters("s", "2026-11-22", "2026-11-22").unwrap();
+        let get = |n: &str| rows.iter().find(|r| r.name == n).map(|r| r.value);
+        assert_eq!(get("pageviews"), Some(2));
+        assert_eq!(get("sessions"), Some(2));
+        assert_eq!(get("visitors"), None);
+    }
+}

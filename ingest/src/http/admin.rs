@@ -1,0 +1,155 @@
+//! Admin routes behind the bearer token: list leads (cursor pages), export CSV (streamed),
+//! stats from the counters, and erase every lead of an email address.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use funnel::{Email, FieldError};
+use futures_util::stream;
+use time::{
+    Date, Duration, OffsetDateTime, format_description::BorrowedFormatItem, macros::format_description,
+};
+use tokio::sync::mpsc;
+
+use super::AppState;
+use super::body::query_map;
+use super::error::ApiError;
+use crate::export::CsvRows;
+use crate::records::StoredLead;
+use crate::stats::{StatsReport, build_report};
+use crate::writer::{WriteDone, WriteOp};
+
+/// Largest page of the leads list.
+const MAX_PAGE: usize = 500;
+/// Longest stats range, in days.
+const MAX_RANGE_DAYS: i64 = 366;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/sites/{site}/leads", get(list).delete(erase))
+        .route("/v1/sites/{site}/leads.csv", get(export_csv))
+        .route("/v1/sites/{site}/stats", get(stats))
+}
+
+fn known_site(state: &AppState, site: &str) -> Result<(), ApiError> {
+    state.sites.get(site).map(|_| ()).ok_or(ApiError::NotFound { what: "site", field: "site" })
+}
+
+#[derive(serde::Serialize)]
+struct LeadList {
+    leads: Vec<StoredLead>,
+    next_cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<LeadList>, ApiError> {
+    known_site(&state, &site)?;
+    let q = query_map(q.as_deref())?;
+    let limit = match q.get("limit") {
+        None => 50,
+        Some(l) => l.parse::<usize>().ok().filter(|l| (1..=MAX_PAGE).contains(l)).ok_or_else(|| {
+            FieldError::new("limit", "invalid", format!("limit must be a number from 1 to {MAX_PAGE}."))
+        })?,
+    };
+    let cursor = q.get("cursor").cloned();
+    let store = state.store.clone();
+    let page = tokio::task::spawn_blocking(move || store.lead_page(&site, cursor.as_deref(), limit))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(LeadList { leads: page.leads, next_cursor: page.next_cursor }))
+}
+
+async fn export_csv(State(state): State<AppState>, Path(site): Path<String>) -> Result<Response, ApiError> {
+    known_site(&state, &site)?;
+    let (tx, rx) = mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let store = state.store.clone();
+    let filename = format!("attachment; filename=\"leads-{site}.csv\"");
+    tokio::task::spawn_blocking(move || {
+        let mut rows = CsvRows::new();
+        for lead in store.leads(&site) {
+            let chunk = match lead {
+                Ok(lead) => rows.push(&lead),
+                Err(e) => {
+                    tracing::error!(error = %e, "csv export stopped");
+                    let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+                    return;
+                }
+            };
+            if let Some(chunk) = chunk
+                && tx.blocking_send(Ok(chunk)).is_err()
+            {
+                return;
+            }
+        }
+        let _ = tx.blocking_send(Ok(rows.finish()));
+    });
+    let body = Body::from_stream(stream::unfold(rx, |mut rx| async { rx.recv().await.map(|c| (c, rx)) }));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+const DAY: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
+
+fn parse_day(field: &'static str, value: Option<&String>, default: Date) -> Result<Date, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => Date::parse(v, DAY).map_err(|_| {
+            FieldError::new(field, "invalid", format!("{field} must be a date like 2026-01-31.")).into()
+        }),
+    }
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<StatsReport>, ApiError> {
+    known_site(&state, &site)?;
+    let q = query_map(q.as_deref())?;
+    let today = OffsetDateTime::now_utc().date();
+    let to = parse_day("to", q.get("to"), today)?;
+    let from = parse_day("from", q.get("from"), to - Duration::days(29))?;
+    if from > to {
+        return Err(FieldError::new("from", "invalid", "from must not be after to.").into());
+    }
+    if (to - from).whole_days() >= MAX_RANGE_DAYS {
+        return Err(
+            FieldError::new("to", "invalid", format!("The range is at most {MAX_RANGE_DAYS} days.")).into()
+        );
+    }
+    let (from, to) = (from.to_string(), to.to_string());
+    let store = state.store.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        store.counters(&site, &from, &to).map(|rows| build_report(&site, &from, &to, &rows))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(report))
+}
+
+async fn erase(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    known_site(&state, &site)?;
+    let q = query_map(q.as_deref())?;
+    let email = Email::parse(q.get("email").map_or("", String::as_str))?;
+    let done = state.writer.write(WriteOp::Erase { site, email_key: email.key() }).await?;
+    let WriteDone::Erased(n) = done else {
+        return Err(ApiError::Internal("writer answered an erase with another outcome".into()));
+    };
+    Ok(Json(serde_json::json!({ "erased": n })))
+}

@@ -1,0 +1,104 @@
+//! Request bodies and queries parsed at the edge: JSON whatever the content type (the widget
+//! sends `text/plain` to avoid a CORS preflight), with errors that name the field.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// Body limit of `POST /v1/leads`.
+pub const LEAD_BODY_LIMIT: usize = 16 * 1024;
+/// Body limit of `POST /v1/events`.
+pub const EVENT_BODY_LIMIT: usize = 32 * 1024;
+
+/// A JSON body, parsed whatever its content type.
+pub struct AnyJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AnyJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = read_body(req, state).await?;
+        parse_json(&bytes).map(AnyJson)
+    }
+}
+
+/// Reads the whole body within the route's limit.
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(body_error)
+}
+
+fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge { limit: LEAD_BODY_LIMIT.max(EVENT_BODY_LIMIT) }
+    } else {
+        ApiError::malformed(format!("cannot read the request body: {rejection}"), None)
+    }
+}
+
+/// Parses JSON, naming the field at fault when the shape is wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next());
+        let field = match (missing, path.as_str()) {
+            (Some(name), ".") => Some(name.to_owned()),
+            (Some(name), parent) => Some(format!("{parent}.{name}")),
+            (None, ".") => None,
+            (None, p) => Some(p.to_owned()),
+        };
+        ApiError::malformed(format!("invalid JSON body: {message}"), field)
+    })
+}
+
+/// A query string as a map, first value of each key winning.
+pub fn query_map(raw: Option<&str>) -> Result<HashMap<String, String>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| ApiError::malformed(format!("invalid query string: {e}"), None))?;
+    let mut map = HashMap::new();
+    for (k, v) in pairs {
+        map.entry(k).or_insert(v);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        email: String,
+        inner: Inner,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        granted: bool,
+    }
+
+    fn field_of(json: &str) -> Option<String> {
+        match parse_json::<Outer>(json.as_bytes()) {
+            Err(ApiError::Malformed { field, .. }) => field,
+            other => panic!("expected malformed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_the_field() {
+        assert_eq!(field_of(r#"{"inner":{"granted":true}}"#).as_deref(), Some("email"));
+        assert_eq!(field_of(r#"{"email":1,"inner":{"granted":true}}"#).as_deref(), Some("email"));
+        assert_eq!(field_of(r#"{"email":"a","inner":{"granted":"yes"}}"#).as_deref(), Some("inner.granted"));
+        assert_eq!(field_of(r#"{"email":"a","inner":{}}"#).as_deref(), Some("inner.granted"));
+        assert_eq!(field_of("not json"), None);
+    }
+}

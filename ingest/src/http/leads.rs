@@ -1,0 +1,173 @@
+//! `POST /v1/leads`: a lead as JSON (any content type) or as a plain HTML form post.
+//! Validated at the edge, scored again with the site's rules, answered only once durable.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use funnel::{Attribution, ConsentGiven, LeadAccepted, LeadSubmission, Touch, ValidLead, compute_score};
+use uuid::Uuid;
+
+use super::AppState;
+use super::body::{parse_json, read_body};
+use super::error::ApiError;
+use super::guard::check_origin;
+use crate::records::{ConsentRecord, StoredLead};
+use crate::sites::Site;
+use crate::store::NewLead;
+use crate::writer::{WriteDone, WriteOp};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/leads", post(create))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let body = read_body(req, &state).await?;
+    let submission = if is_form {
+        let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
+        lead_from_form(&body, referer)?
+    } else {
+        parse_json::<LeadSubmission>(&body)?
+    };
+    let site = state.sites.get(&submission.site).ok_or(match submission.site.is_empty() {
+        true => ApiError::Invalid(funnel::FieldError::new("site", "required", "site is required.")),
+        false => ApiError::NotFound { what: "site", field: "site" },
+    })?;
+    check_origin(site, &headers)?;
+    let campaign = site
+        .campaign(&submission.campaign)
+        .ok_or(ApiError::NotFound { what: "campaign", field: "campaign" })?;
+    let thank_you = campaign.success.thank_you_url.clone();
+    let valid = submission.validate(campaign)?;
+    let new = new_lead(site, valid);
+    let (site_id, campaign_id) = (new.lead.site.clone(), new.lead.campaign.clone());
+    let WriteDone::Lead(outcome) = state.writer.write(WriteOp::Lead(Box::new(new))).await? else {
+        return Err(ApiError::Internal("writer answered a lead with another outcome".into()));
+    };
+    if is_form {
+        let to = thank_you.unwrap_or_else(|| format!("/v1/thanks?site={site_id}&campaign={campaign_id}"));
+        return Ok(Redirect::to(&to).into_response());
+    }
+    let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(LeadAccepted { id: outcome.id, created: outcome.created })).into_response())
+}
+
+/// Builds the record to store: the server's own score, the consent ledger entry, the index key.
+fn new_lead(site: &Site, valid: ValidLead) -> NewLead {
+    let ValidLead { email, submission: s } = valid;
+    let now = now_rfc3339();
+    let score = compute_score(&site.config.scoring, &s.signals.clone().unwrap_or_default());
+    let score_mismatch = s.score.as_ref().is_some_and(|c| c.total != score.total);
+    let consent = s.consent.as_ref().map(|c| ConsentRecord {
+        granted: c.granted,
+        text: c.text.clone(),
+        version: c.version.clone(),
+        at: now.clone(),
+        page_url: s.page_url.clone(),
+    });
+    NewLead {
+        email_key: email.key(),
+        consent,
+        lead: StoredLead {
+            id: Uuid::now_v7().to_string(),
+            site: s.site,
+            campaign: s.campaign,
+            variant: s.variant,
+            email: email.as_str().to_owned(),
+            name: s.name,
+            fields: s.fields,
+            submission_id: s.submission_id,
+            page_url: s.page_url,
+            referrer: s.referrer,
+            attribution: s.attribution.unwrap_or_default(),
+            signals: s.signals,
+            client_score: s.score,
+            score,
+            score_mismatch,
+            received_at: now,
+            consent: None,
+        },
+    }
+}
+
+/// Now, in RFC 3339 UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formatting the current time")
+}
+
+/// Maps a plain HTML form to a submission. Custom answers come as `fields[name]`, consent as a
+/// checkbox named `consent`; a form without a `submission_id` gets one (it cannot make its own).
+fn lead_from_form(body: &[u8], referer: Option<&str>) -> Result<LeadSubmission, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|e| ApiError::malformed(format!("invalid form body: {e}"), None))?;
+    let mut lead = LeadSubmission::default();
+    let mut consent = ConsentGiven::default();
+    let mut touch = Touch::default();
+    let mut fields = BTreeMap::new();
+    for (key, value) in pairs {
+        match key.as_str() {
+            "site" => lead.site = value,
+            "campaign" => lead.campaign = value,
+            "email" => lead.email = value,
+            "name" => lead.name = Some(value),
+            "submission_id" => lead.submission_id = value,
+            "variant" => lead.variant = Some(value),
+            "page_url" => lead.page_url = Some(value),
+            "website" => lead.website = Some(value),
+            "consent" => consent.granted = matches!(value.as_str(), "on" | "true" | "yes" | "1"),
+            "consent_text" => consent.text = value,
+            "consent_version" => consent.version = value,
+            "utm_source" => touch.utm_source = Some(value),
+            "utm_medium" => touch.utm_medium = Some(value),
+            "utm_campaign" => touch.utm_campaign = Some(value),
+            "utm_term" => touch.utm_term = Some(value),
+            "utm_content" => touch.utm_content = Some(value),
+            other => {
+                if let Some(name) = other.strip_prefix("fields[").and_then(|k| k.strip_suffix(']')) {
+                    fields.insert(name.to_owned(), value);
+                }
+            }
+        }
+    }
+    if lead.submission_id.is_empty() {
+        lead.submission_id = format!("form-{}", Uuid::new_v4().simple());
+    }
+    if lead.page_url.is_none() {
+        lead.page_url = referer.map(str::to_owned);
+    }
+    touch.landing_page = lead.page_url.clone();
+    lead.fields = fields;
+    lead.consent = (consent.granted || !consent.text.is_empty()).then_some(consent);
+    lead.attribution = Some(Attribution { first: Some(touch.clone()), last: Some(touch) });
+    Ok(lead)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_form_post_maps_to_a_submission() {
+        let body = b"site=demo&campaign=welcome&email=a%40b.co&consent=on&consent_text=OK&fields%5Bcompany%5D=Acme&utm_source=mail";
+        let lead = lead_from_form(body, Some("http://127.0.0.1:8081/pricing")).unwrap();
+        assert_eq!(lead.email, "a@b.co");
+        assert!(lead.consent.as_ref().unwrap().granted);
+        assert_eq!(lead.fields["company"], "Acme");
+        assert!(lead.submission_id.starts_with("form-"));
+        assert_eq!(lead.page_url.as_deref(), Some("http://127.0.0.1:8081/pricing"));
+        assert_eq!(lead.attribution.unwrap().last.unwrap().utm_source.as_deref(), Some("mail"));
+    }
+}

@@ -1,0 +1,80 @@
+//! Command-line and environment settings for `lodestone serve`; `--help` is their reference.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Lodestone: self-hosted lead capture. One binary, one optional config file, one data directory.
+#[derive(Debug, Parser)]
+#[command(name = "lodestone", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API, the widget assets and the admin routes.
+    Serve(ServeSettings),
+}
+
+/// Settings of `lodestone serve`. Each flag can also be set through its `LODESTONE_*` variable.
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// Address and port to listen on.
+    #[arg(long, env = "LODESTONE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory of the embedded database; created when missing.
+    #[arg(long, env = "LODESTONE_DATA_DIR", default_value = "./lodestone-data")]
+    pub data_dir: PathBuf,
+
+    /// Sites and campaigns file (`lodestone.toml`). Without one, the built-in `demo` site is served.
+    #[arg(long, env = "LODESTONE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Bearer token for the admin routes; overrides `admin_token` in the config file. When neither
+    /// is set, a random token is generated and printed at start.
+    #[arg(long, env = "LODESTONE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Page cache of the embedded database, in MiB.
+    #[arg(long, env = "LODESTONE_CACHE_MB", default_value_t = 64)]
+    pub cache_mb: u64,
+
+    /// Requests per minute one client IP may make to the public routes (0 turns the limit off).
+    #[arg(long, env = "LODESTONE_RATE_LIMIT", default_value_t = 120)]
+    pub rate_limit_per_minute: u32,
+
+    /// Burst the per-IP limit allows above its steady rate.
+    #[arg(long, env = "LODESTONE_RATE_BURST", default_value_t = 60)]
+    pub rate_limit_burst: u32,
+
+    /// Header holding the client IP when behind a reverse proxy (e.g. `X-Real-IP`); by default
+    /// the peer address of the connection is used.
+    #[arg(long, env = "LODESTONE_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+
+    /// Directory holding the built widget (`lodestone.js`, `assets/`). Defaults to the widget
+    /// built into this binary.
+    #[arg(long, env = "LODESTONE_ASSETS_DIR")]
+    pub assets_dir: Option<PathBuf>,
+}
+
+impl ServeSettings {
+    /// Settings for tests and embedding: everything default, data in `data_dir`.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            data_dir: data_dir.into(),
+            config: None,
+            admin_token: None,
+            cache_mb: 16,
+            rate_limit_per_minute: 0,
+            rate_limit_burst: 60,
+            client_ip_header: None,
+            assets_dir: None,
+        }
+    }
+}

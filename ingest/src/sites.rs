@@ -1,0 +1,264 @@
+//! Sites and campaigns: loading `lodestone.toml`, checking it, and the built-in demo site.
+//!
+//! A bad file stops the server at start with an error naming the key at fault.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use funnel::config::{PageRule, Trigger};
+use funnel::{Campaign, ConsentSpec, Display, ScoringRules, SiteConfig, SiteId, Success};
+use serde::Deserialize;
+
+/// Why a config file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// `lodestone.toml` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub admin_token: Option<String>,
+    #[serde(default)]
+    pub sites: Vec<SiteEntry>,
+}
+
+/// One `[[sites]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteEntry {
+    pub id: String,
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub campaigns: Vec<Campaign>,
+    #[serde(default)]
+    pub scoring: ScoringRules,
+}
+
+/// A configured site, with its widget config pre-rendered to JSON and its ETag.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub config: SiteConfig,
+    pub allowed_origins: Vec<String>,
+    pub config_json: String,
+    pub etag: String,
+}
+
+impl Site {
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|o| o == origin)
+    }
+
+    pub fn campaign(&self, id: &str) -> Option<&Campaign> {
+        self.config.campaign(id)
+    }
+}
+
+/// Every configured site by id, plus the admin token from the file if any.
+#[derive(Debug, Clone)]
+pub struct Sites {
+    by_id: HashMap<String, Site>,
+    pub admin_token: Option<String>,
+}
+
+impl Sites {
+    /// Reads and checks `path`, or gives the built-in demo when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Self::demo());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let file: FileConfig = toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        Self::from_file(file)
+    }
+
+    /// Checks a parsed file: unique ids, valid origins, campaigns with valid ids and text.
+    pub fn from_file(file: FileConfig) -> Result<Self, ConfigError> {
+        let invalid = |key: String, message: &str| ConfigError::Invalid { key, message: message.to_owned() };
+        if let Some(t) = &file.admin_token
+            && t.len() < 16
+        {
+            return Err(invalid("admin_token".into(), "must be at least 16 characters"));
+        }
+        if file.sites.is_empty() {
+            return Err(invalid("sites".into(), "declare at least one [[sites]] table"));
+        }
+        let mut by_id = HashMap::new();
+        for (i, entry) in file.sites.into_iter().enumerate() {
+            SiteId::parse("id", &entry.id).map_err(|e| invalid(format!("sites[{i}].id"), &e.message))?;
+            for (j, origin) in entry.allowed_origins.iter().enumerate() {
+                if !is_origin(origin) {
+                    return Err(invalid(
+                        format!("sites[{i}].allowed_origins[{j}]"),
+                        "must be an origin like https://www.example.com (scheme and host, no path)",
+                    ));
+                }
+            }
+            let mut seen = Vec::new();
+            for (j, c) in entry.campaigns.iter().enumerate() {
+                let key = |k: &str| format!("sites[{i}].campaigns[{j}].{k}");
+                SiteId::parse("id", &c.id).map_err(|e| invalid(key("id"), &e.message))?;
+                if seen.contains(&c.id) {
+                    return Err(invalid(key("id"), "duplicate campaign id"));
+                }
+                seen.push(c.id.clone());
+                if c.headline.trim().is_empty() {
+                    return Err(invalid(key("headline"), "must not be empty"));
+                }
+                if c.consent.required && c.consent.text.trim().is_empty() {
+                    return Err(invalid(key("consent.text"), "required consent needs its text"));
+                }
+                if c.trigger.scroll_percent.is_some_and(|p| p > 100) {
+                    return Err(invalid(key("trigger.scroll_percent"), "must be 0-100"));
+                }
+            }
+            if by_id.contains_key(&entry.id) {
+                return Err(invalid(format!("sites[{i}].id"), "duplicate site id"));
+            }
+            by_id.insert(entry.id.clone(), Site::new(entry));
+        }
+        Ok(Self { by_id, admin_token: file.admin_token })
+    }
+
+    /// The built-in site `demo`, served when no config file is given.
+    pub fn demo() -> Self {
+        let entry = SiteEntry {
+            id: "demo".into(),
+            allowed_origins: vec!["http://127.0.0.1:8081".into(), "http://localhost:8081".into()],
+            campaigns: vec![Campaign {
+                id: "welcome".into(),
+                display: Display::Modal,
+                priority: 10,
+                headline: "Get the Lead Generation Playbook".into(),
+                body: "42 pages of tactics that turned our readers into customers. Free, straight to your inbox."
+                    .into(),
+                button_label: "Send me the playbook".into(),
+                ask_name: true,
+                consent: ConsentSpec::default(),
+                success: Success {
+                    message: "Thanks! Your playbook is ready.".into(),
+                    lead_magnet_url: Some("http://127.0.0.1:8081/playbook.html".into()),
+                    thank_you_url: None,
+                },
+                trigger: Trigger { delay_seconds: Some(3), ..Trigger::default() },
+                cooldown_days: 7,
+            }],
+            scoring: ScoringRules {
+                pages: vec![PageRule { path: "/pricing*".into(), points: 15 }],
+                ..ScoringRules::default()
+            },
+        };
+        Self { by_id: HashMap::from([(entry.id.clone(), Site::new(entry))]), admin_token: None }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Site> {
+        self.by_id.get(id)
+    }
+
+    /// Whether any site allows `origin`: the CORS layer answers preflights for these.
+    pub fn any_allows_origin(&self, origin: &str) -> bool {
+        self.by_id.values().any(|s| s.allows_origin(origin))
+    }
+}
+
+impl Site {
+    fn new(entry: SiteEntry) -> Self {
+        let config = SiteConfig { site: entry.id, campaigns: entry.campaigns, scoring: entry.scoring };
+        let config_json = serde_json::to_string(&config).expect("site config serialises");
+        let mut h = DefaultHasher::new();
+        config_json.hash(&mut h);
+        let etag = format!("\"{:016x}\"", h.finish());
+        Self { config, allowed_origins: entry.allowed_origins, config_json, etag }
+    }
+}
+
+fn is_origin(s: &str) -> bool {
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|host| {
+        !host.is_empty()
+            && !host.contains('/')
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Sites, ConfigError> {
+        let file: FileConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: "t".into(), message: e.to_string() })?;
+        Sites::from_file(file)
+    }
+
+    #[test]
+    fn a_complete_file_loads() {
+        let sites = parse(
+            r#"
+            admin_token = "0123456789abcdef"
+            [[sites]]
+            id = "shop"
+            allowed_origins = ["https://shop.example"]
+            [sites.scoring]
+            page_view = 1
+            [[sites.campaigns]]
+            id = "ebook"
+            headline = "Free ebook"
+            trigger = { scroll_percent = 50 }
+            "#,
+        )
+        .unwrap();
+        let shop = sites.get("shop").unwrap();
+        assert!(shop.allows_origin("https://shop.example"));
+        assert_eq!(shop.campaign("ebook").unwrap().trigger.scroll_percent, Some(50));
+    }
+
+    #[test]
+    fn bad_files_name_the_key_at_fault() {
+        let site = "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://shop.example\"]\n";
+        let cases = [
+            (format!("{site}colour = 1"), "colour"),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"\""),
+                "sites[0].campaigns[0].headline",
+            ),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a b\"\nheadline = \"x\""),
+                "sites[0].campaigns[0].id",
+            ),
+            (
+                "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://shop.example/path\"]".to_owned(),
+                "sites[0].allowed_origins[0]",
+            ),
+            (format!("{site}{site}"), "sites[1].id"),
+            (format!("admin_token = \"short\"\n{site}"), "admin_token"),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ delay = 3 }}"),
+                "delay",
+            ),
+        ];
+        for (text, key) in cases {
+            let err = parse(&text).expect_err(key).to_string();
+            assert!(err.contains(key), "{err} should name {key}");
+        }
+    }
+
+    #[test]
+    fn the_demo_site_has_the_welcome_campaign_and_the_demo_origins() {
+        let demo = Sites::demo();
+        let site = demo.get("demo").unwrap();
+        assert!(site.campaign("welcome").is_some());
+        assert!(site.allows_origin("http://127.0.0.1:8081") && site.allows_origin("http://localhost:8081"));
+        assert!(!site.allows_origin("http://evil.example"));
+    }
+}

@@ -1,0 +1,378 @@
+//! The durable store over sled: leads, the consent ledger, the idempotency and email indexes,
+//! and the per-day event counters. Blocking calls; async code reaches it through the writer.
+//!
+//! Key layout (every key starts with `site 0x00`, so one site's data is one key range):
+//! - `leads`, `consents`: `site 0 lead-uuid(16 bytes, v7: time-ordered)`
+//! - `submissions`: `site 0 submission_id` -> lead uuid
+//! - `emails`: `site 0 email-key 0 lead-uuid` -> empty
+//! - `counters`: `site 0 YYYY-MM-DD 0 name` -> u64 big-endian
+
+use std::path::Path;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{Transactional, Tree};
+use uuid::Uuid;
+
+use crate::records::{ConsentRecord, DecodeError, StoredLead, decode, encode};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored value: {0}")]
+    Decode(#[from] DecodeError),
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => Self::Sled(e),
+        }
+    }
+}
+
+/// A validated lead ready to be written, with its consent record.
+#[derive(Debug, Clone)]
+pub struct NewLead {
+    pub lead: StoredLead,
+    pub consent: Option<ConsentRecord>,
+    pub email_key: String,
+}
+
+/// What writing a lead did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadOutcome {
+    pub id: String,
+    /// `false` when the submission id was already stored: nothing new was written.
+    pub created: bool,
+}
+
+/// One page of leads, newest first.
+#[derive(Debug, Clone)]
+pub struct LeadPage {
+    pub leads: Vec<StoredLead>,
+    pub next_cursor: Option<String>,
+}
+
+/// One stored counter value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterRow {
+    pub day: String,
+    pub name: String,
+    pub value: u64,
+}
+
+/// The sled database and its trees. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    leads: Tree,
+    consents: Tree,
+    submissions: Tree,
+    emails: Tree,
+    counters: Tree,
+}
+
+fn prefix(site: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(site.len() + 40);
+    k.extend_from_slice(site.as_bytes());
+    k.push(0);
+    k
+}
+
+fn keyed(site: &str, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = prefix(site);
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+fn abort(e: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e.into())
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir` with a page cache of `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        Self::from_db(db)
+    }
+
+    /// A database in a temporary directory, removed on drop: for tests.
+    pub fn temporary() -> Result<Self, StoreError> {
+        Self::from_db(sled::Config::new().temporary(true).cache_capacity(16 << 20).open()?)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+        Ok(Self {
+            leads: db.open_tree("leads")?,
+            consents: db.open_tree("consents")?,
+            submissions: db.open_tree("submissions")?,
+            emails: db.open_tree("emails")?,
+            counters: db.open_tree("counters")?,
+            db,
+        })
+    }
+
+    /// Makes every write so far durable against a process crash. Blocking: call it off the runtime.
+    pub fn flush(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush()?)
+    }
+
+    /// Writes a lead, its consent record and its index entries atomically, unless its submission
+    /// id is already stored, in which case the stored lead's id is returned and nothing is written.
+    pub fn insert_lead(&self, new: &NewLead) -> Result<LeadOutcome, StoreError> {
+        let lead = &new.lead;
+        let uuid = Uuid::parse_str(&lead.id).map_err(|_| DecodeError::Empty)?;
+        let lead_key = keyed(&lead.site, &[uuid.as_bytes()]);
+        let sub_key = keyed(&lead.site, &[lead.submission_id.as_bytes()]);
+        let email_key = keyed(&lead.site, &[new.email_key.as_bytes(), uuid.as_bytes()]);
+        let lead_bytes = encode(lead);
+        let consent_bytes = new.consent.as_ref().map(encode);
+        let outcome = (&self.leads, &self.consents, &self.submissions, &self.emails).transaction(
+            |(leads, consents, submissions, emails)| {
+                if let Some(existing) = submissions.get(&sub_key)? {
+                    let id = Uuid::from_slice(&existing).map_err(|_| abort(DecodeError::Empty))?;
+                    return Ok(LeadOutcome { id: id.to_string(), created: false });
+                }
+                leads.insert(lead_key.as_slice(), lead_bytes.as_slice())?;
+                if let Some(c) = &consent_bytes {
+                    consents.insert(lead_key.as_slice(), c.as_slice())?;
+                }
+                submissions.insert(sub_key.as_slice(), uuid.as_bytes().as_slice())?;
+                emails.insert(email_key.as_slice(), &[][..])?;
+                Ok(LeadOutcome { id: lead.id.clone(), created: true })
+            },
+        )?;
+        Ok(outcome)
+    }
+
+    /// Erases every lead of `email_key` on `site`: the lead, its consent record and both index
+    /// entries. Returns how many leads were erased.
+    pub fn erase_email(&self, site: &str, email_key: &str) -> Result<usize, StoreError> {
+        let idx_prefix = keyed(site, &[email_key.as_bytes(), b""]);
+        let mut doomed = Vec::new();
+        for entry in self.emails.scan_prefix(&idx_prefix) {
+            let (idx_key, _) = entry?;
+            let uuid = &idx_key[idx_prefix.len()..];
+            let lead_key = keyed(site, &[uuid]);
+            let sub_key = match self.leads.get(&lead_key)? {
+                Some(bytes) => Some(keyed(site, &[decode::<StoredLead>(&bytes)?.submission_id.as_bytes()])),
+                None => None,
+            };
+            doomed.push((idx_key.to_vec(), lead_key, sub_key));
+        }
+        (&self.leads, &self.consents, &self.submissions, &self.emails).transaction(
+            |(leads, consents, submissions, emails)| {
+                for (idx_key, lead_key, sub_key) in &doomed {
+                    emails.remove(idx_key.as_slice())?;
+                    leads.remove(lead_key.as_slice())?;
+                    consents.remove(lead_key.as_slice())?;
+                    if let Some(k) = sub_key {
+                        submissions.remove(k.as_slice())?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Ok(doomed.len())
+    }
+
+    fn read_lead(&self, key: &[u8], bytes: &[u8]) -> Result<StoredLead, StoreError> {
+        let mut lead: StoredLead = decode(bytes)?;
+        lead.consent = match self.consents.get(key)? {
+            Some(c) => Some(decode(&c)?),
+            None => None,
+        };
+        Ok(lead)
+    }
+
+    /// The lead stored under `id` on `site`, with its consent record.
+    pub fn lead(&self, site: &str, id: &str) -> Result<Option<StoredLead>, StoreError> {
+        let Ok(uuid) = Uuid::parse_str(id) else { return Ok(None) };
+        let key = keyed(site, &[uuid.as_bytes()]);
+        self.leads.get(&key)?.map(|b| self.read_lead(&key, &b)).transpose()
+    }
+
+    /// Up to `limit` leads of `site`, newest first, starting after `cursor` (a lead id).
+    pub fn lead_page(&self, site: &str, cursor: Option<&str>, limit: usize) -> Result<LeadPage, StoreError> {
+        let start = prefix(site);
+        let end = match cursor.and_then(|c| Uuid::parse_str(c).ok()) {
+            Some(uuid) => keyed(site, &[uuid.as_bytes()]),
+            None => keyed(&format!("{site}\u{1}"), &[]),
+        };
+        let mut leads = Vec::with_capacity(limit.min(1000));
+        let mut more = false;
+        for entry in self.leads.range(start..end).rev() {
+            let (k, v) = entry?;
+            if leads.len() == limit {
+                more = true;
+                break;
+            }
+            leads.push(self.read_lead(&k, &v)?);
+        }
+        let next_cursor = if more { leads.last().map(|l| l.id.clone()) } else { None };
+        Ok(LeadPage { leads, next_cursor })
+    }
+
+    /// Every lead of `site`, newest first, read lazily.
+    pub fn leads(&self, site: &str) -> impl Iterator<Item = Result<StoredLead, StoreError>> + Send + use<> {
+        let store = self.clone();
+        self.leads.scan_prefix(prefix(site)).rev().map(move |entry| {
+            let (k, v) = entry?;
+            store.read_lead(&k, &v)
+        })
+    }
+
+    /// Adds each `(site, day, name, delta)` to its counter, in one atomic batch.
+    /// Only the counter task calls this, so read-then-write does not race.
+    pub fn add_counters<'a>(
+        &self,
+        deltas: impl IntoIterator<Item = (&'a str, &'a str, &'a str, u64)>,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut staged: std::collections::HashMap<Vec<u8>, u64> = std::collections::HashMap::new();
+        for (site, day, name, delta) in deltas {
+            let key = keyed(site, &[day.as_bytes(), name.as_bytes()]);
+            let current = match staged.get(&key) {
+                Some(v) => *v,
+                None => self.counters.get(&key)?.map_or(0, |v| u64_from(&v)),
+            };
+            staged.insert(key, current.saturating_add(delta));
+        }
+        for (key, value) in staged {
+            batch.insert(key, &value.to_be_bytes());
+        }
+        self.counters.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Every counter of `site` for the days `from..=to` (`YYYY-MM-DD`).
+    pub fn counters(&self, site: &str, from: &str, to: &str) -> Result<Vec<CounterRow>, StoreError> {
+        let p = prefix(site);
+        let start = keyed(site, &[from.as_bytes(), b""]);
+        let end = keyed(site, &[to.as_bytes(), b"\x01"]);
+        let mut rows = Vec::new();
+        for entry in self.counters.range(start..end) {
+            let (k, v) = entry?;
+            let rest = &k[p.len()..];
+            let Some(split) = rest.iter().position(|b| *b == 0) else { continue };
+            rows.push(CounterRow {
+                day: String::from_utf8_lossy(&rest[..split]).into_owned(),
+                name: String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
+                value: u64_from(&v),
+            });
+        }
+        Ok(rows)
+    }
+}
+
+fn u64_from(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use funnel::ScoreReport;
+
+    fn new_lead(site: &str, email: &str, submission: &str) -> NewLead {
+        NewLead {
+            lead: StoredLead {
+                id: Uuid::now_v7().to_string(),
+                site: site.into(),
+                campaign: "welcome".into(),
+                variant: None,
+                email: email.into(),
+                name: None,
+                fields: Default::default(),
+                submission_id: submission.into(),
+                page_url: None,
+                referrer: None,
+                attribution: Default::default(),
+                signals: None,
+                client_score: None,
+                score: ScoreReport::default(),
+                score_mismatch: false,
+                received_at: "2026-11-22T00:00:00Z".into(),
+                consent: None,
+            },
+            consent: Some(ConsentRecord {
+                granted: true,
+                text: "ok".into(),
+                version: "1".into(),
+                at: "2026-11-22T00:00:00Z".into(),
+                page_url: None,
+            }),
+            email_key: email.to_lowercase(),
+        }
+    }
+
+    #[test]
+    fn a_repeated_submission_id_returns_the_first_lead_and_writes_nothing() {
+        let store = Store::temporary().unwrap();
+        let first = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
+        let again = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
+        assert!(first.created && !again.created);
+        assert_eq!(first.id, again.id);
+        assert_eq!(store.leads("s").count(), 1);
+    }
+
+    #[test]
+    fn pages_run_newest_first_and_stay_within_their_site() {
+        let store = Store::temporary().unwrap();
+        let ids: Vec<_> = (0..5)
+            .map(|i| store.insert_lead(&new_lead("s", "a@b.co", &format!("sub-0000000{i}"))).unwrap().id)
+            .collect();
+        store.insert_lead(&new_lead("s2", "a@b.co", "sub-99999999")).unwrap();
+        let p1 = store.lead_page("s", None, 2).unwrap();
+        assert_eq!(p1.leads.iter().map(|l| &l.id).collect::<Vec<_>>(), [&ids[4], &ids[3]]);
+        let p2 = store.lead_page("s", p1.next_cursor.as_deref(), 2).unwrap();
+        assert_eq!(p2.leads.iter().map(|l| &l.id).collect::<Vec<_>>(), [&ids[2], &ids[1]]);
+        let p3 = store.lead_page("s", p2.next_cursor.as_deref(), 2).unwrap();
+        assert_eq!(p3.leads.len(), 1);
+        assert!(p3.next_cursor.is_none());
+        assert!(p1.leads[0].consent.is_some());
+    }
+
+    #[test]
+    fn erasure_removes_every_lead_and_index_entry_of_the_address_only() {
+        let store = Store::temporary().unwrap();
+        store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
+        store.insert_lead(&new_lead("s", "a@b.co", "sub-00000002")).unwrap();
+        store.insert_lead(&new_lead("s", "keep@b.co", "sub-00000003")).unwrap();
+        assert_eq!(store.erase_email("s", "a@b.co").unwrap(), 2);
+        let left: Vec<_> = store.leads("s").map(|l| l.unwrap().email).collect();
+        assert_eq!(left, ["keep@b.co"]);
+        assert_eq!(store.consents.len(), 1);
+        assert_eq!(store.submissions.len(), 1);
+        assert_eq!(store.emails.len(), 1);
+        // The erased submission id may be used again.
+        assert!(store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap().created);
+    }
+
+    #[test]
+    fn counters_add_up_per_day_and_name() {
+        let store = Store::temporary().unwrap();
+        store
+            .add_counters([("s", "2026-11-01", "pageviews", 2), ("s", "2026-11-01", "pageviews", 3)])
+            .unwrap();
+        store
+            .add_counters([("s", "2026-11-02", "pageviews", 1), ("t", "2026-11-01", "pageviews", 9)])
+            .unwrap();
+        let rows = store.counters("s", "2026-11-01", "2026-11-02").unwrap();
+        let values: Vec<_> = rows.iter().map(|r| (r.day.as_str(), r.value)).collect();
+        assert_eq!(values, [("2026-11-01", 5), ("2026-11-02", 1)]);
+        assert_eq!(store.counters("s", "2026-11-02", "2026-11-02").unwrap().len(), 1);
+    }
+}
