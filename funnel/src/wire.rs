@@ -123,8 +123,10 @@ pub struct LeadAccepted {
     pub created: bool,
 }
 
-/// A batch of anonymous counters for `POST /v1/events`. It carries no visitor identifier.
+/// A batch of anonymous counters for `POST /v1/events`. It carries no visitor identifier, and
+/// unknown fields are refused so none can be smuggled in.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EventBatch {
     pub site: String,
     pub events: Vec<Event>,
@@ -132,7 +134,7 @@ pub struct EventBatch {
 
 /// One anonymous counter increment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     Pageview {
         path: String,

@@ -261,7 +261,7 @@ impl Store {
     pub fn counters(&self, site: &str, from: &str, to: &str) -> Result<Vec<CounterRow>, StoreError> {
         let p = prefix(site);
         let start = keyed(site, &[from.as_bytes(), b""]);
-        let end = keyed(site, &[to.as_bytes(), b"\x01"]);
+        let end = keyed(site, &[format!("{to}\u{1}").as_bytes()]);
         let mut rows = Vec::new();
         for entry in self.counters.range(start..end) {
             let (k, v) = entry?;

@@ -1,1 +1,199 @@
-//! Helpers shared by the cross-crate test binaries.
+//! Helpers shared by the cross-crate test binaries: a real server on port 0 over a real sled
+//! store on disk, request helpers, and the path of the `lodestone` binary for process tests.
+//! Logs only when `TEST_LOG` is set.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use ingest::{App, ServeSettings, Sites, Store, serve};
+use reqwest::header::{CONTENT_TYPE, ORIGIN};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The origin the built-in demo site allows.
+pub const DEMO_ORIGIN: &str = "http://127.0.0.1:8081";
+
+/// How to start a test server.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `lodestone.toml` contents; `None` serves the built-in demo site.
+    pub config_toml: Option<String>,
+    /// Requests per minute per IP; 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
+    /// A directory of widget assets to serve.
+    pub assets_dir: Option<PathBuf>,
+}
+
+/// A running server and a client for it. Stops and removes its data when dropped.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub admin_token: String,
+    pub store: Store,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// Starts the server with the built-in demo site and no rate limit.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Options::default()).await
+}
+
+/// Starts the server with `options`, on 127.0.0.1 port 0, data in a fresh temporary directory.
+pub async fn spawn_with(options: Options) -> TestApp {
+    init_logs();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = ServeSettings::for_data_dir(dir.path().join("data"));
+    if let Some(toml) = &options.config_toml {
+        let path = dir.path().join("lodestone.toml");
+        std::fs::write(&path, toml).expect("write config");
+        settings.config = Some(path);
+    }
+    settings.admin_token = Some("test-admin-token-0123456789".into());
+    settings.rate_limit_per_minute = options.rate_limit_per_minute;
+    settings.rate_limit_burst = options.rate_limit_burst;
+    settings.assets_dir = options.assets_dir.clone();
+    let sites = Sites::load(settings.config.as_deref()).expect("config loads");
+    let store = Store::open(&settings.data_dir, 16 << 20).expect("store opens");
+    let app = App::with_store(&settings, sites, store.clone()).expect("app builds");
+    let admin_token = app.admin_token().to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, app, async {
+        let _ = rx.await;
+    }));
+    TestApp { base, client: client(), admin_token, store, shutdown: Some(tx), task: Some(task), _dir: dir }
+}
+
+/// An HTTP client that ignores proxy settings (everything here is on 127.0.0.1).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+/// A valid lead for the demo site's `welcome` campaign.
+pub fn lead_body(email: &str, submission_id: &str) -> Value {
+    json!({
+        "site": "demo",
+        "campaign": "welcome",
+        "email": email,
+        "name": "Ada Lovelace",
+        "submission_id": submission_id,
+        "consent": { "granted": true, "text": "I agree to receive emails.", "version": "3" },
+        "page_url": "http://127.0.0.1:8081/pricing?utm_source=newsletter",
+        "referrer": "https://news.example/item",
+        "attribution": {
+            "first": { "referrer": "https://search.example/", "utm_source": "google", "utm_medium": "cpc" },
+            "last": { "referrer": "https://news.example/item", "utm_source": "newsletter" }
+        },
+        "signals": { "visits": 2, "page_views": 4, "engaged_seconds": 130, "max_scroll_percent": 80, "paths": ["/", "/pricing"] },
+        "score": { "total": 42, "explanation": [] }
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs `body` as the widget does: JSON text with `Content-Type: text/plain`, from the demo origin.
+    pub async fn post_lead(&self, body: &Value) -> reqwest::Response {
+        self.post_text("/v1/leads", body, Some(DEMO_ORIGIN)).await
+    }
+
+    pub async fn post_events(&self, body: &Value) -> reqwest::Response {
+        self.post_text("/v1/events", body, Some(DEMO_ORIGIN)).await
+    }
+
+    pub async fn post_text(&self, path: &str, body: &Value, origin: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).header(CONTENT_TYPE, "text/plain;charset=UTF-8");
+        if let Some(o) = origin {
+            req = req.header(ORIGIN, o);
+        }
+        req.body(body.to_string()).send().await.expect("request")
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(&self.admin_token).send().await.expect("request")
+    }
+
+    /// Every lead of `site`, following the cursor pages.
+    pub async fn all_leads(&self, site: &str) -> Vec<Value> {
+        all_leads(&self.client, &self.base, &self.admin_token, site).await
+    }
+
+    /// Stops the server gracefully and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stops cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Every lead of `site` on the server at `base`, following the cursor pages.
+pub async fn all_leads(client: &reqwest::Client, base: &str, token: &str, site: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/v1/sites/{site}/leads?limit=500");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value =
+            client.get(url).bearer_auth(token).send().await.expect("list").json().await.expect("json");
+        out.extend(page["leads"].as_array().expect("leads").iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+/// The `lodestone` binary of this build. `cargo xtask test` builds it before the tests; when it
+/// is missing (a bare `cargo test`), it is built here into a separate target directory.
+pub fn lodestone_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile_dir.join(format!("lodestone{}", std::env::consts::EXE_SUFFIX));
+    if bin.exists() {
+        return bin;
+    }
+    static BUILD: Once = Once::new();
+    let target = profile_dir.parent().expect("target").join("process-tests");
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--quiet", "-p", "ingest", "--bin", "lodestone", "--target-dir"])
+            .arg(&target)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the lodestone binary failed");
+    });
+    target.join("debug").join(format!("lodestone{}", std::env::consts::EXE_SUFFIX))
+}

@@ -1,0 +1,142 @@
+use std::collections::HashSet;
+
+use lodestone_tests::{lead_body, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn admin_routes_need_the_bearer_token() {
+    let app = spawn_app().await;
+    for path in ["/v1/sites/demo/leads", "/v1/sites/demo/leads.csv", "/v1/sites/demo/stats"] {
+        let none = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(none.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(none.json::<Value>().await.unwrap()["error"]["field"], "authorization");
+        let wrong =
+            app.client.get(app.url(path)).bearer_auth("test-admin-token-0123456788").send().await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let erase = app.client.delete(app.url("/v1/sites/demo/leads?email=a@example.com")).send().await.unwrap();
+    assert_eq!(erase.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn leads_are_listed_newest_first_in_cursor_pages_without_gaps_or_repeats() {
+    let app = spawn_app().await;
+    let mut posted = Vec::new();
+    for i in 0..7 {
+        let r: Value = app
+            .post_lead(&lead_body(&format!("p{i}@example.com"), &format!("sub-page-{i:04}")))
+            .await
+            .json()
+            .await
+            .unwrap();
+        posted.push(r["id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    let mut pages = 0;
+    loop {
+        let page: Value =
+            app.admin_get(&format!("/v1/sites/demo/leads?limit=3{cursor}")).await.json().await.unwrap();
+        pages += 1;
+        seen.extend(page["leads"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    posted.reverse();
+    assert_eq!(seen, posted);
+    let bad = app.admin_get("/v1/sites/demo/leads?limit=0").await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.json::<Value>().await.unwrap()["error"]["field"], "limit");
+    assert_eq!(app.admin_get("/v1/sites/ghost/leads").await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_csv_export_streams_every_lead_with_formula_cells_neutralised() {
+    let app = spawn_app().await;
+    let mut evil = lead_body("=cmd@example.com", "sub-csv-00001");
+    evil["name"] = json!("=HYPERLINK(\"http://evil.example\")");
+    evil["fields"] = json!({ "phone": "+1 555 0100", "note": "@SUM(A1)", "dash": "-2", "tab": "\tx" });
+    assert_eq!(app.post_lead(&evil).await.status(), StatusCode::CREATED);
+    for i in 0..150 {
+        app.post_lead(&lead_body(&format!("bulk{i}@example.com"), &format!("sub-bulk-{i:05}"))).await;
+    }
+    let resp = app.admin_get("/v1/sites/demo/leads.csv").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = resp.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 151);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let evil_row = rows.iter().find(|r| r[col("email")].contains("cmd@")).unwrap();
+    assert_eq!(&evil_row[col("email")], "'=cmd@example.com");
+    assert_eq!(&evil_row[col("name")], "'=HYPERLINK(\"http://evil.example\")");
+    assert_eq!(&evil_row[col("consent_text")], "I agree to receive emails.");
+    for row in &rows {
+        for cell in row.iter() {
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "unneutralised cell {cell:?}");
+        }
+    }
+    let fields: Value = serde_json::from_str(&evil_row[col("fields")]).unwrap();
+    assert_eq!(fields["phone"], "+1 555 0100");
+    let ids: HashSet<_> = rows.iter().map(|r| r[col("id")].to_owned()).collect();
+    assert_eq!(ids.len(), 151);
+}
+
+#[tokio::test]
+async fn erasure_removes_every_lead_of_the_address_in_any_case_and_nothing_else() {
+    let app = spawn_app().await;
+    app.post_lead(&lead_body("Erase.Me@example.com", "sub-erase-0001")).await;
+    app.post_lead(&lead_body("erase.me@EXAMPLE.com", "sub-erase-0002")).await;
+    app.post_lead(&lead_body("keep@example.com", "sub-erase-0003")).await;
+    let resp = app
+        .client
+        .delete(app.url("/v1/sites/demo/leads?email=ERASE.ME@example.com"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap()["erased"], 2);
+    let left = app.all_leads("demo").await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["email"], "keep@example.com");
+    let csv = app.admin_get("/v1/sites/demo/leads.csv").await.text().await.unwrap();
+    assert!(!csv.to_lowercase().contains("erase.me"));
+    // The erased submission ids are free again: a resubmission is a new lead.
+    let again = app.post_lead(&lead_body("erase.me@example.com", "sub-erase-0001")).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+
+    let bad = app
+        .client
+        .delete(app.url("/v1/sites/demo/leads?email=nope"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.json::<Value>().await.unwrap()["error"]["field"], "email");
+}
+
+#[tokio::test]
+async fn stats_ranges_are_validated_and_name_the_field() {
+    let app = spawn_app().await;
+    for (query, field) in [
+        ("from=2026-13-01", "from"),
+        ("from=2026-11-02&to=2026-11-01", "from"),
+        ("from=2020-01-01&to=2026-01-01", "to"),
+    ] {
+        let resp = app.admin_get(&format!("/v1/sites/demo/stats?{query}")).await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["error"]["field"], field);
+    }
+    let ok: Value =
+        app.admin_get("/v1/sites/demo/stats?from=2026-11-01&to=2026-11-22").await.json().await.unwrap();
+    assert_eq!(ok["from"], "2026-11-01");
+    assert_eq!(ok["totals"]["pageviews"], 0);
+}

@@ -1,0 +1,78 @@
+use lodestone_tests::{DEMO_ORIGIN, Options, lead_body, spawn_app, spawn_with};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+#[tokio::test]
+async fn preflights_are_answered_for_allowed_origins_only() {
+    let app = spawn_app().await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(Method::OPTIONS, app.url("/v1/leads"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let ok = preflight(DEMO_ORIGIN).await.unwrap();
+    assert!(ok.status().is_success());
+    assert_eq!(ok.headers()["access-control-allow-origin"], DEMO_ORIGIN);
+    assert!(ok.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn simple_requests_from_an_allowed_origin_carry_the_cors_header() {
+    let app = spawn_app().await;
+    let resp = app.post_lead(&lead_body("cors@example.com", "sub-cors-0001")).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(resp.headers()["access-control-allow-origin"], DEMO_ORIGIN);
+    let config = app
+        .client
+        .get(app.url("/v1/sites/demo/config"))
+        .header("origin", "http://localhost:8081")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.headers()["access-control-allow-origin"], "http://localhost:8081");
+}
+
+#[tokio::test]
+async fn widget_assets_are_public_to_every_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lodestone.js"), "/* widget */").unwrap();
+    std::fs::create_dir(dir.path().join("assets")).unwrap();
+    std::fs::write(dir.path().join("assets/tracker-0123abcd.wasm"), b"\0asm").unwrap();
+    let app = spawn_with(Options { assets_dir: Some(dir.path().to_owned()), ..Options::default() }).await;
+    let js = app
+        .client
+        .get(app.url("/lodestone.js"))
+        .header("origin", "https://any.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    assert_eq!(js.headers()["access-control-allow-origin"], "*");
+    assert!(js.headers()["cache-control"].to_str().unwrap().contains("max-age=300"));
+    let wasm = app.client.get(app.url("/assets/tracker-0123abcd.wasm")).send().await.unwrap();
+    assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    assert!(wasm.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert_eq!(wasm.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_limit_is_answered_429_with_retry_after() {
+    let app =
+        spawn_with(Options { rate_limit_per_minute: 2, rate_limit_burst: 3, ..Options::default() }).await;
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        statuses.push(app.post_lead(&lead_body("rl@example.com", &format!("sub-rate-{i:04}"))).await);
+    }
+    let codes: Vec<_> = statuses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(codes, [201, 201, 201, 429, 429]);
+    let limited = statuses.pop().unwrap();
+    assert!(limited.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert_eq!(limited.json::<Value>().await.unwrap()["error"]["code"], "rate_limited");
+    // Admin routes are not rate limited.
+    assert_eq!(app.admin_get("/v1/sites/demo/leads").await.status(), StatusCode::OK);
+}

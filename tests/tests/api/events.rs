@@ -1,0 +1,81 @@
+use std::time::{Duration, Instant};
+
+use lodestone_tests::spawn_app;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn pageview(path: &str, new_visitor: bool) -> Value {
+    json!({ "type": "pageview", "path": path, "referrer_host": "news.example", "utm_source": "mail", "new_visitor": new_visitor, "new_session": new_visitor })
+}
+
+#[tokio::test]
+async fn event_batches_are_accepted_and_add_up_in_the_stats() {
+    let app = spawn_app().await;
+    let events = json!({ "site": "demo", "events": [
+        pageview("/", true), pageview("/pricing", false), pageview("/pricing", false),
+        { "type": "campaign", "campaign": "welcome", "action": "shown" },
+        { "type": "campaign", "campaign": "welcome", "action": "shown" },
+        { "type": "campaign", "campaign": "welcome", "action": "converted" },
+    ]});
+    let resp = app.post_events(&events).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert_eq!(resp.json::<Value>().await.unwrap()["accepted"], 6);
+
+    // Counters reach the store within about a second.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let stats = loop {
+        let stats: Value = app.admin_get("/v1/sites/demo/stats").await.json().await.unwrap();
+        if stats["totals"]["pageviews"] == 3 || Instant::now() > deadline {
+            break stats;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(stats["totals"]["pageviews"], 3, "{stats}");
+    assert_eq!(stats["totals"]["visitors"], 1);
+    assert_eq!(stats["top_paths"][0], json!({ "key": "/pricing", "count": 2 }));
+    assert_eq!(stats["top_referrers"][0]["key"], "news.example");
+    assert_eq!(stats["top_utm_sources"][0]["key"], "mail");
+    assert_eq!(stats["campaigns"][0]["shown"], 2);
+    assert_eq!(stats["campaigns"][0]["converted"], 1);
+    assert_eq!(stats["campaigns"][0]["conversion_rate"], 0.5);
+}
+
+#[tokio::test]
+async fn a_visitor_identifier_is_refused_and_bad_events_are_named() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({ "site": "demo", "visitor_id": "v-1", "events": [pageview("/", true)] }),
+            StatusCode::BAD_REQUEST,
+            "",
+        ),
+        (
+            json!({ "site": "demo", "events": [{ "type": "pageview", "path": "/", "visitor_id": "v-1" }] }),
+            StatusCode::BAD_REQUEST,
+            "events[0]",
+        ),
+        (
+            json!({ "site": "demo", "events": [pageview("/", true), pageview("no-slash", false)] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "events[1].path",
+        ),
+        (
+            json!({ "site": "demo", "events": [{ "type": "campaign", "campaign": "ghost", "action": "shown" }] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "events[0].campaign",
+        ),
+        (json!({ "site": "demo", "events": [] }), StatusCode::UNPROCESSABLE_ENTITY, "events"),
+        (json!({ "site": "ghost", "events": [pageview("/", true)] }), StatusCode::NOT_FOUND, "site"),
+    ];
+    for (body, status, field) in cases {
+        let resp = app.post_events(&body).await;
+        assert_eq!(resp.status(), status, "{body}");
+        let err: Value = resp.json().await.unwrap();
+        if !field.is_empty() {
+            assert!(err["error"]["field"].as_str().unwrap_or("").starts_with(field), "{err}");
+        }
+        if status == StatusCode::BAD_REQUEST {
+            assert!(err["error"]["message"].as_str().unwrap().contains("visitor_id"), "{err}");
+        }
+    }
+}

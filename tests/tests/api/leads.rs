@@ -1,0 +1,209 @@
+use futures_util::future::join_all;
+use lodestone_tests::{DEMO_ORIGIN, lead_body, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn error_of(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    (status, resp.json::<Value>().await.expect("JSON error body"))
+}
+
+#[tokio::test]
+async fn a_valid_lead_is_answered_201_and_stored_with_consent_record_attribution_and_score() {
+    let app = spawn_app().await;
+    let resp = app.post_lead(&lead_body("Ada@Example.com", "sub-first-0001")).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let body: Value = resp.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["created"], true);
+
+    let leads = app.all_leads("demo").await;
+    assert_eq!(leads.len(), 1);
+    let lead = &leads[0];
+    assert_eq!(lead["id"], id);
+    assert_eq!(lead["email"], "Ada@example.com");
+    assert_eq!(lead["consent"]["text"], "I agree to receive emails.");
+    assert_eq!(lead["consent"]["version"], "3");
+    assert_eq!(lead["consent"]["granted"], true);
+    assert_eq!(lead["consent"]["page_url"], "http://127.0.0.1:8081/pricing?utm_source=newsletter");
+    assert!(lead["consent"]["at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(lead["attribution"]["first"]["utm_source"], "google");
+    assert_eq!(lead["attribution"]["last"]["utm_source"], "newsletter");
+    // The server recomputed the score with the demo rules: 4 views x2, 2 minutes x3, return 5,
+    // scroll 5, /pricing* 15 = 39, and flagged the client's 42 as a mismatch.
+    assert_eq!(lead["score"]["total"], 39);
+    assert_eq!(lead["client_score"]["total"], 42);
+    assert_eq!(lead["score_mismatch"], true);
+}
+
+#[tokio::test]
+async fn the_same_submission_id_again_answers_200_with_the_same_id_and_stores_nothing() {
+    let app = spawn_app().await;
+    let body = lead_body("a@example.com", "sub-retry-0001");
+    let first: Value = app.post_lead(&body).await.json().await.unwrap();
+    let again = app.post_lead(&body).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["created"], false);
+    assert_eq!(app.all_leads("demo").await.len(), 1);
+}
+
+#[tokio::test]
+async fn racing_retries_of_one_submission_store_exactly_one_lead() {
+    let app = spawn_app().await;
+    let body = lead_body("race@example.com", "sub-race-0001");
+    let responses = join_all((0..24).map(|_| app.post_lead(&body))).await;
+    let mut created = 0;
+    let mut ids = Vec::new();
+    for r in responses {
+        match r.status() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::OK => {}
+            other => panic!("unexpected {other}"),
+        }
+        ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(created, 1);
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every retry answered with the same id");
+    assert_eq!(app.all_leads("demo").await.len(), 1);
+}
+
+#[tokio::test]
+async fn each_invalid_field_is_answered_422_naming_it_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        ("email", Box::new(|b| b["email"] = json!("not-an-email"))),
+        ("email", Box::new(|b| b["email"] = json!(""))),
+        ("consent", Box::new(|b| b["consent"]["granted"] = json!(false))),
+        ("consent", Box::new(|b| b.as_object_mut().unwrap().remove("consent").map(|_| ()).unwrap())),
+        ("website", Box::new(|b| b["website"] = json!("http://spam.example"))),
+        ("submission_id", Box::new(|b| b["submission_id"] = json!("x"))),
+        ("name", Box::new(|b| b["name"] = json!("n".repeat(101)))),
+        ("fields.company", Box::new(|b| b["fields"] = json!({ "company": "c".repeat(501) }))),
+        (
+            "attribution.last.utm_source",
+            Box::new(|b| b["attribution"]["last"]["utm_source"] = json!("u".repeat(201))),
+        ),
+    ];
+    for (field, mutate) in cases {
+        let mut body = lead_body("a@example.com", "sub-invalid-01");
+        mutate(&mut body);
+        let (status, err) = error_of(app.post_lead(&body).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {err}");
+        assert_eq!(err["error"]["field"], field, "{err}");
+        assert!(!err["error"]["message"].as_str().unwrap().is_empty());
+    }
+    assert!(app.all_leads("demo").await.is_empty());
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_answered_400_and_a_missing_field_is_named() {
+    let app = spawn_app().await;
+    let (status, err) = error_of(
+        app.client
+            .post(app.url("/v1/leads"))
+            .header("content-type", "text/plain")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"]["code"], "malformed");
+
+    let mut body = lead_body("a@example.com", "sub-missing-01");
+    body.as_object_mut().unwrap().remove("email");
+    let (status, err) = error_of(app.post_lead(&body).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"]["field"], "email");
+
+    body = lead_body("a@example.com", "sub-missing-01");
+    body["consent"]["granted"] = json!("yes");
+    let (_, err) = error_of(app.post_lead(&body).await).await;
+    assert_eq!(err["error"]["field"], "consent.granted");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_answered_413_as_json() {
+    let app = spawn_app().await;
+    let mut body = lead_body("a@example.com", "sub-big-000001");
+    body["fields"] = json!({ "essay": "x".repeat(20_000) });
+    let (status, err) = error_of(app.post_lead(&body).await).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(err["error"]["code"], "too_large");
+}
+
+#[tokio::test]
+async fn an_unknown_site_or_campaign_is_answered_404_naming_it() {
+    let app = spawn_app().await;
+    let mut body = lead_body("a@example.com", "sub-unknown-01");
+    body["site"] = json!("nope");
+    let (status, err) = error_of(app.post_lead(&body).await).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::NOT_FOUND, Some("site")));
+    body["site"] = json!("demo");
+    body["campaign"] = json!("nope");
+    let (status, err) = error_of(app.post_lead(&body).await).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::NOT_FOUND, Some("campaign")));
+}
+
+#[tokio::test]
+async fn a_lead_from_an_origin_the_site_does_not_allow_is_answered_403() {
+    let app = spawn_app().await;
+    let resp = app
+        .post_text("/v1/leads", &lead_body("a@example.com", "sub-origin-01"), Some("https://evil.example"))
+        .await;
+    let (status, err) = error_of(resp).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(err["error"]["field"], "origin");
+    assert!(app.all_leads("demo").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_plain_html_form_post_is_stored_and_redirected_to_the_thank_you_page() {
+    let app = spawn_app().await;
+    let form = [
+        ("site", "demo"),
+        ("campaign", "welcome"),
+        ("email", "form@example.com"),
+        ("name", "Form <b>User</b>"),
+        ("consent", "on"),
+        ("consent_text", "I agree to receive emails."),
+        ("consent_version", "3"),
+        ("fields[company]", "Acme"),
+        ("website", ""),
+    ];
+    let resp = app
+        .client
+        .post(app.url("/v1/leads"))
+        .header("origin", DEMO_ORIGIN)
+        .header("referer", "http://127.0.0.1:8081/blog/post.html")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, "/v1/thanks?site=demo&campaign=welcome");
+    let page = app.client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Thanks! Your playbook is ready."));
+    assert!(page.contains("http://127.0.0.1:8081/playbook.html"));
+
+    let leads = app.all_leads("demo").await;
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0]["fields"]["company"], "Acme");
+    assert_eq!(leads[0]["consent"]["granted"], true);
+    assert_eq!(leads[0]["page_url"], "http://127.0.0.1:8081/blog/post.html");
+
+    let bad = app
+        .client
+        .post(app.url("/v1/leads"))
+        .form(&[("site", "demo"), ("campaign", "welcome"), ("email", "x")])
+        .send()
+        .await
+        .unwrap();
+    let (status, err) = error_of(bad).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email")));
+}

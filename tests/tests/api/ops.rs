@@ -1,0 +1,34 @@
+use lodestone_tests::{lead_body, spawn_app};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap()["status"], "ok");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_leads_batches_and_flushes() {
+    let app = spawn_app().await;
+    app.post_lead(&lead_body("m@example.com", "sub-metrics-01")).await;
+    app.post_lead(&lead_body("bad", "sub-metrics-02")).await;
+    app.client.get(app.url("/v1/sites/demo/leads?email=secret@example.com")).send().await.unwrap();
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#"lodestone_http_requests_total{route="/v1/leads",status="201"} 1"#), "{text}");
+    assert!(text.contains(r#"lodestone_http_requests_total{route="/v1/leads",status="422"} 1"#), "{text}");
+    assert!(text.contains("lodestone_leads_stored_total 1"), "{text}");
+    assert!(text.contains("lodestone_commit_batch_size_count"), "{text}");
+    assert!(text.contains("lodestone_flush_seconds_bucket"), "{text}");
+    assert!(!text.contains("secret@example.com"), "no personal data in metrics");
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_answered_404_as_json() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/nope")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+}
