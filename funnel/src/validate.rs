@@ -84,17 +84,22 @@ pub struct SiteId(String);
 
 impl SiteId {
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        if raw.is_empty() {
-            return Err(FieldError::new(field, "required", format!("{field} is required.")));
+        Self::parse_named(|| field.to_owned(), raw)
+    }
+
+    /// As [`SiteId::parse`], naming the field only when there is an error to report.
+    fn parse_named(field: impl FnOnce() -> String, raw: &str) -> Result<Self, FieldError> {
+        if is_identifier(raw, limits::ID) {
+            return Ok(Self(raw.to_owned()));
         }
-        if !is_identifier(raw, limits::ID) {
-            return Err(FieldError::new(
-                field,
-                "invalid",
-                format!("{field} must be 1-64 letters, digits, '-' or '_'."),
-            ));
-        }
-        Ok(Self(raw.to_owned()))
+        let field = field();
+        Err(if raw.is_empty() {
+            let message = format!("{field} is required.");
+            FieldError::new(field, "required", message)
+        } else {
+            let message = format!("{field} must be 1-64 letters, digits, '-' or '_'.");
+            FieldError::new(field, "invalid", message)
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -106,14 +111,22 @@ fn is_identifier(s: &str, max: usize) -> bool {
     !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn max_len(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
-    if value.chars().count() > max {
-        return Err(FieldError::new(field, "too_long", format!("{field} must be at most {max} characters.")));
+/// Fails when `value` is longer than `max` characters; the field is named only then, so valid
+/// input costs no allocation.
+fn max_len<F: Into<String>>(field: impl FnOnce() -> F, value: &str, max: usize) -> Result<(), FieldError> {
+    if value.len() <= max || value.chars().count() <= max {
+        return Ok(());
     }
-    Ok(())
+    let field = field().into();
+    let message = format!("{field} must be at most {max} characters.");
+    Err(FieldError::new(field, "too_long", message))
 }
 
-fn opt_max_len(field: &str, value: &Option<String>, max: usize) -> Result<(), FieldError> {
+fn opt_max_len<F: Into<String>>(
+    field: impl FnOnce() -> F,
+    value: &Option<String>,
+    max: usize,
+) -> Result<(), FieldError> {
     value.as_deref().map_or(Ok(()), |v| max_len(field, v, max))
 }
 
@@ -146,7 +159,7 @@ impl LeadSubmission {
         self.email = email.as_str().to_owned();
         if let Some(name) = self.name.take() {
             let name = name.trim();
-            max_len("name", name, limits::NAME)?;
+            max_len(|| "name", name, limits::NAME)?;
             if name.chars().any(char::is_control) {
                 return Err(FieldError::new("name", "invalid", "name must not contain control characters."));
             }
@@ -160,22 +173,21 @@ impl LeadSubmission {
             ));
         }
         for (key, value) in &self.fields {
-            let field = format!("fields.{key}");
             if !is_identifier(key, limits::FIELD_KEY) {
                 return Err(FieldError::new(
-                    field,
+                    format!("fields.{key}"),
                     "invalid",
                     "Custom field names are 1-40 letters, digits, '-' or '_'.",
                 ));
             }
-            max_len(&field, value, limits::FIELD_VALUE)?;
+            max_len(|| format!("fields.{key}"), value, limits::FIELD_VALUE)?;
         }
         validate_consent(&self, campaign)?;
         if let Some(v) = &self.variant {
             SiteId::parse("variant", v)?;
         }
-        opt_max_len("page_url", &self.page_url, limits::URL)?;
-        opt_max_len("referrer", &self.referrer, limits::URL)?;
+        opt_max_len(|| "page_url", &self.page_url, limits::URL)?;
+        opt_max_len(|| "referrer", &self.referrer, limits::URL)?;
         if let Some(a) = &self.attribution {
             for (touch_name, touch) in [("first", &a.first), ("last", &a.last)] {
                 if let Some(t) = touch {
@@ -192,7 +204,7 @@ impl LeadSubmission {
                 ));
             }
             for p in &s.paths {
-                max_len("signals.paths", p, limits::URL)?;
+                max_len(|| "signals.paths", p, limits::URL)?;
             }
         }
         if let Some(score) = &self.score {
@@ -200,7 +212,7 @@ impl LeadSubmission {
                 return Err(FieldError::new("score.explanation", "too_many", "Too many score items."));
             }
             for item in &score.explanation {
-                max_len("score.explanation", &item.reason, limits::REASON)?;
+                max_len(|| "score.explanation", &item.reason, limits::REASON)?;
             }
         }
         Ok(ValidLead { email, submission: self })
@@ -217,8 +229,8 @@ fn validate_consent(lead: &LeadSubmission, campaign: &Campaign) -> Result<(), Fi
         ));
     }
     if let Some(c) = &lead.consent {
-        max_len("consent.text", &c.text, limits::CONSENT_TEXT)?;
-        max_len("consent.version", &c.version, limits::CONSENT_VERSION)?;
+        max_len(|| "consent.text", &c.text, limits::CONSENT_TEXT)?;
+        max_len(|| "consent.version", &c.version, limits::CONSENT_VERSION)?;
         if c.granted && c.text.trim().is_empty() {
             return Err(FieldError::new(
                 "consent.text",
@@ -233,7 +245,7 @@ fn validate_consent(lead: &LeadSubmission, campaign: &Campaign) -> Result<(), Fi
 fn validate_touch(name: &str, t: &Touch) -> Result<(), FieldError> {
     for (key, value) in t.texts() {
         let max = if key.starts_with("utm_") { limits::UTM } else { limits::URL };
-        opt_max_len(&format!("attribution.{name}.{key}"), value, max)?;
+        opt_max_len(|| format!("attribution.{name}.{key}"), value, max)?;
     }
     Ok(())
 }
@@ -262,14 +274,14 @@ impl EventBatch {
                             "path must start with '/'.",
                         ));
                     }
-                    max_len(&format!("events[{i}].path"), path, limits::URL)?;
-                    opt_max_len(&format!("events[{i}].referrer_host"), referrer_host, limits::HOST)?;
-                    opt_max_len(&format!("events[{i}].utm_source"), utm_source, limits::UTM)?;
+                    max_len(|| format!("events[{i}].path"), path, limits::URL)?;
+                    opt_max_len(|| format!("events[{i}].referrer_host"), referrer_host, limits::HOST)?;
+                    opt_max_len(|| format!("events[{i}].utm_source"), utm_source, limits::UTM)?;
                 }
                 Event::Campaign { campaign, variant, .. } => {
-                    SiteId::parse(&format!("events[{i}].campaign"), campaign)?;
+                    SiteId::parse_named(|| format!("events[{i}].campaign"), campaign)?;
                     if let Some(v) = variant {
-                        SiteId::parse(&format!("events[{i}].variant"), v)?;
+                        SiteId::parse_named(|| format!("events[{i}].variant"), v)?;
                     }
                 }
             }

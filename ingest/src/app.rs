@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::counters::Counters;
-use crate::http::{AppState, guard, router};
+use crate::http::{AppState, Shared, guard, router};
 use crate::metrics::Metrics;
 use crate::settings::ServeSettings;
 use crate::sites::{ConfigError, Sites};
@@ -26,6 +26,8 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error("cannot open the data directory: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot start the writer thread: {0}")]
+    Writer(std::io::Error),
     #[error("--client-ip-header is not a valid header name")]
     ClientIpHeader,
 }
@@ -59,11 +61,11 @@ impl App {
             None => None,
         };
         let metrics = Metrics::default();
-        let (writer, _writer_task) = Writer::spawn(store.clone(), metrics.clone());
+        let writer = Writer::spawn(store.clone(), metrics.clone()).map_err(StartError::Writer)?;
         let counters = Counters::default();
         let (stop_counters, stopped) = watch::channel(false);
         let counter_task = counters.clone().spawn_persister(store.clone(), stopped);
-        let state = AppState {
+        let state = AppState::new(Shared {
             sites: Arc::new(sites),
             store,
             writer,
@@ -73,7 +75,7 @@ impl App {
             limiter: guard::limiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             client_ip_header,
             assets_dir: settings.assets_dir.clone(),
-        };
+        });
         Ok(Self { state, counter_task, stop_counters, token_generated })
     }
 

@@ -39,21 +39,39 @@ pub fn counter_names(event: &Event) -> Vec<String> {
     }
 }
 
-type Key = (String, String, String);
+/// Pending counts keyed `site 0 day 0 name`: one string per counter, found without allocating.
+type Pending = HashMap<String, u64>;
 
 /// Counts waiting to be written. Cloneable handle.
 #[derive(Clone, Default)]
 pub struct Counters {
-    pending: Arc<Mutex<HashMap<Key, u64>>>,
+    pending: Arc<Mutex<Pending>>,
 }
 
 impl Counters {
-    /// Adds one to each counter of each event, for `site` on `day`.
+    /// Adds one to each counter of each event, for `site` on `day`. The batch is added up
+    /// first, so the shared lock is held only to merge a few totals.
     pub fn record(&self, site: &str, day: &str, events: &[Event]) {
-        let mut pending = self.pending.lock().expect("counter lock");
+        let mut local: Vec<(String, u64)> = Vec::with_capacity(events.len() * 4);
         for event in events {
             for name in counter_names(event) {
-                *pending.entry((site.to_owned(), day.to_owned(), name)).or_default() += 1;
+                match local.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, count)) => *count += 1,
+                    None => local.push((name, 1)),
+                }
+            }
+        }
+        let mut key = format!("{site}\0{day}\0");
+        let prefix = key.len();
+        let mut pending = self.pending.lock().expect("counter lock");
+        for (name, count) in local {
+            key.truncate(prefix);
+            key.push_str(&name);
+            match pending.get_mut(key.as_str()) {
+                Some(total) => *total += count,
+                None => {
+                    pending.insert(key.clone(), count);
+                }
             }
         }
     }
@@ -64,8 +82,10 @@ impl Counters {
         if taken.is_empty() {
             return Ok(());
         }
-        let result =
-            store.add_counters(taken.iter().map(|((s, d, n), v)| (s.as_str(), d.as_str(), n.as_str(), *v)));
+        let result = store.add_counters(taken.iter().filter_map(|(key, v)| {
+            let mut parts = key.splitn(3, '\0');
+            Some((parts.next()?, parts.next()?, parts.next()?, *v))
+        }));
         if result.is_err() {
             let mut pending = self.pending.lock().expect("counter lock");
             for (k, v) in taken {

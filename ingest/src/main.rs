@@ -6,6 +6,10 @@ use ingest::settings::{Cli, Command};
 use ingest::{App, serve};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: the server allocates per request, and glibc's malloc cost about a fifth of its CPU.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()

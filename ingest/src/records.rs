@@ -42,7 +42,7 @@ pub struct StoredLead {
     pub score_mismatch: bool,
     /// RFC 3339, UTC.
     pub received_at: String,
-    /// Filled from the consent ledger when read.
+    /// The consent ledger entry: what the visitor agreed to, word for word.
     #[serde(default)]
     pub consent: Option<ConsentRecord>,
 }

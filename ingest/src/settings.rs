@@ -40,7 +40,7 @@ pub struct ServeSettings {
     pub admin_token: Option<String>,
 
     /// Page cache of the embedded database, in MiB.
-    #[arg(long, env = "LODESTONE_CACHE_MB", default_value_t = 64)]
+    #[arg(long, env = "LODESTONE_CACHE_MB", default_value_t = 32)]
     pub cache_mb: u64,
 
     /// Requests per minute one client IP may make to the public routes (0 turns the limit off).

@@ -1,19 +1,21 @@
 //! The durable store over sled: leads, the consent ledger, the idempotency and email indexes,
 //! and the per-day event counters. Blocking calls; async code reaches it through the writer.
 //!
-//! Key layout (every key starts with `site 0x00`, so one site's data is one key range):
-//! - `leads`, `consents`: `site 0 lead-uuid(16 bytes, v7: time-ordered)`
-//! - `submissions`: `site 0 submission_id` -> lead uuid
-//! - `emails`: `site 0 email-key 0 lead-uuid` -> empty
-//! - `counters`: `site 0 YYYY-MM-DD 0 name` -> u64 big-endian
+//! Leads and everything written with them live in one tree, so a whole group commit is one
+//! atomic `apply_batch`. Keys start with a one-byte namespace, then `site 0x00`:
+//! - `L site 0 lead-uuid(16 bytes, v7: time-ordered)` -> lead, its consent record inside
+//! - `S site 0 submission_id` -> lead uuid
+//! - `E site 0 email-key 0 lead-uuid` -> empty
+//!
+//! The `counters` tree holds `site 0 YYYY-MM-DD 0 name` -> u64 big-endian.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::{Transactional, Tree};
+use sled::Tree;
 use uuid::Uuid;
 
-use crate::records::{ConsentRecord, DecodeError, StoredLead, decode, encode};
+use crate::records::{DecodeError, StoredLead, decode, encode};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,23 +24,31 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("stored value: {0}")]
     Decode(#[from] DecodeError),
+    #[error("invalid lead id")]
+    LeadId,
 }
 
-impl From<TransactionError<StoreError>> for StoreError {
-    fn from(e: TransactionError<StoreError>) -> Self {
-        match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => Self::Sled(e),
-        }
-    }
-}
-
-/// A validated lead ready to be written, with its consent record.
+/// A validated lead (with its consent record) ready to be written, encoded by the request
+/// handler so the single writer does as little as possible.
 #[derive(Debug, Clone)]
 pub struct NewLead {
-    pub lead: StoredLead,
-    pub consent: Option<ConsentRecord>,
+    pub site: String,
+    pub id: Uuid,
+    pub submission_id: String,
     pub email_key: String,
+    lead: Vec<u8>,
+}
+
+impl NewLead {
+    pub fn new(lead: &StoredLead, email_key: String) -> Result<Self, StoreError> {
+        Ok(Self {
+            site: lead.site.clone(),
+            id: Uuid::parse_str(&lead.id).map_err(|_| StoreError::LeadId)?,
+            submission_id: lead.submission_id.clone(),
+            email_key,
+            lead: encode(lead),
+        })
+    }
 }
 
 /// What writing a lead did.
@@ -69,21 +79,18 @@ pub struct CounterRow {
 pub struct Store {
     db: sled::Db,
     leads: Tree,
-    consents: Tree,
-    submissions: Tree,
-    emails: Tree,
     counters: Tree,
 }
 
-fn prefix(site: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(site.len() + 40);
+const LEAD: u8 = b'L';
+const SUBMISSION: u8 = b'S';
+const EMAIL: u8 = b'E';
+
+/// `site 0`, then `parts` joined by 0.
+fn keyed(site: &str, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(site.len() + 48);
     k.extend_from_slice(site.as_bytes());
     k.push(0);
-    k
-}
-
-fn keyed(site: &str, parts: &[&[u8]]) -> Vec<u8> {
-    let mut k = prefix(site);
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
             k.push(0);
@@ -93,8 +100,49 @@ fn keyed(site: &str, parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
-fn abort(e: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
-    ConflictableTransactionError::Abort(e.into())
+/// `namespace site 0 parts...`
+fn key(namespace: u8, site: &str, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = vec![namespace];
+    k.extend(keyed(site, parts));
+    k
+}
+
+/// Leads staged for one atomic write. Idempotency is checked against the store and against
+/// what is already staged, so two retries in one group commit still store one lead.
+pub struct LeadBatch<'a> {
+    store: &'a Store,
+    batch: sled::Batch,
+    staged: HashMap<Vec<u8>, String>,
+}
+
+impl LeadBatch<'_> {
+    /// Stages `new` unless its submission id is already stored or staged.
+    pub fn add(&mut self, new: &NewLead) -> Result<LeadOutcome, StoreError> {
+        let site = &new.site;
+        let sub_key = key(SUBMISSION, site, &[new.submission_id.as_bytes()]);
+        if let Some(id) = self.staged.get(&sub_key) {
+            return Ok(LeadOutcome { id: id.clone(), created: false });
+        }
+        if let Some(existing) = self.store.leads.get(&sub_key)? {
+            let id = Uuid::from_slice(&existing).map_err(|_| StoreError::LeadId)?;
+            return Ok(LeadOutcome { id: id.to_string(), created: false });
+        }
+        let id = new.id.as_bytes();
+        self.batch.insert(key(LEAD, site, &[id]), new.lead.as_slice());
+        self.batch.insert(sub_key.clone(), id.as_slice());
+        self.batch.insert(key(EMAIL, site, &[new.email_key.as_bytes(), id]), &[][..]);
+        let id = new.id.to_string();
+        self.staged.insert(sub_key, id.clone());
+        Ok(LeadOutcome { id, created: true })
+    }
+
+    /// Writes everything staged atomically (not yet durable: flush the store after).
+    pub fn commit(self) -> Result<(), StoreError> {
+        if !self.staged.is_empty() {
+            self.store.leads.apply_batch(self.batch)?;
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -114,14 +162,7 @@ impl Store {
     }
 
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
-        Ok(Self {
-            leads: db.open_tree("leads")?,
-            consents: db.open_tree("consents")?,
-            submissions: db.open_tree("submissions")?,
-            emails: db.open_tree("emails")?,
-            counters: db.open_tree("counters")?,
-            db,
-        })
+        Ok(Self { leads: db.open_tree("leads")?, counters: db.open_tree("counters")?, db })
     }
 
     /// Makes every write so far durable against a process crash. Blocking: call it off the runtime.
@@ -129,97 +170,65 @@ impl Store {
         Ok(self.db.flush()?)
     }
 
-    /// Writes a lead, its consent record and its index entries atomically, unless its submission
-    /// id is already stored, in which case the stored lead's id is returned and nothing is written.
+    /// An empty batch of leads to stage and commit together.
+    pub fn lead_batch(&self) -> LeadBatch<'_> {
+        LeadBatch { store: self, batch: sled::Batch::default(), staged: HashMap::new() }
+    }
+
+    /// Writes one lead and its index entries atomically, unless its
+    /// submission id is already stored, in which case the stored lead's id is returned.
     pub fn insert_lead(&self, new: &NewLead) -> Result<LeadOutcome, StoreError> {
-        let lead = &new.lead;
-        let uuid = Uuid::parse_str(&lead.id).map_err(|_| DecodeError::Empty)?;
-        let lead_key = keyed(&lead.site, &[uuid.as_bytes()]);
-        let sub_key = keyed(&lead.site, &[lead.submission_id.as_bytes()]);
-        let email_key = keyed(&lead.site, &[new.email_key.as_bytes(), uuid.as_bytes()]);
-        let lead_bytes = encode(lead);
-        let consent_bytes = new.consent.as_ref().map(encode);
-        let outcome = (&self.leads, &self.consents, &self.submissions, &self.emails).transaction(
-            |(leads, consents, submissions, emails)| {
-                if let Some(existing) = submissions.get(&sub_key)? {
-                    let id = Uuid::from_slice(&existing).map_err(|_| abort(DecodeError::Empty))?;
-                    return Ok(LeadOutcome { id: id.to_string(), created: false });
-                }
-                leads.insert(lead_key.as_slice(), lead_bytes.as_slice())?;
-                if let Some(c) = &consent_bytes {
-                    consents.insert(lead_key.as_slice(), c.as_slice())?;
-                }
-                submissions.insert(sub_key.as_slice(), uuid.as_bytes().as_slice())?;
-                emails.insert(email_key.as_slice(), &[][..])?;
-                Ok(LeadOutcome { id: lead.id.clone(), created: true })
-            },
-        )?;
+        let mut batch = self.lead_batch();
+        let outcome = batch.add(new)?;
+        batch.commit()?;
         Ok(outcome)
     }
 
-    /// Erases every lead of `email_key` on `site`: the lead, its consent record and both index
-    /// entries. Returns how many leads were erased.
+    /// Erases every lead of `email_key` on `site`: the lead (with its consent record) and both
+    /// index entries, atomically. Returns how many leads were erased.
     pub fn erase_email(&self, site: &str, email_key: &str) -> Result<usize, StoreError> {
-        let idx_prefix = keyed(site, &[email_key.as_bytes(), b""]);
-        let mut doomed = Vec::new();
-        for entry in self.emails.scan_prefix(&idx_prefix) {
+        let idx_prefix = key(EMAIL, site, &[email_key.as_bytes(), b""]);
+        let mut batch = sled::Batch::default();
+        let mut erased = 0;
+        for entry in self.leads.scan_prefix(&idx_prefix) {
             let (idx_key, _) = entry?;
-            let uuid = &idx_key[idx_prefix.len()..];
-            let lead_key = keyed(site, &[uuid]);
-            let sub_key = match self.leads.get(&lead_key)? {
-                Some(bytes) => Some(keyed(site, &[decode::<StoredLead>(&bytes)?.submission_id.as_bytes()])),
-                None => None,
-            };
-            doomed.push((idx_key.to_vec(), lead_key, sub_key));
+            let id = &idx_key[idx_prefix.len()..];
+            let lead_key = key(LEAD, site, &[id]);
+            if let Some(bytes) = self.leads.get(&lead_key)? {
+                let lead: StoredLead = decode(&bytes)?;
+                batch.remove(key(SUBMISSION, site, &[lead.submission_id.as_bytes()]));
+            }
+            batch.remove(idx_key.to_vec());
+            batch.remove(lead_key);
+            erased += 1;
         }
-        (&self.leads, &self.consents, &self.submissions, &self.emails).transaction(
-            |(leads, consents, submissions, emails)| {
-                for (idx_key, lead_key, sub_key) in &doomed {
-                    emails.remove(idx_key.as_slice())?;
-                    leads.remove(lead_key.as_slice())?;
-                    consents.remove(lead_key.as_slice())?;
-                    if let Some(k) = sub_key {
-                        submissions.remove(k.as_slice())?;
-                    }
-                }
-                Ok(())
-            },
-        )?;
-        Ok(doomed.len())
-    }
-
-    fn read_lead(&self, key: &[u8], bytes: &[u8]) -> Result<StoredLead, StoreError> {
-        let mut lead: StoredLead = decode(bytes)?;
-        lead.consent = match self.consents.get(key)? {
-            Some(c) => Some(decode(&c)?),
-            None => None,
-        };
-        Ok(lead)
+        self.leads.apply_batch(batch)?;
+        Ok(erased)
     }
 
     /// The lead stored under `id` on `site`, with its consent record.
     pub fn lead(&self, site: &str, id: &str) -> Result<Option<StoredLead>, StoreError> {
         let Ok(uuid) = Uuid::parse_str(id) else { return Ok(None) };
-        let key = keyed(site, &[uuid.as_bytes()]);
-        self.leads.get(&key)?.map(|b| self.read_lead(&key, &b)).transpose()
+        let lead_key = key(LEAD, site, &[uuid.as_bytes()]);
+        Ok(self.leads.get(&lead_key)?.map(|b| decode(&b)).transpose()?)
     }
 
     /// Up to `limit` leads of `site`, newest first, starting after `cursor` (a lead id).
     pub fn lead_page(&self, site: &str, cursor: Option<&str>, limit: usize) -> Result<LeadPage, StoreError> {
-        let start = prefix(site);
+        let start = key(LEAD, site, &[]);
         let end = match cursor.and_then(|c| Uuid::parse_str(c).ok()) {
-            Some(uuid) => keyed(site, &[uuid.as_bytes()]),
-            None => keyed(&format!("{site}\u{1}"), &[]),
+            Some(uuid) => key(LEAD, site, &[uuid.as_bytes()]),
+            None => key(LEAD, &format!("{site}\u{1}"), &[]),
         };
-        let mut leads = Vec::with_capacity(limit.min(1000));
+        let mut leads: Vec<StoredLead> = Vec::with_capacity(limit.min(1000));
         let mut more = false;
         for entry in self.leads.range(start..end).rev() {
-            let (k, v) = entry?;
+            let (_, v) = entry?;
             if leads.len() == limit {
                 more = true;
                 break;
             }
-            leads.push(self.read_lead(&k, &v)?);
+            leads.push(decode(&v)?);
         }
         let next_cursor = if more { leads.last().map(|l| l.id.clone()) } else { None };
         Ok(LeadPage { leads, next_cursor })
@@ -227,11 +236,7 @@ impl Store {
 
     /// Every lead of `site`, newest first, read lazily.
     pub fn leads(&self, site: &str) -> impl Iterator<Item = Result<StoredLead, StoreError>> + Send + use<> {
-        let store = self.clone();
-        self.leads.scan_prefix(prefix(site)).rev().map(move |entry| {
-            let (k, v) = entry?;
-            store.read_lead(&k, &v)
-        })
+        self.leads.scan_prefix(key(LEAD, site, &[])).rev().map(|entry| Ok(decode(&entry?.1)?))
     }
 
     /// Adds each `(site, day, name, delta)` to its counter, in one atomic batch.
@@ -259,7 +264,7 @@ impl Store {
 
     /// Every counter of `site` for the days `from..=to` (`YYYY-MM-DD`).
     pub fn counters(&self, site: &str, from: &str, to: &str) -> Result<Vec<CounterRow>, StoreError> {
-        let p = prefix(site);
+        let p = keyed(site, &[]);
         let start = keyed(site, &[from.as_bytes(), b""]);
         let end = keyed(site, &[format!("{to}\u{1}").as_bytes()]);
         let mut rows = Vec::new();
@@ -284,29 +289,27 @@ fn u64_from(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::ConsentRecord;
     use funnel::ScoreReport;
 
     fn new_lead(site: &str, email: &str, submission: &str) -> NewLead {
-        NewLead {
-            lead: StoredLead {
-                id: Uuid::now_v7().to_string(),
-                site: site.into(),
-                campaign: "welcome".into(),
-                variant: None,
-                email: email.into(),
-                name: None,
-                fields: Default::default(),
-                submission_id: submission.into(),
-                page_url: None,
-                referrer: None,
-                attribution: Default::default(),
-                signals: None,
-                client_score: None,
-                score: ScoreReport::default(),
-                score_mismatch: false,
-                received_at: "2026-11-22T00:00:00Z".into(),
-                consent: None,
-            },
+        let lead = StoredLead {
+            id: Uuid::now_v7().to_string(),
+            site: site.into(),
+            campaign: "welcome".into(),
+            variant: None,
+            email: email.into(),
+            name: None,
+            fields: Default::default(),
+            submission_id: submission.into(),
+            page_url: None,
+            referrer: None,
+            attribution: Default::default(),
+            signals: None,
+            client_score: None,
+            score: ScoreReport::default(),
+            score_mismatch: false,
+            received_at: "2026-11-22T00:00:00Z".into(),
             consent: Some(ConsentRecord {
                 granted: true,
                 text: "ok".into(),
@@ -314,8 +317,8 @@ mod tests {
                 at: "2026-11-22T00:00:00Z".into(),
                 page_url: None,
             }),
-            email_key: email.to_lowercase(),
-        }
+        };
+        NewLead::new(&lead, email.to_lowercase()).unwrap()
     }
 
     #[test]
@@ -354,9 +357,8 @@ mod tests {
         assert_eq!(store.erase_email("s", "a@b.co").unwrap(), 2);
         let left: Vec<_> = store.leads("s").map(|l| l.unwrap().email).collect();
         assert_eq!(left, ["keep@b.co"]);
-        assert_eq!(store.consents.len(), 1);
-        assert_eq!(store.submissions.len(), 1);
-        assert_eq!(store.emails.len(), 1);
+        // One lead, one submission and one email entry are left.
+        assert_eq!(store.leads.len(), 3);
         // The erased submission id may be used again.
         assert!(store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap().created);
     }

@@ -1,5 +1,5 @@
-//! Group commit: one task applies pending writes in batches, makes each batch durable with one
-//! blocking `flush()`, and only then answers the requests that asked for them.
+//! Group commit: one writer thread applies pending writes in batches, makes each batch durable
+//! with one blocking `flush()`, and only then answers the requests that asked for them.
 //!
 //! Invariant: a reply is sent only after the write it reports on has been flushed, so every
 //! acknowledged lead survives a process crash.
@@ -7,7 +7,6 @@
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use crate::metrics::Metrics;
 use crate::store::{LeadOutcome, NewLead, Store, StoreError};
@@ -15,7 +14,7 @@ use crate::store::{LeadOutcome, NewLead, Store, StoreError};
 /// Most writes applied before one flush.
 const MAX_BATCH: usize = 512;
 
-/// A durable write the writer task performs.
+/// A durable write the writer performs.
 #[derive(Debug)]
 pub enum WriteOp {
     Lead(Box<NewLead>),
@@ -43,18 +42,21 @@ struct Pending {
     reply: oneshot::Sender<Result<WriteDone, WriteError>>,
 }
 
-/// Handle to the writer task. Cloneable; the task ends once every handle is dropped and the
-/// queue is drained.
+/// Handle to the writer thread. Cloneable; the thread ends once every handle is dropped and
+/// the queue is drained.
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Pending>,
 }
 
 impl Writer {
-    /// Starts the writer task over `store`.
-    pub fn spawn(store: Store, metrics: Metrics) -> (Self, JoinHandle<()>) {
+    /// Starts the writer thread over `store`.
+    pub fn spawn(store: Store, metrics: Metrics) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(4096);
-        (Self { tx }, tokio::spawn(run(store, metrics, rx)))
+        std::thread::Builder::new()
+            .name("lodestone-writer".into())
+            .spawn(move || run(&store, &metrics, rx))?;
+        Ok(Self { tx })
     }
 
     /// Queues `op` and waits until it is durable.
@@ -65,41 +67,59 @@ impl Writer {
     }
 }
 
-fn apply(store: &Store, op: &WriteOp) -> Result<WriteDone, StoreError> {
-    match op {
-        WriteOp::Lead(new) => store.insert_lead(new).map(WriteDone::Lead),
-        WriteOp::Erase { site, email_key } => store.erase_email(site, email_key).map(WriteDone::Erased),
+/// Applies `ops` in order (leads staged into one atomic batch, an erase committing what came
+/// before it), then flushes once. On a failed commit or flush, every write of the group
+/// reports the error: nothing unflushed is acknowledged.
+fn apply_and_flush(store: &Store, ops: &[WriteOp]) -> Vec<Result<WriteDone, StoreError>> {
+    let mut results = Vec::with_capacity(ops.len());
+    let mut batch = store.lead_batch();
+    let mut failure: Option<String> = None;
+    for op in ops {
+        match op {
+            WriteOp::Lead(new) => results.push(batch.add(new).map(WriteDone::Lead)),
+            WriteOp::Erase { site, email_key } => {
+                let staged = std::mem::replace(&mut batch, store.lead_batch());
+                if let Err(e) = staged.commit() {
+                    failure.get_or_insert(e.to_string());
+                }
+                results.push(store.erase_email(site, email_key).map(WriteDone::Erased));
+            }
+        }
+    }
+    if let Err(e) = batch.commit() {
+        failure.get_or_insert(e.to_string());
+    }
+    if let Err(e) = store.flush() {
+        failure.get_or_insert(e.to_string());
+    }
+    match failure {
+        None => results,
+        Some(e) => {
+            tracing::error!(error = %e, "group commit failed; the batch is not acknowledged");
+            ops.iter().map(|_| Err(StoreError::Sled(sled::Error::Unsupported(e.clone())))).collect()
+        }
     }
 }
 
-async fn run(store: Store, metrics: Metrics, mut rx: mpsc::Receiver<Pending>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let results: Vec<_> = batch.iter().map(|p| apply(&store, &p.op)).collect();
-        let started = Instant::now();
-        let flushing = store.clone();
-        let flushed = tokio::task::spawn_blocking(move || flushing.flush()).await;
-        metrics.observe_commit(batch.len(), started.elapsed());
-        let flush_error = match flushed {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(e) = &flush_error {
-            tracing::error!(error = %e, "flush failed; the batch is not acknowledged");
+fn run(store: &Store, metrics: &Metrics, mut rx: mpsc::Receiver<Pending>) {
+    let mut ops = Vec::with_capacity(MAX_BATCH);
+    let mut replies = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(Pending { op, reply }) = next {
+            ops.push(op);
+            replies.push(reply);
+            next = if ops.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
-        for (pending, result) in batch.drain(..).zip(results) {
-            let reply = match (&flush_error, result) {
-                (None, Ok(done)) => {
-                    if matches!(done, WriteDone::Lead(LeadOutcome { created: true, .. })) {
-                        metrics.lead_stored();
-                    }
-                    Ok(done)
-                }
-                (_, Err(e)) => Err(e.into()),
-                (Some(e), Ok(_)) => Err(StoreError::Sled(sled::Error::Unsupported(e.clone())).into()),
-            };
-            let _ = pending.reply.send(reply);
+        let started = Instant::now();
+        let results = apply_and_flush(store, &ops);
+        metrics.observe_commit(ops.len(), started.elapsed());
+        ops.clear();
+        for (reply, result) in replies.drain(..).zip(results) {
+            if matches!(result, Ok(WriteDone::Lead(LeadOutcome { created: true, .. }))) {
+                metrics.lead_stored();
+            }
+            let _ = reply.send(result.map_err(WriteError::from));
         }
     }
 }

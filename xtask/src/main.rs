@@ -1,1 +1,30 @@
-fn main() {}
+//! Project tasks, run as `cargo xtask <task>`: `test` (every check and test), `demo` (ingest
+//! plus demo site), `build` (the widget), `bench` (throughput against a bare-axum ceiling).
+
+mod bench;
+mod cmd;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Lodestone project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Formatting, clippy, the wasm build check, and every test.
+    Test,
+    /// Release build, then durable leads/s, events/s and a bare-axum ceiling, side by side.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Test => test::run(),
+        Task::Bench(args) => bench::run(&args),
+    }
+}

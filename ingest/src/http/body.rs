@@ -43,6 +43,10 @@ fn body_error(rejection: BytesRejection) -> ApiError {
 
 /// Parses JSON, naming the field at fault when the shape is wrong.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // The fast parser first; the path-tracking one only to explain a failure.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -50,8 +50,8 @@ async fn create(
         .ok_or(ApiError::NotFound { what: "campaign", field: "campaign" })?;
     let thank_you = campaign.success.thank_you_url.clone();
     let valid = submission.validate(campaign)?;
-    let new = new_lead(site, valid);
-    let (site_id, campaign_id) = (new.lead.site.clone(), new.lead.campaign.clone());
+    let (site_id, campaign_id) = (valid.submission.site.clone(), valid.submission.campaign.clone());
+    let new = new_lead(site, valid)?;
     let WriteDone::Lead(outcome) = state.writer.write(WriteOp::Lead(Box::new(new))).await? else {
         return Err(ApiError::Internal("writer answered a lead with another outcome".into()));
     };
@@ -64,7 +64,7 @@ async fn create(
 }
 
 /// Builds the record to store: the server's own score, the consent ledger entry, the index key.
-fn new_lead(site: &Site, valid: ValidLead) -> NewLead {
+fn new_lead(site: &Site, valid: ValidLead) -> Result<NewLead, ApiError> {
     let ValidLead { email, submission: s } = valid;
     let now = now_rfc3339();
     let score = compute_score(&site.config.scoring, &s.signals.clone().unwrap_or_default());
@@ -76,29 +76,26 @@ fn new_lead(site: &Site, valid: ValidLead) -> NewLead {
         at: now.clone(),
         page_url: s.page_url.clone(),
     });
-    NewLead {
-        email_key: email.key(),
+    let lead = StoredLead {
+        id: Uuid::now_v7().to_string(),
+        site: s.site,
+        campaign: s.campaign,
+        variant: s.variant,
+        email: email.as_str().to_owned(),
+        name: s.name,
+        fields: s.fields,
+        submission_id: s.submission_id,
+        page_url: s.page_url,
+        referrer: s.referrer,
+        attribution: s.attribution.unwrap_or_default(),
+        signals: s.signals,
+        client_score: s.score,
+        score,
+        score_mismatch,
+        received_at: now,
         consent,
-        lead: StoredLead {
-            id: Uuid::now_v7().to_string(),
-            site: s.site,
-            campaign: s.campaign,
-            variant: s.variant,
-            email: email.as_str().to_owned(),
-            name: s.name,
-            fields: s.fields,
-            submission_id: s.submission_id,
-            page_url: s.page_url,
-            referrer: s.referrer,
-            attribution: s.attribution.unwrap_or_default(),
-            signals: s.signals,
-            client_score: s.score,
-            score,
-            score_mismatch,
-            received_at: now,
-            consent: None,
-        },
-    }
+    };
+    Ok(NewLead::new(&lead, email.key())?)
 }
 
 /// Now, in RFC 3339 UTC.

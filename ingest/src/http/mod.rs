@@ -25,9 +25,27 @@ use crate::sites::Sites;
 use crate::store::Store;
 use crate::writer::Writer;
 
-/// What every handler may reach. Cheap to clone.
+/// What every handler may reach: one `Arc`, so the per-request clones extractors make cost one
+/// atomic increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The server's shared parts.
+pub struct Shared {
     pub sites: Arc<Sites>,
     pub store: Store,
     pub writer: Writer,

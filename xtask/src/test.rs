@@ -1,0 +1,42 @@
+//! `cargo xtask test`: every check CI runs, in order, stopping at the first failure.
+
+use crate::cmd::{cargo, ensure_wasm_target, exec};
+
+/// The wasm crates are checked for wasm32 and never built natively.
+const WASM_CRATES: [&str; 2] = ["lodestone-tracker", "lodestone-popup"];
+
+pub fn run() -> anyhow::Result<()> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    exec(fmt)?;
+
+    ensure_wasm_target()?;
+    let mut wasm = cargo();
+    wasm.args(["clippy", "--target", "wasm32-unknown-unknown", "-p", "funnel"]);
+    for c in WASM_CRATES {
+        wasm.args(["-p", c]);
+    }
+    wasm.args(["--", "-D", "warnings"]);
+    exec(wasm)?;
+
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets"]);
+    for c in WASM_CRATES {
+        clippy.args(["--exclude", c]);
+    }
+    clippy.args(["--", "-D", "warnings"]);
+    exec(clippy)?;
+
+    let mut bin = cargo();
+    bin.args(["build", "-p", "ingest", "--bin", "lodestone"]);
+    exec(bin)?;
+
+    let mut test = cargo();
+    test.args(["test", "--workspace"]);
+    for c in WASM_CRATES {
+        test.args(["--exclude", c]);
+    }
+    exec(test)?;
+    eprintln!("\nall checks and tests passed");
+    Ok(())
+}
