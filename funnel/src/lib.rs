@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod error;
+pub mod rules;
 pub mod score;
 pub mod validate;
 pub mod wire;

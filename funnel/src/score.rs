@@ -22,6 +22,25 @@ pub struct ScoreItem {
     pub points: i32,
 }
 
+/// `before` + `n` + `after`, without `format!` (core::fmt costs kilobytes in the widget).
+fn text(before: &str, n: u32, after: &str) -> String {
+    let mut digits = [0u8; 10];
+    let (mut n, mut i) = (n, digits.len());
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut s = String::with_capacity(before.len() + after.len() + 10);
+    s.push_str(before);
+    s.extend(digits[i..].iter().map(|d| char::from(*d)));
+    s.push_str(after);
+    s
+}
+
 /// Scores `signals` under `rules`. The total is clamped to `0..=rules.max`.
 pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
     let mut items = Vec::new();
@@ -31,19 +50,19 @@ pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
             items.push(ScoreItem { reason, points });
         }
     };
-    add(format!("{} page views", signals.page_views), rules.page_view as i64 * signals.page_views as i64);
+    add(text("", signals.page_views, " page views"), rules.page_view as i64 * signals.page_views as i64);
     let minutes = signals.engaged_seconds / 60;
-    add(format!("{minutes} engaged minutes"), rules.engaged_minute as i64 * minutes as i64);
+    add(text("", minutes, " engaged minutes"), rules.engaged_minute as i64 * minutes as i64);
     if signals.visits > 1 {
-        add(format!("returning visitor ({} visits)", signals.visits), rules.return_visit as i64);
+        add(text("returning visitor (", signals.visits, " visits)"), rules.return_visit as i64);
     }
     if signals.max_scroll_percent >= 75 {
         add("scrolled 75% of a page".into(), rules.deep_scroll as i64);
     }
-    add(format!("{} CTA clicks", signals.cta_clicks), rules.cta_click as i64 * signals.cta_clicks as i64);
+    add(text("", signals.cta_clicks, " CTA clicks"), rules.cta_click as i64 * signals.cta_clicks as i64);
     for rule in &rules.pages {
         if signals.paths.iter().any(|p| rule.matches(p)) {
-            add(format!("viewed {}", rule.path), rule.points as i64);
+            add(String::from("viewed ") + &rule.path, rule.points as i64);
         }
     }
     let sum: i64 = items.iter().map(|i| i.points as i64).sum();
@@ -84,6 +103,15 @@ mod tests {
             let sum: i32 = report.explanation.iter().map(|i| i.points).sum();
             assert_eq!(sum, expected);
         }
+    }
+
+    #[test]
+    fn reasons_name_their_counts() {
+        assert_eq!(text("", 0, " page views"), "0 page views");
+        assert_eq!(text("(", 4_294_967_295, ")"), "(4294967295)");
+        let report = compute_score(&ScoringRules::default(), &signals(3, 125, 2, 0));
+        let reasons: Vec<_> = report.explanation.iter().map(|i| i.reason.as_str()).collect();
+        assert_eq!(reasons, ["3 page views", "2 engaged minutes", "returning visitor (2 visits)"]);
     }
 
     #[test]

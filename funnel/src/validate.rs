@@ -26,8 +26,12 @@ pub mod limits {
     pub const HOST: usize = 253;
 }
 
-/// An email address of plausible shape. The domain is lower-cased; [`Email::key`] is the
-/// case-folded form used to find every lead of one address.
+/// An email address of plausible shape. The domain's ASCII letters are lower-cased;
+/// [`Email::key`] is the case-folded form used to find every lead of one address.
+///
+/// Only ASCII is case-folded or classified (any non-ASCII character is accepted in a label):
+/// Unicode tables would add kilobytes to the widget, and internationalised domains arrive as
+/// punycode in practice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -49,7 +53,9 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local.chars().all(|c| !c.is_control() && !c.is_whitespace() && !"@(),:;<>[\\]\"".contains(c));
+            && local
+                .chars()
+                .all(|c| !c.is_control() && !c.is_ascii_whitespace() && !"@(),:;<>[\\]\"".contains(c));
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
             && labels.iter().all(|l| {
@@ -57,7 +63,7 @@ impl Email {
                     && l.chars().count() <= 63
                     && !l.starts_with('-')
                     && !l.ends_with('-')
-                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
             })
             && labels
                 .last()
@@ -65,7 +71,7 @@ impl Email {
         if !local_ok || !domain_ok {
             return Err(bad("Please enter a valid email address, like name@example.com."));
         }
-        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+        Ok(Self(format!("{local}@{}", domain.to_ascii_lowercase())))
     }
 
     pub fn as_str(&self) -> &str {
@@ -74,7 +80,7 @@ impl Email {
 
     /// The address folded to lower case: one key for every spelling of the same mailbox.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        self.0.to_ascii_lowercase()
     }
 }
 
@@ -219,15 +225,20 @@ impl LeadSubmission {
     }
 }
 
-fn validate_consent(lead: &LeadSubmission, campaign: &Campaign) -> Result<(), FieldError> {
-    let granted = lead.consent.as_ref().is_some_and(|c| c.granted);
-    if campaign.consent.required && !granted {
+/// The consent rule: a campaign that requires consent needs the box ticked.
+pub fn check_consent(required: bool, granted: bool) -> Result<(), FieldError> {
+    if required && !granted {
         return Err(FieldError::new(
             "consent",
             "consent_required",
             "Please tick the box to agree before continuing.",
         ));
     }
+    Ok(())
+}
+
+fn validate_consent(lead: &LeadSubmission, campaign: &Campaign) -> Result<(), FieldError> {
+    check_consent(campaign.consent.required, lead.consent.as_ref().is_some_and(|c| c.granted))?;
     if let Some(c) = &lead.consent {
         max_len(|| "consent.text", &c.text, limits::CONSENT_TEXT)?;
         max_len(|| "consent.version", &c.version, limits::CONSENT_VERSION)?;

@@ -4,6 +4,7 @@
 mod bench;
 mod cmd;
 mod test;
+mod widget;
 
 use clap::{Parser, Subcommand};
 
@@ -16,8 +17,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Formatting, clippy, the wasm build check, and every test.
+    /// Formatting, clippy, the wasm build check, the widget build, and every test.
     Test,
+    /// Build the widget into widget/dist and print its size report.
+    Build,
     /// Release build, then durable leads/s, events/s and a bare-axum ceiling, side by side.
     Bench(bench::BenchArgs),
 }
@@ -25,6 +28,7 @@ enum Task {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Test => test::run(),
+        Task::Build => widget::build(),
         Task::Bench(args) => bench::run(&args),
     }
 }

@@ -1,1 +1,188 @@
-//! placeholder
+//! Lodestone's popup module, loaded only when a campaign is about to show. It renders one
+//! campaign with Leptos inside an open shadow root on a `data-lodestone` host element, styled
+//! by a constructable stylesheet (no `<style>` element, so a strict CSP needs no
+//! `'unsafe-inline'`), validates with `funnel`, and hands the answers to the tracker.
+//!
+//! Accessibility: `role="dialog"`, `aria-modal`, labelled by its headline; focus moves in, is
+//! trapped, ESC closes, focus returns; errors are announced and tied to their field.
+
+mod campaign;
+mod dialog;
+
+use std::any::Any;
+use std::cell::RefCell;
+
+use js_sys::{Array, Function, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+/// A small free-list allocator: dlmalloc alone was about 7 KB of the module.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+// SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
+#[allow(unsafe_code)]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+use web_sys::{CssStyleSheet, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
+
+use crate::campaign::View;
+
+const STYLE: &str = include_str!("style.css");
+
+/// The popup on screen: its host, the element to return focus to, and the tracker's callbacks.
+struct Mounted {
+    host: web_sys::Element,
+    root: ShadowRoot,
+    restore: Option<HtmlElement>,
+    ctx: JsValue,
+    _handle: Box<dyn Any>,
+}
+
+thread_local! {
+    static OPEN: RefCell<Option<Mounted>> = const { RefCell::new(None) };
+}
+
+/// Renders the campaign `campaign_json` with the tracker's callbacks `ctx` (`submit`, `close`).
+#[wasm_bindgen]
+pub fn mount(campaign_json: String, ctx: JsValue) -> Result<(), JsValue> {
+    unmount();
+    let view = View::parse(&campaign_json).ok_or_else(|| JsValue::from_str("invalid campaign"))?;
+    let window = web_sys::window().ok_or(JsValue::NULL)?;
+    let document = window.document().ok_or(JsValue::NULL)?;
+    let body = document.body().ok_or(JsValue::NULL)?;
+    let restore = document.active_element().and_then(|e| e.dyn_into::<HtmlElement>().ok());
+    let host = document.create_element("div")?;
+    host.set_attribute("data-lodestone", "")?;
+    let root = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?;
+    let sheet = CssStyleSheet::new()?;
+    sheet.replace_sync(STYLE)?;
+    root.set_adopted_style_sheets(&Array::of1(&sheet));
+    let container: HtmlElement = document.create_element("div")?.dyn_into()?;
+    root.append_child(&container)?;
+    body.append_child(&host)?;
+    let handle = leptos::mount::mount_to(container, move || dialog::popup(view));
+    OPEN.with(|o| {
+        *o.borrow_mut() = Some(Mounted { host, root, restore, ctx, _handle: Box::new(handle) });
+    });
+    after_paint(|| {
+        focus("#ls-email");
+        if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+            let _ = p.mark("lodestone:painted");
+        }
+    });
+    Ok(())
+}
+
+/// Removes the popup without telling the tracker (it asked for this).
+#[wasm_bindgen]
+pub fn unmount() {
+    let Some(m) = OPEN.with(|o| o.borrow_mut().take()) else { return };
+    m.host.remove();
+    if let Some(el) = m.restore {
+        let _ = el.focus();
+    }
+    drop(m._handle);
+}
+
+/// Runs `f` after the next frame is painted (two animation frames).
+fn after_paint(f: impl FnOnce() + 'static) {
+    let Some(w) = web_sys::window() else { return };
+    let second = Closure::once_into_js(f);
+    let first = Closure::once_into_js(move || {
+        if let Some(w) = web_sys::window() {
+            let _ = w.request_animation_frame(second.unchecked_ref());
+        }
+    });
+    let _ = w.request_animation_frame(first.unchecked_ref());
+}
+
+/// Closes the popup at the visitor's request, then tells the tracker why.
+pub(crate) fn request_close(reason: &'static str) {
+    let ctx = OPEN.with(|o| o.borrow().as_ref().map(|m| m.ctx.clone()));
+    // Tear down after the current event handler returns: it belongs to the view being removed.
+    let teardown = Closure::once_into_js(move || {
+        unmount();
+        if let Some(close) = ctx
+            .and_then(|c| Reflect::get(&c, &"close".into()).ok())
+            .and_then(|f| f.dyn_into::<Function>().ok())
+        {
+            let _ = close.call1(&JsValue::NULL, &JsValue::from_str(reason));
+        }
+    });
+    if let Some(w) = web_sys::window() {
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(teardown.unchecked_ref(), 0);
+    }
+}
+
+/// Hands the form answers to the tracker; `done` gets its result, or `Err({field, message})`.
+/// (A plain `Promise.then`: an async executor would cost kilobytes.)
+pub(crate) fn submit(fields: Object, done: impl FnOnce(Result<JsValue, JsValue>) + 'static) {
+    let promise = OPEN
+        .with(|o| o.borrow().as_ref().map(|m| m.ctx.clone()))
+        .and_then(|ctx| Reflect::get(&ctx, &"submit".into()).ok())
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .and_then(|submit| submit.call1(&JsValue::NULL, &fields).ok())
+        .and_then(|p| p.dyn_into::<js_sys::Promise>().ok());
+    let Some(promise) = promise else { return done(Err(JsValue::NULL)) };
+    let done = std::rc::Rc::new(std::cell::Cell::new(Some(done)));
+    let on_err = done.clone();
+    let ok = Closure::once(move |v: JsValue| {
+        if let Some(f) = done.take() {
+            f(Ok(v));
+        }
+    });
+    let err = Closure::once(move |e: JsValue| {
+        if let Some(f) = on_err.take() {
+            f(Err(e));
+        }
+    });
+    let _ = promise.then2(&ok, &err);
+    // Each runs at most once; both are freed with the page.
+    ok.forget();
+    err.forget();
+}
+
+/// Focuses the element matching `selector` inside the popup.
+pub(crate) fn focus(selector: &str) {
+    let el = OPEN.with(|o| o.borrow().as_ref().and_then(|m| m.root.query_selector(selector).ok().flatten()));
+    if let Some(el) = el.and_then(|e| e.dyn_into::<HtmlElement>().ok()) {
+        let _ = el.focus();
+    }
+}
+
+/// Keeps Tab and Shift+Tab inside the dialog.
+pub(crate) fn trap_tab(event: &web_sys::KeyboardEvent) {
+    let Some((list, active)) = OPEN.with(|o| {
+        o.borrow().as_ref().and_then(|m| {
+            let list = m
+                .root
+                .query_selector_all(
+                    ".dialog button:not([disabled]), .dialog a[href], .dialog input:not([tabindex='-1'])",
+                )
+                .ok()?;
+            Some((list, m.root.active_element()))
+        })
+    }) else {
+        return;
+    };
+    let count = list.length();
+    if count == 0 {
+        return;
+    }
+    let (first, last) = (list.item(0), list.item(count - 1));
+    let at = |node: &Option<web_sys::Node>| match (node, &active) {
+        (Some(n), Some(a)) => n.is_same_node(Some(a.as_ref())),
+        _ => false,
+    };
+    let inside = (0..count).any(|i| at(&list.item(i)));
+    let target = if event.shift_key() {
+        (at(&first) || !inside).then_some(last)
+    } else {
+        (at(&last) || !inside).then_some(first)
+    };
+    if let Some(Some(node)) = target
+        && let Ok(el) = node.dyn_into::<HtmlElement>()
+    {
+        event.prevent_default();
+        let _ = el.focus();
+    }
+}

@@ -1,1 +1,95 @@
-//! placeholder
+//! Lodestone's tracker: the small wasm module every page loads. It records the visitor's
+//! engagement in their own browser, decides with `funnel`'s rules when a campaign shows, has
+//! the popup module loaded only then, and queues leads until the server acknowledges them.
+//!
+//! The bootstrap (`host.js`, bundled into `lodestone.js`) reads the script tag, wires page
+//! events to [`Lodestone`]'s methods and performs I/O through [`host::Host`]; every decision
+//! is made here. Nothing here
+//! throws into the host page: the bootstrap guards every call, and nothing visible happens
+//! when the config cannot be loaded.
+
+mod history;
+mod host;
+mod js;
+mod json;
+mod server;
+mod site;
+mod tracker;
+
+use wasm_bindgen::prelude::*;
+
+use crate::host::Host;
+use crate::tracker::Tracker;
+
+/// A small free-list allocator: dlmalloc alone was about 7 KB of the module.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+// SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
+#[allow(unsafe_code)]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
+/// The tracker of this page, held by the bootstrap, which reports each page event to
+/// [`Lodestone::on`].
+#[wasm_bindgen]
+pub struct Lodestone(Tracker);
+
+/// Starts tracking `site`, talking to the ingest server at `api`.
+#[wasm_bindgen]
+pub fn start(site: String, api: String, host: Host) -> Lodestone {
+    Lodestone(Tracker::start(host, site, api))
+}
+
+/// The page events the bootstrap reports, with the meaning of `on`'s arguments.
+/// (One entry point instead of a dozen exports keeps the module and its glue small.)
+mod event {
+    /// A server answer: `n` = request tag, `m` = HTTP status (0 when unreachable), value = JSON.
+    pub const ANSWERED: u32 = 1;
+    /// Every second: `n` = 1 when the page is visible.
+    pub const TICK: u32 = 2;
+    /// `n` = scroll depth in percent.
+    pub const SCROLLED: u32 = 3;
+    pub const INTERACTED: u32 = 4;
+    pub const HIDDEN: u32 = 5;
+    /// The popup mounted, or failed to.
+    pub const SHOWN: u32 = 6;
+    pub const SHOW_FAILED: u32 = 7;
+    /// The visitor closed the popup: value = reason.
+    pub const CLOSED: u32 = 8;
+    /// The popup's form was submitted: value = its answers.
+    pub const SUBMIT: u32 = 9;
+    /// `lodestone.open(value)`, `close()`, `score()`, `reset()`.
+    pub const OPEN: u32 = 10;
+    pub const CLOSE: u32 = 11;
+    pub const SCORE: u32 = 12;
+    pub const RESET: u32 = 13;
+}
+
+#[wasm_bindgen]
+impl Lodestone {
+    /// Handles one page event (see `event`); returns the score for `SCORE`, else 0.
+    pub fn on(&mut self, kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
+        let t = &mut self.0;
+        match kind {
+            event::ANSWERED => t.answered(n, m, &value),
+            event::TICK => t.tick(n != 0),
+            event::SCROLLED => t.scrolled(n),
+            event::INTERACTED => t.interacted(),
+            event::HIDDEN => t.hidden(),
+            event::SHOWN => t.mounted(),
+            event::SHOW_FAILED => t.mount_failed(),
+            event::CLOSED => t.closed(&value.as_string().unwrap_or_default()),
+            event::SUBMIT => t.submit(&value),
+            event::OPEN => {
+                if let Some(id) = value.as_string() {
+                    t.show(&id);
+                }
+            }
+            event::CLOSE => t.close(),
+            event::SCORE => return t.score().total,
+            event::RESET => t.reset(),
+            _ => {}
+        }
+        0
+    }
+}

@@ -1,0 +1,52 @@
+//! The copy and form settings of the campaign to render, read from the JSON the tracker hands
+//! over (the site config's entry for this campaign).
+
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
+
+/// What the popup shows.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub id: String,
+    pub headline: String,
+    pub body: String,
+    pub button_label: String,
+    pub ask_name: bool,
+    pub consent_required: bool,
+    pub consent_text: String,
+    pub success_message: String,
+    pub lead_magnet_url: Option<String>,
+}
+
+fn field(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn text(obj: &JsValue, key: &str) -> String {
+    field(obj, key).as_string().unwrap_or_default()
+}
+
+/// Only `http(s)` links are rendered as links: a `javascript:` URL in a config is refused.
+fn safe_url(url: String) -> Option<String> {
+    let lower = url.trim_start().to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with('/')).then_some(url)
+}
+
+impl View {
+    pub fn parse(json: &str) -> Option<Self> {
+        let c = js_sys::JSON::parse(json).ok()?;
+        let consent = field(&c, "consent");
+        let success = field(&c, "success");
+        Some(Self {
+            id: field(&c, "id").as_string()?,
+            headline: text(&c, "headline"),
+            body: text(&c, "body"),
+            button_label: text(&c, "button_label"),
+            ask_name: field(&c, "ask_name").as_bool().unwrap_or(false),
+            consent_required: field(&consent, "required").as_bool().unwrap_or(true),
+            consent_text: text(&consent, "text"),
+            success_message: text(&success, "message"),
+            lead_magnet_url: field(&success, "lead_magnet_url").as_string().and_then(safe_url),
+        })
+    }
+}

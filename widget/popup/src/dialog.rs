@@ -1,0 +1,173 @@
+//! The dialog itself: the form view, its validation with `funnel`, and the success view.
+
+use funnel::Email;
+use funnel::validate::check_consent;
+use js_sys::{Object, Reflect};
+use leptos::prelude::*;
+use wasm_bindgen::JsValue;
+
+use crate::campaign::View;
+use crate::{focus, request_close, submit, trap_tab};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    Form,
+    Sending,
+    Done { queued: bool },
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn set(obj: &Object, key: &str, value: JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), &value);
+}
+
+pub fn popup(view: View) -> impl IntoView {
+    let (email, set_email) = signal(String::new());
+    let (name, set_name) = signal(String::new());
+    let (consent, set_consent) = signal(false);
+    let (website, set_website) = signal(String::new());
+    let (email_error, set_email_error) = signal(String::new());
+    let (consent_error, set_consent_error) = signal(String::new());
+    let (form_error, set_form_error) = signal(String::new());
+    let (phase, set_phase) = signal(Phase::Form);
+    let consent_required = view.consent_required;
+
+    let on_submit = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        if phase.get_untracked() != Phase::Form {
+            return;
+        }
+        set_form_error.set(String::new());
+        let email_check = Email::parse(&email.get_untracked());
+        set_email_error.set(email_check.as_ref().err().map(|e| e.message.clone()).unwrap_or_default());
+        let consent_check = check_consent(consent_required, consent.get_untracked());
+        set_consent_error.set(consent_check.as_ref().err().map(|e| e.message.clone()).unwrap_or_default());
+        if email_check.is_err() {
+            return focus("#ls-email");
+        }
+        if consent_check.is_err() {
+            return focus("#ls-consent");
+        }
+        set_phase.set(Phase::Sending);
+        let fields = Object::new();
+        set(&fields, "email", email.get_untracked().trim().into());
+        set(&fields, "name", name.get_untracked().into());
+        set(&fields, "consent", consent.get_untracked().into());
+        set(&fields, "website", website.get_untracked().into());
+        submit(fields, move |answer| match answer {
+            Ok(result) => {
+                set_phase.set(Phase::Done { queued: get(&result, "queued").as_bool().unwrap_or(false) });
+                focus(".download, .close");
+            }
+            Err(error) => {
+                set_phase.set(Phase::Form);
+                let message = get(&error, "message")
+                    .as_string()
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| "Something went wrong. Please try again.".into());
+                match get(&error, "field").as_string().as_deref() {
+                    Some("email") => {
+                        set_email_error.set(message);
+                        focus("#ls-email");
+                    }
+                    Some("consent") => set_consent_error.set(message),
+                    _ => set_form_error.set(message),
+                }
+            }
+        });
+    };
+
+    let on_keydown = move |ev: web_sys::KeyboardEvent| match ev.key().as_str() {
+        "Escape" => {
+            ev.prevent_default();
+            request_close("esc");
+        }
+        "Tab" => trap_tab(&ev),
+        _ => {}
+    };
+    let on_backdrop = move |ev: web_sys::MouseEvent| {
+        if ev.target() == ev.current_target() {
+            request_close("backdrop");
+        }
+    };
+
+    let View {
+        id,
+        headline,
+        body,
+        button_label,
+        ask_name,
+        consent_text,
+        success_message,
+        lead_magnet_url,
+        ..
+    } = view;
+    let form = move || {
+        let name_field = ask_name.then(|| {
+            view! {
+                <label class="field" for="ls-name">"Name "<span class="optional">"(optional)"</span></label>
+                <input class="text" id="ls-name" name="name" type="text" autocomplete="name" maxlength="100"
+                    on:input=move |ev| set_name.set(event_target_value(&ev)) />
+            }
+        });
+        view! {
+            <h2 id="ls-title">{headline.clone()}</h2>
+            <p class="body" id="ls-body">{body.clone()}</p>
+            <form novalidate on:submit=on_submit>
+                <label class="field" for="ls-email">"Email"</label>
+                <input class="text" id="ls-email" name="email" type="email" autocomplete="email" inputmode="email"
+                    required aria-describedby="ls-email-error"
+                    aria-invalid=move || if email_error.get().is_empty() { "false" } else { "true" }
+                    on:input=move |ev| set_email.set(event_target_value(&ev)) />
+                <p class="error" id="ls-email-error" aria-live="polite">{move || email_error.get()}</p>
+                {name_field}
+                <label class="consent">
+                    <input id="ls-consent" name="consent" type="checkbox" aria-describedby="ls-consent-error"
+                        aria-invalid=move || if consent_error.get().is_empty() { "false" } else { "true" }
+                        on:change=move |ev| set_consent.set(event_target_checked(&ev)) />
+                    <span>{consent_text.clone()}</span>
+                </label>
+                <p class="error" id="ls-consent-error" aria-live="polite">{move || consent_error.get()}</p>
+                <div class="hp" aria-hidden="true">
+                    <label>"Website"<input name="website" type="text" tabindex="-1" autocomplete="off"
+                        on:input=move |ev| set_website.set(event_target_value(&ev)) /></label>
+                </div>
+                <button class="submit" type="submit" disabled=move || phase.get() == Phase::Sending>
+                    {button_label.clone()}
+                </button>
+                <p class="error" role="alert">{move || form_error.get()}</p>
+            </form>
+        }
+    };
+    let done = move || {
+        let link = lead_magnet_url.clone().map(|url| {
+            view! { <a class="download" href=url target="_blank" rel="noopener">"Download now"</a> }
+        });
+        let note = view! {
+            <p class="note" hidden=move || phase.get() != (Phase::Done { queued: true })>
+                "You seem to be offline: your details are saved and will be sent as soon as you are back."
+            </p>
+        };
+        view! {
+            <div class="success" role="status">
+                <div class="check" aria-hidden="true">"✓"</div>
+                <h2 id="ls-done">{success_message.clone()}</h2>
+                {link}
+                {note}
+            </div>
+        }
+    };
+    view! {
+        <div class="backdrop" on:click=on_backdrop>
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="ls-title" aria-describedby="ls-body"
+                data-campaign=id on:keydown=on_keydown>
+                <button class="close" type="button" aria-label="Close" on:click=move |_| request_close("close")>"×"</button>
+                <div hidden=move || matches!(phase.get(), Phase::Done { .. })>{form()}</div>
+                <div hidden=move || !matches!(phase.get(), Phase::Done { .. })>{done()}</div>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,45 @@
+//! The page-side host object the bootstrap (`host.js`) hands to the tracker: every effect on
+//! the page (storage, network, listeners, the popup, DOM events) goes through these few
+//! methods, so the wasm module imports a dozen functions instead of a hundred web-sys bindings.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    pub type Host;
+
+    /// `{path, href, host, referrer, referrer_host, utm: {...}, gpc, dnt}` of the current page.
+    #[wasm_bindgen(method)]
+    pub fn page(this: &Host) -> JsValue;
+    #[wasm_bindgen(method)]
+    pub fn load(this: &Host, key: &str) -> Option<String>;
+    #[wasm_bindgen(method)]
+    pub fn save(this: &Host, key: &str, value: &str);
+    #[wasm_bindgen(method)]
+    pub fn erase(this: &Host, key: &str);
+    /// Fire-and-forget `text/plain` POST (anonymous counters).
+    #[wasm_bindgen(method)]
+    pub fn beacon(this: &Host, url: &str, body: &str);
+    /// GET (no body) or `text/plain` POST; the answer comes back through `answered(tag, ...)`.
+    #[wasm_bindgen(method)]
+    pub fn send(this: &Host, tag: u32, url: &str, body: Option<String>);
+    /// Starts the scroll, interaction, page-hide and one-second tick listeners.
+    #[wasm_bindgen(method)]
+    pub fn listen(this: &Host);
+    /// Loads the popup module when the browser is idle.
+    #[wasm_bindgen(method)]
+    pub fn prefetch(this: &Host);
+    /// Loads the popup module and mounts the campaign; `shown()` or `show_failed()` follows.
+    #[wasm_bindgen(method)]
+    pub fn show(this: &Host, campaign_json: &str);
+    #[wasm_bindgen(method)]
+    pub fn hide(this: &Host);
+    /// Dispatches a `CustomEvent` on `window` with the JSON `detail`, after the current call returns.
+    #[wasm_bindgen(method)]
+    pub fn emit(this: &Host, name: &str, detail: &str);
+    /// Resolves (or rejects) the popup's pending submit with the JSON `value`.
+    #[wasm_bindgen(method)]
+    pub fn settle(this: &Host, ok: bool, value: &str);
+    #[wasm_bindgen(method)]
+    pub fn mark(this: &Host, name: &str);
+}

@@ -1,0 +1,63 @@
+//! The few JavaScript built-ins the tracker reads plain objects with, bound directly (the
+//! js-sys crate added kilobytes of closure shims the tracker never uses).
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = Reflect, js_name = get, catch)]
+    fn reflect_get(target: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = Array, js_name = isArray)]
+    fn is_array(value: &JsValue) -> bool;
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn json_parse(text: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = JSON, js_name = stringify, catch)]
+    fn json_stringify(value: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = Date, js_name = now)]
+    fn date_now() -> f64;
+    #[wasm_bindgen(js_namespace = Math, js_name = random)]
+    pub fn random() -> f64;
+}
+
+/// `obj[key]`, `undefined` when `obj` is not an object.
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if obj.is_object() {
+        reflect_get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+pub fn get_str(obj: &JsValue, key: &str) -> Option<String> {
+    get(obj, key).as_string()
+}
+
+pub fn get_f64(obj: &JsValue, key: &str) -> Option<f64> {
+    get(obj, key).as_f64()
+}
+
+pub fn get_u32(obj: &JsValue, key: &str) -> u32 {
+    get_f64(obj, key).map_or(0, |v| v.clamp(0.0, u32::MAX as f64) as u32)
+}
+
+pub fn get_bool(obj: &JsValue, key: &str) -> Option<bool> {
+    get(obj, key).as_bool()
+}
+
+/// The elements of `value` when it is an array (none otherwise).
+pub fn items(value: &JsValue) -> impl Iterator<Item = JsValue> + '_ {
+    let len = if is_array(value) { get_u32(value, "length") } else { 0 };
+    (0..len).map(move |i| reflect_get(value, &JsValue::from(i)).unwrap_or(JsValue::UNDEFINED))
+}
+
+pub fn stringify(value: &JsValue) -> Option<String> {
+    json_stringify(value).ok()?.as_string()
+}
+
+pub fn parse(text: &str) -> Option<JsValue> {
+    json_parse(text).ok()
+}
+
+pub fn now() -> f64 {
+    date_now()
+}

@@ -1,0 +1,53 @@
+//! The ingest server's side of the conversation: endpoint URLs, the anonymous counter bodies,
+//! and what an answer to a lead means for the queued copy.
+
+use wasm_bindgen::JsValue;
+
+use crate::js::{get, get_str};
+use crate::json::{self, Object};
+
+/// What the server said about a lead.
+pub enum Sent {
+    /// Stored (201) or stored before (200): done.
+    Accepted(String),
+    /// Refused for good (4xx other than 408 and 429): the named field is at fault.
+    Rejected { field: String, message: String },
+    /// Not reached, or asked to come back later: keep it queued.
+    Retry,
+}
+
+impl Sent {
+    pub fn from_answer(status: u32, json: &JsValue) -> Self {
+        match status {
+            200 | 201 => Self::Accepted(get_str(json, "id").unwrap_or_default()),
+            408 | 429 => Self::Retry,
+            400..=499 => {
+                let error = get(json, "error");
+                Self::Rejected {
+                    field: get_str(&error, "field").unwrap_or_default(),
+                    message: get_str(&error, "message").unwrap_or_default(),
+                }
+            }
+            _ => Self::Retry,
+        }
+    }
+}
+
+/// `api` (an origin without a trailing slash, as the bootstrap passes it) plus `path`.
+pub fn endpoint(api: &str, path: &[&str]) -> String {
+    let mut url = String::from(api);
+    for p in path {
+        url.push_str(p);
+    }
+    url
+}
+
+/// The JSON of an anonymous counter batch holding one event (itself JSON).
+pub fn events(site: &str, event: String) -> String {
+    Object::new().str("site", site).raw("events", &json::array([event])).end()
+}
+
+/// Backoff before the next attempt of a queued lead: 5 s, doubling, at most an hour.
+pub fn backoff_ms(attempts: u32) -> f64 {
+    (5_000.0 * 2f64.powi(attempts.min(10) as i32)).min(3_600_000.0)
+}

@@ -1,0 +1,195 @@
+//! `cargo xtask build`: the widget. Builds both wasm crates in release for wasm32, runs
+//! wasm-bindgen (library pinned to the lockfile's version), writes `lodestone.js` (tracker glue
+//! plus bootstrap, stable URL) and content-hashed immutable assets with `.br`/`.gz` siblings
+//! and a manifest, then prints the size report and fails over budget.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use sha2::{Digest, Sha256, Sha384};
+
+use crate::cmd::{cargo, ensure_wasm_target, exec, root};
+
+/// Budgets in brotli bytes (decimal kilobytes), glue plus wasm.
+const TRACKER_BUDGET: usize = 20_000;
+const POPUP_BUDGET: usize = 60_000;
+
+pub fn dist() -> PathBuf {
+    root().join("widget/dist")
+}
+
+struct Asset {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+impl Asset {
+    fn hashed(stem: &str, ext: &str, bytes: Vec<u8>) -> Self {
+        let hash = Sha256::digest(&bytes);
+        let short: String = hash.iter().take(5).map(|b| format!("{b:02x}")).collect();
+        Self { name: format!("{stem}-{short}.{ext}"), bytes }
+    }
+}
+
+fn brotli(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+        w.write_all(bytes)?;
+    }
+    Ok(out)
+}
+
+fn gzip(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    w.write_all(bytes)?;
+    Ok(w.finish()?)
+}
+
+/// Writes `bytes` at `path` with `.br` and `.gz` siblings; returns the brotli size.
+fn write_compressed(path: &Path, bytes: &[u8]) -> anyhow::Result<usize> {
+    fs::write(path, bytes)?;
+    let br = brotli(bytes)?;
+    fs::write(path.with_extension(format!("{}.br", ext(path))), &br)?;
+    fs::write(path.with_extension(format!("{}.gz", ext(path))), gzip(bytes)?)?;
+    Ok(br.len())
+}
+
+fn ext(path: &Path) -> String {
+    path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn sri(bytes: &[u8]) -> String {
+    format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes)))
+}
+
+fn bindgen(wasm: &Path, out: &Path, no_modules_global: Option<&str>) -> anyhow::Result<()> {
+    let mut b = wasm_bindgen_cli_support::Bindgen::new();
+    // WIDGET_KEEP_NAMES=1 keeps function names, for size analysis with `twiggy top`.
+    let keep_names = std::env::var_os("WIDGET_KEEP_NAMES").is_some();
+    b.input_path(wasm).remove_name_section(!keep_names).remove_producers_section(true).typescript(false);
+    match no_modules_global {
+        Some(global) => {
+            b.no_modules(true)?.no_modules_global(global)?;
+        }
+        None => {
+            b.web(true)?;
+        }
+    }
+    b.generate(out).with_context(|| format!("wasm-bindgen on {}", wasm.display()))
+}
+
+/// Shrinks wasm-bindgen's generated glue: drops comment lines, indentation and console warnings. Safe for that
+/// generated code (no template literals or strings spanning lines), not for JavaScript at large.
+fn compact_glue(js: &str) -> String {
+    if js.lines().any(|l| l.matches('`').count() % 2 == 1) {
+        return js.to_owned();
+    }
+    let mut out = String::with_capacity(js.len());
+    let mut in_block = false;
+    for line in js.lines() {
+        let t = line.trim();
+        if in_block {
+            in_block = !t.ends_with("*/");
+            continue;
+        }
+        if t.starts_with("/*") {
+            in_block = !t.ends_with("*/");
+            continue;
+        }
+        // Also drops wasm-bindgen's one-line developer warnings: nothing of ours writes to the
+        // host page's console.
+        if t.is_empty() || t.starts_with("//") || (t.starts_with("console.warn(") && t.ends_with(')')) {
+            continue;
+        }
+        out.push_str(t);
+        out.push('\n');
+    }
+    out
+}
+
+/// The page-facing script: the tracker glue and the bootstrap (`widget/tracker/src/host.js`)
+/// in one function scope, so the only global it leaves is `window.lodestone`.
+fn lodestone_js(glue: &str, tracker_wasm: &str, popup_js: &str, popup_wasm: &str) -> anyhow::Result<String> {
+    let host = compact_glue(&fs::read_to_string(root().join("widget/tracker/src/host.js"))?)
+        .replace("{{TRACKER_WASM}}", tracker_wasm)
+        .replace("{{POPUP_JS}}", popup_js)
+        .replace("{{POPUP_WASM}}", popup_wasm);
+    Ok(format!("/*! Lodestone widget */\n(function () {{\n\"use strict\";\n{glue}\n{host}\n}})();\n"))
+}
+
+fn rustc_sysroot() -> PathBuf {
+    let out = std::process::Command::new("rustc").args(["--print", "sysroot"]).current_dir(root()).output();
+    out.map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())).unwrap_or_default()
+}
+
+pub fn build() -> anyhow::Result<()> {
+    ensure_wasm_target()?;
+    let mut wasm = cargo();
+    wasm.args(["build", "--profile", "wasm-release", "--target", "wasm32-unknown-unknown"]);
+    wasm.args(["-p", "lodestone-tracker", "-p", "lodestone-popup"]);
+    // Panic locations embed source paths: shorten them (bytes shipped to every visitor).
+    let cargo_home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+    let flags = [
+        format!("--remap-path-prefix={}=", cargo_home.join("registry/src").display()),
+        format!("--remap-path-prefix={}=", root().display()),
+        format!("--remap-path-prefix={}=", rustc_sysroot().display()),
+    ];
+    wasm.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
+    exec(wasm)?;
+    let target = root().join("target/wasm32-unknown-unknown/wasm-release");
+    let work = root().join("target/widget-bindgen");
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work)?;
+    bindgen(&target.join("lodestone_tracker.wasm"), &work, Some("__lodestone_tracker"))?;
+    bindgen(&target.join("lodestone_popup.wasm"), &work, None)?;
+
+    let tracker_wasm = Asset::hashed("tracker", "wasm", fs::read(work.join("lodestone_tracker_bg.wasm"))?);
+    let popup_wasm = Asset::hashed("popup", "wasm", fs::read(work.join("lodestone_popup_bg.wasm"))?);
+    let popup_glue = compact_glue(&fs::read_to_string(work.join("lodestone_popup.js"))?);
+    let popup_js = Asset::hashed("popup", "js", popup_glue.into_bytes());
+    let glue = compact_glue(&fs::read_to_string(work.join("lodestone_tracker.js"))?);
+    let script = lodestone_js(&glue, &tracker_wasm.name, &popup_js.name, &popup_wasm.name)?;
+
+    let dist = dist();
+    let _ = fs::remove_dir_all(&dist);
+    fs::create_dir_all(dist.join("assets"))?;
+    let script_br = write_compressed(&dist.join("lodestone.js"), script.as_bytes())?;
+    let mut sizes = Vec::new();
+    let mut manifest = serde_json::Map::new();
+    manifest.insert(
+        "lodestone.js".into(),
+        serde_json::json!({ "path": "lodestone.js", "bytes": script.len(), "brotli": script_br, "integrity": sri(script.as_bytes()) }),
+    );
+    for asset in [&tracker_wasm, &popup_js, &popup_wasm] {
+        let br = write_compressed(&dist.join("assets").join(&asset.name), &asset.bytes)?;
+        sizes.push(br);
+        let logical =
+            asset.name.split('-').next().unwrap_or_default().to_owned() + "." + &ext(Path::new(&asset.name));
+        manifest.insert(
+            logical,
+            serde_json::json!({ "path": format!("assets/{}", asset.name), "bytes": asset.bytes.len(), "brotli": br, "integrity": sri(&asset.bytes) }),
+        );
+    }
+    fs::write(dist.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
+
+    let tracker_total = script_br + sizes[0];
+    let popup_total = sizes[1] + sizes[2];
+    println!("\nwidget size report (brotli, bytes):");
+    println!("  lodestone.js (tracker glue + bootstrap) {script_br:>7}   raw {}", script.len());
+    println!("  {:<40}{:>7}   raw {}", tracker_wasm.name, sizes[0], tracker_wasm.bytes.len());
+    println!("  {:<40}{:>7}   raw {}", popup_js.name, sizes[1], popup_js.bytes.len());
+    println!("  {:<40}{:>7}   raw {}", popup_wasm.name, sizes[2], popup_wasm.bytes.len());
+    println!("  tracker total  {tracker_total:>7} / budget {TRACKER_BUDGET}");
+    println!("  popup total    {popup_total:>7} / budget {POPUP_BUDGET}");
+    println!("  written to {}", dist.display());
+    if tracker_total > TRACKER_BUDGET || popup_total > POPUP_BUDGET {
+        bail!("the widget is over its size budget");
+    }
+    Ok(())
+}
