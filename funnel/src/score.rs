@@ -22,21 +22,28 @@ pub struct ScoreItem {
     pub points: i32,
 }
 
-/// `before` + `n` + `after`, without `format!` (core::fmt costs kilobytes in the widget).
-fn text(before: &str, n: u32, after: &str) -> String {
-    let mut digits = [0u8; 10];
-    let (mut n, mut i) = (n, digits.len());
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+/// Appends `n` in decimal, without `format!` (core::fmt costs kilobytes in the widget).
+pub fn push_decimal(out: &mut String, n: u64) {
+    // Least significant digit first, then written out in reverse. No string slicing: its
+    // panic path alone would pull Unicode tables into the widget.
+    let mut digits = [b'0'; 20];
+    let (mut n, mut len) = (n, 0);
+    for d in digits.iter_mut() {
+        *d = b'0' + (n % 10) as u8;
+        len += 1;
         n /= 10;
         if n == 0 {
             break;
         }
     }
+    out.extend(digits.iter().take(len).rev().map(|d| char::from(*d)));
+}
+
+/// `before` + `n` + `after`.
+fn text(before: &str, n: u32, after: &str) -> String {
     let mut s = String::with_capacity(before.len() + after.len() + 10);
     s.push_str(before);
-    s.extend(digits[i..].iter().map(|d| char::from(*d)));
+    push_decimal(&mut s, n.into());
     s.push_str(after);
     s
 }
@@ -109,6 +116,9 @@ mod tests {
     fn reasons_name_their_counts() {
         assert_eq!(text("", 0, " page views"), "0 page views");
         assert_eq!(text("(", 4_294_967_295, ")"), "(4294967295)");
+        let mut s = String::from("x");
+        push_decimal(&mut s, u64::MAX);
+        assert_eq!(s, "x18446744073709551615");
         let report = compute_score(&ScoringRules::default(), &signals(3, 125, 2, 0));
         let reasons: Vec<_> = report.explanation.iter().map(|i| i.reason.as_str()).collect();
         assert_eq!(reasons, ["3 page views", "2 engaged minutes", "returning visitor (2 visits)"]);

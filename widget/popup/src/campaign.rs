@@ -7,7 +7,6 @@ use wasm_bindgen::JsValue;
 /// What the popup shows.
 #[derive(Debug, Clone, Default)]
 pub struct View {
-    pub id: String,
     pub headline: String,
     pub body: String,
     pub button_label: String,
@@ -34,11 +33,10 @@ fn safe_url(url: String) -> Option<String> {
 
 impl View {
     pub fn parse(json: &str) -> Option<Self> {
-        let c = js_sys::JSON::parse(json).ok()?;
+        let c = js_sys::JSON::parse(json).ok().filter(|c| c.is_object())?;
         let consent = field(&c, "consent");
         let success = field(&c, "success");
         Some(Self {
-            id: field(&c, "id").as_string()?,
             headline: text(&c, "headline"),
             body: text(&c, "body"),
             button_label: text(&c, "button_label"),

@@ -95,15 +95,7 @@ pub fn popup(view: View) -> impl IntoView {
     };
 
     let View {
-        id,
-        headline,
-        body,
-        button_label,
-        ask_name,
-        consent_text,
-        success_message,
-        lead_magnet_url,
-        ..
+        headline, body, button_label, ask_name, consent_text, success_message, lead_magnet_url, ..
     } = view;
     let form = move || {
         let name_field = ask_name.then(|| {
@@ -163,7 +155,7 @@ pub fn popup(view: View) -> impl IntoView {
     view! {
         <div class="backdrop" on:click=on_backdrop>
             <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="ls-title" aria-describedby="ls-body"
-                data-campaign=id on:keydown=on_keydown>
+                on:keydown=on_keydown>
                 <button class="close" type="button" aria-label="Close" on:click=move |_| request_close("close")>"×"</button>
                 <div hidden=move || matches!(phase.get(), Phase::Done { .. })>{form()}</div>
                 <div hidden=move || !matches!(phase.get(), Phase::Done { .. })>{done()}</div>

@@ -9,7 +9,6 @@
 mod campaign;
 mod dialog;
 
-use std::any::Any;
 use std::cell::RefCell;
 
 use js_sys::{Array, Function, Object, Reflect};
@@ -34,7 +33,6 @@ struct Mounted {
     root: ShadowRoot,
     restore: Option<HtmlElement>,
     ctx: JsValue,
-    _handle: Box<dyn Any>,
 }
 
 thread_local! {
@@ -59,10 +57,10 @@ pub fn mount(campaign_json: String, ctx: JsValue) -> Result<(), JsValue> {
     let container: HtmlElement = document.create_element("div")?.dyn_into()?;
     root.append_child(&container)?;
     body.append_child(&host)?;
-    let handle = leptos::mount::mount_to(container, move || dialog::popup(view));
-    OPEN.with(|o| {
-        *o.borrow_mut() = Some(Mounted { host, root, restore, ctx, _handle: Box::new(handle) });
-    });
+    // The view lives until the host element is removed; keeping the handle to drop it would
+    // compile drop code for the whole view tree into the module (a popup mounts rarely).
+    leptos::mount::mount_to(container, move || dialog::popup(view)).forget();
+    OPEN.with(|o| *o.borrow_mut() = Some(Mounted { host, root, restore, ctx }));
     after_paint(|| {
         focus("#ls-email");
         if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
@@ -80,19 +78,13 @@ pub fn unmount() {
     if let Some(el) = m.restore {
         let _ = el.focus();
     }
-    drop(m._handle);
 }
 
-/// Runs `f` after the next frame is painted (two animation frames).
+/// Runs `f` in the animation frame that paints the mounted popup.
 fn after_paint(f: impl FnOnce() + 'static) {
-    let Some(w) = web_sys::window() else { return };
-    let second = Closure::once_into_js(f);
-    let first = Closure::once_into_js(move || {
-        if let Some(w) = web_sys::window() {
-            let _ = w.request_animation_frame(second.unchecked_ref());
-        }
-    });
-    let _ = w.request_animation_frame(first.unchecked_ref());
+    if let Some(w) = web_sys::window() {
+        let _ = w.request_animation_frame(Closure::once_into_js(f).unchecked_ref());
+    }
 }
 
 /// Closes the popup at the visitor's request, then tells the tracker why.

@@ -45,7 +45,6 @@ var host = {
       fire(3, h > 0 ? Math.min(100, Math.round((scrollY + innerHeight) / h * 100)) : 100);
     }, opts);
     "pointerdown keydown mousemove touchstart".split(" ").forEach(function (e) { addEventListener(e, function () { fire(4); }, opts); });
-    addEventListener("pagehide", function () { fire(5); });
     setInterval(function () { fire(2, document.visibilityState === "visible" ? 1 : 0); }, 1000);
   },
   prefetch: function () { (window.requestIdleCallback || function (f) { setTimeout(f, 200); })(function () { loadPopup(); }); },

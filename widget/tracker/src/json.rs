@@ -80,17 +80,7 @@ impl Object {
         if value < 0 {
             out.push('-');
         }
-        let mut digits = [b'0'; 20];
-        let (mut n, mut len) = (value.unsigned_abs(), 0);
-        loop {
-            digits[len % 20] = b'0' + (n % 10) as u8;
-            len += 1;
-            n /= 10;
-            if n == 0 || len == 20 {
-                break;
-            }
-        }
-        out.extend(digits.iter().take(len).rev().map(|d| char::from(*d)));
+        funnel::score::push_decimal(out, value.unsigned_abs());
         self
     }
 

@@ -50,7 +50,6 @@ mod event {
     /// `n` = scroll depth in percent.
     pub const SCROLLED: u32 = 3;
     pub const INTERACTED: u32 = 4;
-    pub const HIDDEN: u32 = 5;
     /// The popup mounted, or failed to.
     pub const SHOWN: u32 = 6;
     pub const SHOW_FAILED: u32 = 7;
@@ -75,7 +74,6 @@ impl Lodestone {
             event::TICK => t.tick(n != 0),
             event::SCROLLED => t.scrolled(n),
             event::INTERACTED => t.interacted(),
-            event::HIDDEN => t.hidden(),
             event::SHOWN => t.mounted(),
             event::SHOW_FAILED => t.mount_failed(),
             event::CLOSED => t.closed(&value.as_string().unwrap_or_default()),

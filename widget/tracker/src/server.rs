@@ -3,15 +3,15 @@
 
 use wasm_bindgen::JsValue;
 
-use crate::js::{get, get_str};
+use crate::js::{self, get, get_str};
 use crate::json::{self, Object};
 
 /// What the server said about a lead.
 pub enum Sent {
     /// Stored (201) or stored before (200): done.
     Accepted(String),
-    /// Refused for good (4xx other than 408 and 429): the named field is at fault.
-    Rejected { field: String, message: String },
+    /// Refused for good (4xx other than 408 and 429): the server's error body, as JSON.
+    Rejected(String),
     /// Not reached, or asked to come back later: keep it queued.
     Retry,
 }
@@ -21,13 +21,7 @@ impl Sent {
         match status {
             200 | 201 => Self::Accepted(get_str(json, "id").unwrap_or_default()),
             408 | 429 => Self::Retry,
-            400..=499 => {
-                let error = get(json, "error");
-                Self::Rejected {
-                    field: get_str(&error, "field").unwrap_or_default(),
-                    message: get_str(&error, "message").unwrap_or_default(),
-                }
-            }
+            400..=499 => Self::Rejected(js::stringify(&get(json, "error")).unwrap_or_else(|| "null".into())),
             _ => Self::Retry,
         }
     }

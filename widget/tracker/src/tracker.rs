@@ -32,7 +32,6 @@ pub struct Tracker {
     page_started: f64,
     scroll: u8,
     last_interaction: f64,
-    ticks: u32,
     /// At most one interruption per page view.
     shown: bool,
     open: Option<String>,
@@ -93,7 +92,6 @@ impl Tracker {
             page_started: now,
             scroll: 0,
             last_interaction: now,
-            ticks: 0,
             shown: false,
             open: None,
             submitting: None,
@@ -139,7 +137,7 @@ impl Tracker {
             queued => {
                 let Some(id) = self.in_flight.get((queued - TAG_QUEUE) as usize).cloned() else { return };
                 match Sent::from_answer(status, json) {
-                    Sent::Accepted(_) | Sent::Rejected { .. } => self.history.dequeue(&id),
+                    Sent::Accepted(_) | Sent::Rejected(_) => self.history.dequeue(&id),
                     Sent::Retry => self.history.postpone(&id, js::now()),
                 }
                 self.save();
@@ -163,12 +161,11 @@ impl Tracker {
         }
     }
 
+    /// Every second: engaged time, then the rules. Saving each tick (about a kilobyte) means
+    /// leaving the page loses nothing, with no page-hide handler to run.
     pub fn tick(&mut self, visible: bool) {
-        self.ticks += 1;
         if visible && js::now() - self.last_interaction < ENGAGED_WINDOW_MS {
             self.history.engaged_seconds += 1;
-        }
-        if self.ticks % 5 == 0 {
             self.save();
         }
         self.evaluate();
@@ -184,10 +181,6 @@ impl Tracker {
 
     pub fn interacted(&mut self) {
         self.last_interaction = js::now();
-    }
-
-    pub fn hidden(&mut self) {
-        self.save();
     }
 
     fn moment(&self) -> Moment {
@@ -278,10 +271,11 @@ impl Tracker {
         let (Some(id), Some(campaign)) = (self.submitting.take(), self.open.clone()) else { return };
         let result = Object::new().str("campaign", &campaign);
         let result = match sent {
-            Sent::Rejected { field, message } => {
+            Sent::Rejected(error) => {
                 self.history.dequeue(&id);
                 self.save();
-                return self.host.settle(false, &result.str("field", &field).str("message", &message).end());
+                // `{field, message, code}` as the server named them.
+                return self.host.settle(false, &error);
             }
             Sent::Accepted(lead) => {
                 self.history.dequeue(&id);
