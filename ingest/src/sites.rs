@@ -132,9 +132,18 @@ impl Sites {
 
     /// The built-in site `demo`, served when no config file is given.
     pub fn demo() -> Self {
+        Self::demo_allowing(&[])
+    }
+
+    /// The built-in demo site, also allowing `origins` (tests serve the demo pages on a random port).
+    pub fn demo_allowing(origins: &[String]) -> Self {
         let entry = SiteEntry {
             id: "demo".into(),
-            allowed_origins: vec!["http://127.0.0.1:8081".into(), "http://localhost:8081".into()],
+            allowed_origins: ["http://127.0.0.1:8081", "http://localhost:8081"]
+                .into_iter()
+                .map(String::from)
+                .chain(origins.iter().cloned())
+                .collect(),
             campaigns: vec![Campaign {
                 id: "welcome".into(),
                 display: Display::Modal,

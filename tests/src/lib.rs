@@ -2,6 +2,8 @@
 //! store on disk, request helpers, and the path of the `lodestone` binary for process tests.
 //! Logs only when `TEST_LOG` is set.
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
@@ -24,6 +26,12 @@ pub struct Options {
     pub rate_limit_burst: u32,
     /// A directory of widget assets to serve.
     pub assets_dir: Option<PathBuf>,
+    /// Origins the built-in demo site also allows (with no `config_toml`).
+    pub allowed_origins: Vec<String>,
+    /// Listen here instead of a random port (to restart a server in place).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Keep the data here instead of a fresh temporary directory.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// A running server and a client for it. Stops and removes its data when dropped.
@@ -58,7 +66,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(options: Options) -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = ServeSettings::for_data_dir(dir.path().join("data"));
+    let data_dir = options.data_dir.clone().unwrap_or_else(|| dir.path().join("data"));
+    let mut settings = ServeSettings::for_data_dir(data_dir);
     if let Some(toml) = &options.config_toml {
         let path = dir.path().join("lodestone.toml");
         std::fs::write(&path, toml).expect("write config");
@@ -68,11 +77,15 @@ pub async fn spawn_with(options: Options) -> TestApp {
     settings.rate_limit_per_minute = options.rate_limit_per_minute;
     settings.rate_limit_burst = options.rate_limit_burst;
     settings.assets_dir = options.assets_dir.clone();
-    let sites = Sites::load(settings.config.as_deref()).expect("config loads");
+    let sites = match settings.config.as_deref() {
+        Some(path) => Sites::load(Some(path)).expect("config loads"),
+        None => Sites::demo_allowing(&options.allowed_origins),
+    };
     let store = Store::open(&settings.data_dir, 16 << 20).expect("store opens");
     let app = App::with_store(&settings, sites, store.clone()).expect("app builds");
     let admin_token = app.admin_token().to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listen = options.listen.unwrap_or_else(|| "127.0.0.1:0".parse().expect("address"));
+    let listener = tokio::net::TcpListener::bind(listen).await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, app, async {

@@ -3,6 +3,7 @@
 
 mod bench;
 mod cmd;
+mod demo;
 mod test;
 mod widget;
 
@@ -21,6 +22,8 @@ enum Task {
     Test,
     /// Build the widget into widget/dist and print its size report.
     Build,
+    /// Run the demo: ingest server on 127.0.0.1:8080, demo site on 127.0.0.1:8081.
+    Demo,
     /// Release build, then durable leads/s, events/s and a bare-axum ceiling, side by side.
     Bench(bench::BenchArgs),
 }
@@ -29,6 +32,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Test => test::run(),
         Task::Build => widget::build(),
+        Task::Demo => demo::run(),
         Task::Bench(args) => bench::run(&args),
     }
 }

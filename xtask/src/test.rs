@@ -27,6 +27,8 @@ pub fn run() -> anyhow::Result<()> {
     clippy.args(["--", "-D", "warnings"]);
     exec(clippy)?;
 
+    crate::widget::build()?;
+
     let mut bin = cargo();
     bin.args(["build", "-p", "ingest", "--bin", "lodestone"]);
     exec(bin)?;

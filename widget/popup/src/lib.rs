@@ -141,39 +141,34 @@ pub(crate) fn focus(selector: &str) {
     }
 }
 
-/// Keeps Tab and Shift+Tab inside the dialog.
+/// Keeps Tab and Shift+Tab inside the dialog: from the last focusable control to the first and
+/// back. Controls inside a `[hidden]` section (the success view while the form shows, and the
+/// reverse) do not count.
 pub(crate) fn trap_tab(event: &web_sys::KeyboardEvent) {
     let Some((list, active)) = OPEN.with(|o| {
         o.borrow().as_ref().and_then(|m| {
             let list = m
                 .root
-                .query_selector_all(
-                    ".dialog button:not([disabled]), .dialog a[href], .dialog input:not([tabindex='-1'])",
-                )
+                .query_selector_all("button:not([disabled]), a[href], input:not([tabindex='-1'])")
                 .ok()?;
             Some((list, m.root.active_element()))
         })
     }) else {
         return;
     };
-    let count = list.length();
-    if count == 0 {
-        return;
-    }
-    let (first, last) = (list.item(0), list.item(count - 1));
-    let at = |node: &Option<web_sys::Node>| match (node, &active) {
-        (Some(n), Some(a)) => n.is_same_node(Some(a.as_ref())),
-        _ => false,
-    };
-    let inside = (0..count).any(|i| at(&list.item(i)));
+    let focusable: Vec<HtmlElement> = (0..list.length())
+        .filter_map(|i| list.item(i)?.dyn_into::<HtmlElement>().ok())
+        .filter(|el| el.closest("[hidden]").ok().flatten().is_none())
+        .collect();
+    let (Some(first), Some(last)) = (focusable.first(), focusable.last()) else { return };
+    let is_active = |el: &HtmlElement| active.as_ref().is_some_and(|a| a.is_same_node(Some(el)));
+    let inside = focusable.iter().any(is_active);
     let target = if event.shift_key() {
-        (at(&first) || !inside).then_some(last)
+        (is_active(first) || !inside).then_some(last)
     } else {
-        (at(&last) || !inside).then_some(first)
+        (is_active(last) || !inside).then_some(first)
     };
-    if let Some(Some(node)) = target
-        && let Ok(el) = node.dyn_into::<HtmlElement>()
-    {
+    if let Some(el) = target {
         event.prevent_default();
         let _ = el.focus();
     }

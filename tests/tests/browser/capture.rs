@@ -1,0 +1,140 @@
+use std::time::{Duration, Instant};
+
+use lodestone_tests::browser::{Device, browser, stack};
+use lodestone_tests::{Options, spawn_with};
+use serde_json::{Value, json};
+
+use crate::DEMO_CONSENT;
+
+async fn fill_and_submit(b: &lodestone_tests::browser::Browser, email: &str) {
+    b.type_into("email", email).await;
+    b.type_into("name", "Grace Hopper").await;
+    b.click_in_widget("input[name=consent]").await;
+    b.click_in_widget("button[type=submit]").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_on_a_cross_origin_page_converts_and_the_lead_is_stored_with_consent_attribution_and_score()
+{
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/blog/lead-magnets.html?utm_source=newsletter&utm_campaign=launch")).await;
+    b.js(
+        "window.__leads = []; addEventListener('lodestone:lead', function (e) { __leads.push(e.detail); });",
+    )
+    .await;
+    b.wait_for_popup(10).await;
+    assert_eq!(
+        b.in_widget("root.querySelector('[role=dialog]').getAttribute('aria-modal')").await,
+        json!("true")
+    );
+    fill_and_submit(&b, "grace@example.com").await;
+    b.wait_until("window.__leads.length === 1", 10).await;
+    assert_eq!(b.in_widget("!root.querySelector('.success').closest('[hidden]')").await, json!(true));
+    assert_eq!(
+        b.in_widget("root.querySelector('.download').getAttribute('href')").await,
+        json!("http://127.0.0.1:8081/playbook.html")
+    );
+
+    let leads = s.app.all_leads("demo").await;
+    assert_eq!(leads.len(), 1, "{leads:?}");
+    let lead = &leads[0];
+    let event: Value = b.js("return window.__leads[0];").await;
+    assert_eq!(event["id"], lead["id"]);
+    assert_eq!(event["campaign"], "welcome");
+    assert_eq!(lead["email"], "grace@example.com");
+    assert_eq!(lead["name"], "Grace Hopper");
+    assert_eq!(lead["consent"]["granted"], true);
+    assert_eq!(lead["consent"]["text"], DEMO_CONSENT);
+    assert_eq!(lead["consent"]["version"], "1");
+    assert!(
+        lead["page_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/blog/lead-magnets.html?utm_source=newsletter&utm_campaign=launch")
+    );
+    assert_eq!(lead["attribution"]["first"]["utm_source"], "newsletter");
+    assert_eq!(lead["attribution"]["last"]["utm_campaign"], "launch");
+    assert_eq!(lead["signals"]["page_views"], 1);
+    assert!(lead["score"]["total"].as_i64().unwrap() > 0, "{lead}");
+    assert_eq!(lead["client_score"]["total"], lead["score"]["total"], "browser and server agree");
+    assert_eq!(lead["score_mismatch"], false);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_email_shows_an_error_tied_to_the_field_and_sends_nothing() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.wait_for_popup(10).await;
+    b.type_into("email", "not-an-email").await;
+    b.click_in_widget("input[name=consent]").await;
+    b.click_in_widget("button[type=submit]").await;
+    b.wait_until(
+        "document.querySelector('[data-lodestone]').shadowRoot.querySelector('#ls-email-error').textContent.length > 0",
+        5,
+    )
+    .await;
+    let field = b
+        .in_widget(
+            "(function(){var i=root.querySelector('input[name=email]');var e=root.getElementById(i.getAttribute('aria-describedby'));\
+             return {invalid:i.getAttribute('aria-invalid'),error:e.textContent,live:e.getAttribute('aria-live'),focused:root.activeElement===i};})()",
+        )
+        .await;
+    assert_eq!(field["invalid"], "true");
+    assert_eq!(field["live"], "polite");
+    assert_eq!(field["focused"], true);
+    assert!(field["error"].as_str().unwrap().contains("valid email"), "{field}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(s.app.all_leads("demo").await.is_empty());
+    assert_eq!(
+        b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).queue.length;").await,
+        json!(0)
+    );
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_later_page() {
+    let mut s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.wait_for_popup(10).await;
+    let app = std::mem::replace(&mut s.app, spawn_with(Options::default()).await);
+    app.stop().await;
+    let submitted = Instant::now();
+    fill_and_submit(&b, "offline@example.com").await;
+    b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.note').hidden", 10)
+        .await;
+    assert_eq!(
+        b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).queue.length;").await,
+        json!(1)
+    );
+
+    // The server comes back on the same address with the same data.
+    let back = spawn_with(Options {
+        listen: Some(s.ingest_addr),
+        data_dir: Some(s.data_dir.path().to_owned()),
+        allowed_origins: vec![s.site.base.clone()],
+        assets_dir: Some(lodestone_tests::browser::widget_dist()),
+        ..Options::default()
+    })
+    .await;
+    assert!(back.all_leads("demo").await.is_empty());
+    // The first retry waits out its backoff (5 s); the visitor browses on after that.
+    tokio::time::sleep(Duration::from_secs(6).saturating_sub(submitted.elapsed())).await;
+    b.goto(&s.page("/fixtures/long.html")).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while back.all_leads("demo").await.is_empty() {
+        assert!(Instant::now() < deadline, "the queued lead never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo')).queue.length === 0", 5).await;
+    b.goto(&s.page("/index.html")).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let leads = back.all_leads("demo").await;
+    assert_eq!(leads.len(), 1, "exactly once: {leads:?}");
+    assert_eq!(leads[0]["email"], "offline@example.com");
+    b.close().await;
+}

@@ -1,0 +1,48 @@
+use std::time::Duration;
+
+use lodestone_tests::browser::{Browser, Device, ESCAPE, browser, stack};
+use serde_json::json;
+
+/// Waits past the demo campaign's 3-second delay, then tells whether a popup showed.
+async fn shows_within_five_seconds(b: &Browser) -> bool {
+    b.wait_until("typeof window.lodestone === 'object'", 10).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    b.popup_open().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_converted_campaign_never_shows_again_and_a_closed_one_waits_out_its_cooldown() {
+    let s = stack().await;
+
+    let converted = browser(Device::Desktop).await;
+    converted.goto(&s.page("/index.html")).await;
+    converted.wait_for_popup(10).await;
+    converted.type_into("email", "once@example.com").await;
+    converted.click_in_widget("input[name=consent]").await;
+    converted.click_in_widget("button[type=submit]").await;
+    converted.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.success').closest('[hidden]')", 10).await;
+    converted.goto(&s.page("/pricing.html")).await;
+    assert!(!shows_within_five_seconds(&converted).await, "shown again after converting");
+    converted.close().await;
+
+    let closed = browser(Device::Desktop).await;
+    closed.goto(&s.page("/index.html")).await;
+    closed.js("window.__closed = []; addEventListener('lodestone:close', function (e) { __closed.push(e.detail); });").await;
+    closed.wait_for_popup(10).await;
+    closed.press(ESCAPE, false).await;
+    closed.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+    closed.wait_until("window.__closed.length === 1", 5).await;
+    assert_eq!(
+        closed.js("return window.__closed[0];").await,
+        json!({ "campaign": "welcome", "reason": "esc" })
+    );
+    closed.client.refresh().await.unwrap();
+    assert!(!shows_within_five_seconds(&closed).await, "shown again within the cooldown");
+    // Once the 7-day cooldown has passed (simulated by ageing the stored close), it shows again.
+    closed
+        .js("var k='lodestone:demo',h=JSON.parse(localStorage.getItem(k));h.camps[0].closed-=8*86400000;localStorage.setItem(k,JSON.stringify(h));")
+        .await;
+    closed.client.refresh().await.unwrap();
+    closed.wait_for_popup(10).await;
+    closed.close().await;
+}

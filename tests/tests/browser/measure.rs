@@ -1,0 +1,48 @@
+//! Figures the widget's budgets are judged by, printed by the test run: time from trigger to
+//! popup painted (warm cache) and long tasks on the host page; plus the screenshots.
+
+use lodestone_tests::browser::{Device, browser, stack};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trigger_to_paint_and_long_tasks_are_measured_and_printed() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    // Cold visit: loads and caches the popup module.
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.wait_for_popup(10).await;
+    b.js("lodestone.reset();").await;
+    // Warm visit: the same page again, the widget's assets from the cache.
+    b.goto(&s.page("/fixtures/long.html")).await;
+    b.wait_for_popup(10).await;
+    b.wait_until("performance.getEntriesByName('lodestone:painted').length > 0", 5).await;
+    b.js("window.scrollTo(0, document.body.scrollHeight);").await;
+    let figures: Value = b
+        .js("var t=performance.getEntriesByName('lodestone:trigger')[0].startTime,p=performance.getEntriesByName('lodestone:painted')[0].startTime;\
+             var l=window.__probe.longtasks;return {paint_ms:p-t,longtasks:l.length,longest_ms:l.reduce(function(m,e){return Math.max(m,e.duration);},0)};")
+        .await;
+    let paint = figures["paint_ms"].as_f64().unwrap();
+    let longest = figures["longest_ms"].as_f64().unwrap();
+    println!(
+        "widget figures: trigger to popup painted {paint:.1} ms (budget 100 ms, warm cache); long tasks on the host page: {} (longest {longest:.0} ms, budget: none >= 50 ms)",
+        figures["longtasks"]
+    );
+    assert!(paint >= 0.0);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screenshots_of_the_demo_popup_at_1280_and_375_px() {
+    let s = stack().await;
+    for (device, name) in [(Device::Desktop, "demo-popup-1280"), (Device::Phone, "demo-popup-375")] {
+        let b = browser(device).await;
+        b.goto(&s.page("/index.html")).await;
+        b.wait_for_popup(10).await;
+        b.wait_until("performance.getEntriesByName('lodestone:painted').length > 0", 5).await;
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        let path = b.screenshot(name).await;
+        assert!(std::fs::metadata(&path).unwrap().len() > 10_000);
+        println!("screenshot: {}", path.display());
+        b.close().await;
+    }
+}
