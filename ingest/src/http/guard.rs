@@ -71,11 +71,11 @@ pub async fn rate_limit(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if let (Some(limiter), Some(ip)) = (&state.limiter, client_ip(&req, state.client_ip_header.as_ref())) {
-        if let Err(not_until) = limiter.check_key(&ip) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            return Err(ApiError::RateLimited { retry_after_secs: wait.as_secs_f64().ceil() as u64 });
-        }
+    if let (Some(limiter), Some(ip)) = (&state.limiter, client_ip(&req, state.client_ip_header.as_ref()))
+        && let Err(not_until) = limiter.check_key(&ip)
+    {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        return Err(ApiError::RateLimited { retry_after_secs: wait.as_secs_f64().ceil() as u64 });
     }
     Ok(next.run(req).await)
 }

@@ -75,10 +75,10 @@ fn load(base: &str, cycle: usize, acked: &Acked, pending: Vec<String>) -> Vec<to
                         .await;
                     let Ok(resp) = sent else { return };
                     let status = resp.status();
-                    if status == StatusCode::CREATED || status == StatusCode::OK {
-                        if let Ok(v) = resp.json::<serde_json::Value>().await {
-                            acked.lock().unwrap().insert(sub, v["id"].as_str().unwrap().to_owned());
-                        }
+                    if (status == StatusCode::CREATED || status == StatusCode::OK)
+                        && let Ok(v) = resp.json::<serde_json::Value>().await
+                    {
+                        acked.lock().unwrap().insert(sub, v["id"].as_str().unwrap().to_owned());
                     }
                 }
             })

@@ -73,7 +73,8 @@ async fn racing_retries_of_one_submission_store_exactly_one_lead() {
 #[tokio::test]
 async fn each_invalid_field_is_answered_422_naming_it_and_nothing_is_stored() {
     let app = spawn_app().await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         ("email", Box::new(|b| b["email"] = json!("not-an-email"))),
         ("email", Box::new(|b| b["email"] = json!(""))),
         ("consent", Box::new(|b| b["consent"]["granted"] = json!(false))),
