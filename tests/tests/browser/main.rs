@@ -1,6 +1,7 @@
 //! Browser end-to-end tests: the real widget from `widget/dist`, served by a real ingest
 //! server, embedded in demo pages on another origin, driven in headless Chromium.
 
+mod api;
 mod capture;
 mod frequency;
 mod isolation;

@@ -1,0 +1,43 @@
+use lodestone_tests::browser::{Device, browser, stack};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_api_opens_closes_scores_and_resets_and_adds_one_global() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.js("window.__events = [];\
+          ['lodestone:show','lodestone:close'].forEach(function (n) { addEventListener(n, function (e) { __events.push([n, e.detail]); }); });")
+        .await;
+    b.wait_until("typeof window.lodestone === 'object'", 10).await;
+    // Compared with the names the probe saw before the widget loaded; the test harness's own
+    // names (`__*`, chromedriver's `ret_nodes`) aside.
+    let added = b
+        .js("return Object.getOwnPropertyNames(window).filter(function (k) {\
+             return __probe.globals.indexOf(k) < 0 && k.indexOf('__') !== 0 && k !== 'ret_nodes'; });")
+        .await;
+    assert_eq!(added, json!(["lodestone"]), "globals the widget added");
+    // Not even a global lexical binding: the bindgen glue lives in the script's function scope.
+    assert_eq!(b.js("return typeof __lodestone_tracker;").await, json!("undefined"));
+
+    assert!(b.js("return lodestone.score();").await.as_i64().unwrap() > 0);
+    b.js("lodestone.open('welcome');").await;
+    b.wait_for_popup(5).await;
+    b.js("lodestone.close();").await;
+    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+    b.wait_until("window.__events.length === 2", 5).await;
+    assert_eq!(
+        b.js("return window.__events;").await,
+        json!([["lodestone:show", { "campaign": "welcome" }], ["lodestone:close", { "campaign": "welcome", "reason": "api" }]])
+    );
+    assert!(
+        b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).camps[0].closed > 0;")
+            .await
+            .as_bool()
+            .unwrap()
+    );
+    b.js("lodestone.reset();").await;
+    assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, json!(null));
+    assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
+    b.close().await;
+}
