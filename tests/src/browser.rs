@@ -169,6 +169,13 @@ impl Browser {
         root.find(fantoccini::Locator::Css(selector)).await.expect("element").click().await.expect("click");
     }
 
+    /// Fills the popup as a visitor would (email, consent ticked) and submits it.
+    pub async fn submit_lead(&self, email: &str) {
+        self.type_into("email", email).await;
+        self.click_in_widget("input[name=consent]").await;
+        self.click_in_widget("button[type=submit]").await;
+    }
+
     /// Presses `key` (a WebDriver key code such as `'\u{E004}'` for Tab) on the focused element,
     /// optionally with Shift held.
     pub async fn press(&self, key: char, shift: bool) {

@@ -6,13 +6,6 @@ use serde_json::{Value, json};
 
 use crate::DEMO_CONSENT;
 
-async fn fill_and_submit(b: &lodestone_tests::browser::Browser, email: &str) {
-    b.type_into("email", email).await;
-    b.type_into("name", "Grace Hopper").await;
-    b.click_in_widget("input[name=consent]").await;
-    b.click_in_widget("button[type=submit]").await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_on_a_cross_origin_page_converts_and_the_lead_is_stored_with_consent_attribution_and_score()
 {
@@ -28,7 +21,8 @@ async fn a_visitor_on_a_cross_origin_page_converts_and_the_lead_is_stored_with_c
         b.in_widget("root.querySelector('[role=dialog]').getAttribute('aria-modal')").await,
         json!("true")
     );
-    fill_and_submit(&b, "grace@example.com").await;
+    b.type_into("name", "Grace Hopper").await;
+    b.submit_lead("grace@example.com").await;
     b.wait_until("window.__leads.length === 1", 10).await;
     assert_eq!(b.in_widget("!root.querySelector('.success').closest('[hidden]')").await, json!(true));
     assert_eq!(
@@ -68,9 +62,7 @@ async fn an_invalid_email_shows_an_error_tied_to_the_field_and_sends_nothing() {
     let b = browser(Device::Desktop).await;
     b.goto(&s.page("/fixtures/plain.html")).await;
     b.wait_for_popup(10).await;
-    b.type_into("email", "not-an-email").await;
-    b.click_in_widget("input[name=consent]").await;
-    b.click_in_widget("button[type=submit]").await;
+    b.submit_lead("not-an-email").await;
     b.wait_until(
         "document.querySelector('[data-lodestone]').shadowRoot.querySelector('#ls-email-error').textContent.length > 0",
         5,
@@ -104,7 +96,7 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
     let app = std::mem::replace(&mut s.app, spawn_with(Options::default()).await);
     app.stop().await;
     let submitted = Instant::now();
-    fill_and_submit(&b, "offline@example.com").await;
+    b.submit_lead("offline@example.com").await;
     b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.note').hidden", 10)
         .await;
     assert_eq!(

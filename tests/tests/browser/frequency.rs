@@ -17,9 +17,7 @@ async fn a_converted_campaign_never_shows_again_and_a_closed_one_waits_out_its_c
     let converted = browser(Device::Desktop).await;
     converted.goto(&s.page("/index.html")).await;
     converted.wait_for_popup(10).await;
-    converted.type_into("email", "once@example.com").await;
-    converted.click_in_widget("input[name=consent]").await;
-    converted.click_in_widget("button[type=submit]").await;
+    converted.submit_lead("once@example.com").await;
     converted.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.success').closest('[hidden]')", 10).await;
     converted.goto(&s.page("/pricing.html")).await;
     assert!(!shows_within_five_seconds(&converted).await, "shown again after converting");

@@ -58,9 +58,7 @@ async fn a_strict_content_security_policy_raises_no_violation_and_the_lead_still
     let b = browser(Device::Desktop).await;
     b.goto(&s.page("/fixtures/strict-csp.html")).await;
     b.wait_for_popup(10).await;
-    b.type_into("email", "csp@example.com").await;
-    b.click_in_widget("input[name=consent]").await;
-    b.click_in_widget("button[type=submit]").await;
+    b.submit_lead("csp@example.com").await;
     b.wait_until("window.__probe.events.some(function (e) { return e.type === 'lodestone:lead'; })", 10)
         .await;
     assert_eq!(s.app.all_leads("demo").await.len(), 1);
