@@ -36,12 +36,20 @@ static BROWSERS: Semaphore = Semaphore::const_new(2);
 fn driver() -> &'static Driver {
     DRIVER.get_or_init(|| {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
+        assert!(
+            Command::new("chromedriver").arg("--version").output().is_ok(),
+            "chromedriver is not installed: apt-get install chromium chromium-driver (see .ci/run)"
+        );
+        // A watchdog shell ends chromedriver once this test process is gone (statics are never
+        // dropped, so nothing else would).
+        let watchdog = "chromedriver --port=\"$1\" >/dev/null 2>&1 & d=$!; \
+                        while kill -0 \"$2\" 2>/dev/null; do sleep 0.5; done; kill $d";
+        let child = Command::new("sh")
+            .args(["-c", watchdog, "watchdog", &port.to_string(), &std::process::id().to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver is not installed: apt-get install chromium chromium-driver (see .ci/run)");
+            .expect("start chromedriver");
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

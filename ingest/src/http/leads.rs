@@ -95,7 +95,7 @@ fn new_lead(site: &Site, valid: ValidLead) -> Result<NewLead, ApiError> {
         received_at: now,
         consent,
     };
-    Ok(NewLead::new(&lead, email.key())?)
+    Ok(NewLead::new(&lead)?)
 }
 
 /// Now, in RFC 3339 UTC.
