@@ -3,10 +3,10 @@
 //! Prints durable leads/s with p50/p99, events/s (batches of 20), each ratio to the ceiling,
 //! and the server's peak RSS, then checks them against the budgets.
 //!
-//! Two load generators run, one after the other: `wrk` (installed from Debian when missing),
-//! on which the budgets are judged, and a built-in hyper client. The built-in one costs less
-//! CPU per request, which raises the trivial ceiling far more than the server-bound scenarios,
-//! so its ratios are lower; both tables are printed.
+//! Two load generators alternate: a built-in hyper client and `wrk` (installed from Debian when
+//! missing). The ceiling is the most volatile figure on this shared VM (it swings about 2x
+//! between rounds and between generators), so each round measures ceiling, leads and events
+//! back to back, the median round counts, and budgets are judged on the worse generator.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -157,8 +157,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     );
     println!("{commits}");
     let builtin_median = print_rounds("built-in generator (hyper client)", &builtin, args.batch);
+    // Budgets are judged on the worse of the two generators' medians.
     let judged = if use_wrk {
-        print_rounds("wrk -t2 (budgets judged on this one)", &wrk_rounds, args.batch)
+        let w = print_rounds("wrk -t2", &wrk_rounds, args.batch);
+        (builtin_median.0.min(w.0), builtin_median.1.min(w.1), builtin_median.2.max(w.2))
     } else {
         builtin_median
     };
