@@ -144,24 +144,59 @@ impl Sites {
                 .map(String::from)
                 .chain(origins.iter().cloned())
                 .collect(),
-            campaigns: vec![Campaign {
-                id: "welcome".into(),
-                display: Display::Modal,
-                priority: 10,
-                headline: "Get the Lead Generation Playbook".into(),
-                body: "42 pages of tactics that turned our readers into customers. Free, straight to your inbox."
-                    .into(),
-                button_label: "Send me the playbook".into(),
-                ask_name: true,
-                consent: ConsentSpec::default(),
-                success: Success {
-                    message: "Thanks! Your playbook is ready.".into(),
-                    lead_magnet_url: Some("http://127.0.0.1:8081/playbook.html".into()),
-                    thank_you_url: None,
+            campaigns: vec![
+                Campaign {
+                    id: "welcome".into(),
+                    display: Display::Modal,
+                    priority: 10,
+                    headline: "Get the Lead Generation Playbook".into(),
+                    body: "42 pages of tactics that turned our readers into customers. Free, straight to your inbox."
+                        .into(),
+                    button_label: "Send me the playbook".into(),
+                    ask_name: true,
+                    consent: ConsentSpec::default(),
+                    success: Success {
+                        message: "Thanks! Your playbook is ready.".into(),
+                        lead_magnet_url: Some("http://127.0.0.1:8081/playbook.html".into()),
+                        thank_you_url: None,
+                    },
+                    trigger: Trigger { delay_seconds: Some(3), ..Trigger::default() },
+                    cooldown_days: 7,
                 },
-                trigger: Trigger { delay_seconds: Some(3), ..Trigger::default() },
-                cooldown_days: 7,
-            }],
+                // An engaged reader (three pages, score 20 or more: the pricing page alone is
+                // worth 15) gets the pricing guide instead, first.
+                Campaign {
+                    id: "pricing-guide".into(),
+                    display: Display::Modal,
+                    priority: 20,
+                    headline: "Comparing plans? Take the pricing guide".into(),
+                    body: "A one-page guide to choosing the right Northwind plan for your team.".into(),
+                    button_label: "Email me the guide".into(),
+                    ask_name: false,
+                    consent: ConsentSpec::default(),
+                    success: Success {
+                        message: "Sent! The guide is on its way.".into(),
+                        lead_magnet_url: Some("http://127.0.0.1:8081/pricing.html".into()),
+                        thank_you_url: None,
+                    },
+                    trigger: Trigger { min_page_views: Some(3), min_score: Some(20), ..Trigger::default() },
+                    cooldown_days: 3,
+                },
+                // A reader who scrolls through most of a page without converting yet.
+                Campaign {
+                    id: "newsletter".into(),
+                    display: Display::Modal,
+                    priority: 5,
+                    headline: "Enjoying the read?".into(),
+                    body: "One practical lead-generation idea every Tuesday. No fluff.".into(),
+                    button_label: "Subscribe".into(),
+                    ask_name: false,
+                    consent: ConsentSpec::default(),
+                    success: Success { message: "You're in. See you on Tuesday!".into(), ..Success::default() },
+                    trigger: Trigger { scroll_percent: Some(70), ..Trigger::default() },
+                    cooldown_days: 14,
+                },
+            ],
             scoring: ScoringRules {
                 pages: vec![PageRule { path: "/pricing*".into(), points: 15 }],
                 ..ScoringRules::default()
@@ -266,7 +301,9 @@ mod tests {
     fn the_demo_site_has_the_welcome_campaign_and_the_demo_origins() {
         let demo = Sites::demo();
         let site = demo.get("demo").unwrap();
-        assert!(site.campaign("welcome").is_some());
+        for id in ["welcome", "pricing-guide", "newsletter"] {
+            assert!(site.campaign(id).is_some(), "{id}");
+        }
         assert!(site.allows_origin("http://127.0.0.1:8081") && site.allows_origin("http://localhost:8081"));
         assert!(!site.allows_origin("http://evil.example"));
     }

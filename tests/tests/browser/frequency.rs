@@ -44,3 +44,19 @@ async fn a_converted_campaign_never_shows_again_and_a_closed_one_waits_out_its_c
     closed.wait_for_popup(10).await;
     closed.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrolling_through_most_of_a_page_shows_the_scroll_triggered_campaign() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/long.html")).await;
+    // The scroll listener is installed once the site config has arrived.
+    b.wait_until("performance.getEntriesByType('resource').some(function (e) { return e.name.indexOf('/config') > 0; })", 10)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Before the welcome campaign's 3-second delay: scrolling past 70% fires the newsletter.
+    b.js("window.scrollTo(0, document.documentElement.scrollHeight);").await;
+    b.wait_for_popup(5).await;
+    assert_eq!(b.in_widget("root.querySelector('h2').textContent").await, json!("Enjoying the read?"));
+    b.close().await;
+}
