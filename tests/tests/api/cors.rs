@@ -41,6 +41,7 @@ async fn simple_requests_from_an_allowed_origin_carry_the_cors_header() {
 async fn widget_assets_are_public_to_every_origin() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("lodestone.js"), "/* widget */").unwrap();
+    std::fs::write(dir.path().join("lodestone.js.br"), b"brotli bytes").unwrap();
     std::fs::create_dir(dir.path().join("assets")).unwrap();
     std::fs::write(dir.path().join("assets/tracker-0123abcd.wasm"), b"\0asm").unwrap();
     let app = spawn_with(Options { assets_dir: Some(dir.path().to_owned()), ..Options::default() }).await;
@@ -54,6 +55,11 @@ async fn widget_assets_are_public_to_every_origin() {
     assert_eq!(js.status(), StatusCode::OK);
     assert_eq!(js.headers()["access-control-allow-origin"], "*");
     assert!(js.headers()["cache-control"].to_str().unwrap().contains("max-age=300"));
+    assert!(js.headers().get("content-encoding").is_none(), "identity when br is not accepted");
+    let br = app.client.get(app.url("/lodestone.js")).header("accept-encoding", "br").send().await.unwrap();
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.headers()["content-type"], "text/javascript");
+    assert_eq!(br.bytes().await.unwrap().as_ref(), b"brotli bytes");
     let wasm = app.client.get(app.url("/assets/tracker-0123abcd.wasm")).send().await.unwrap();
     assert_eq!(wasm.headers()["content-type"], "application/wasm");
     assert!(wasm.headers()["cache-control"].to_str().unwrap().contains("immutable"));
