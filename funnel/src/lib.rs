@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod rules;
 pub mod score;
+pub mod targeting;
 pub mod validate;
 pub mod wire;
 

@@ -1,0 +1,248 @@
+//! Who and where a campaign may show: URL include and exclude rules (exact, prefix or glob,
+//! without a regex engine, which would cost hundreds of kilobytes in wasm), referrer, UTM,
+//! device, new or returning visitor, converted or not, sampling and a date window.
+//! Pure: evaluated in the browser and natively, each rule with its verdict for explanations.
+
+use serde::{Deserialize, Serialize};
+
+/// Matches `text` against `pattern`, where `*` stands for any run of characters (`/` included)
+/// and every other character for itself. Linear backtracking over the last `*`: no regex.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == b'*')
+}
+
+/// A device class, from the viewport and pointer the tracker sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceClass {
+    Desktop,
+    Tablet,
+    Mobile,
+}
+
+/// New or returning visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitorKind {
+    New,
+    Returning,
+}
+
+/// A campaign's audience. Every rule that is set must hold; an empty targeting matches all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targeting {
+    /// Path patterns (`/pricing`, `/blog/*`, `*/checkout*`); when any is given, one must match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// Path patterns that exclude the page, whatever `include` says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// The referrer's host matches this pattern (`*.google.*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_campaign: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceClass>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor: Option<VisitorKind>,
+    /// `false`: only visitors who have not converted on any campaign of the site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted: Option<bool>,
+    /// Show to this percentage of visitors (by a roll kept in the visitor's browser).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_percent: Option<u8>,
+    /// Date window, milliseconds since the Unix epoch (UTC), start inclusive, end exclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<i64>,
+}
+
+/// What targeting is evaluated against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Audience<'a> {
+    pub path: &'a str,
+    pub referrer_host: Option<&'a str>,
+    pub utm_source: Option<&'a str>,
+    pub utm_campaign: Option<&'a str>,
+    pub device: DeviceClass,
+    pub visits: u32,
+    pub converted_any: bool,
+    /// 0-99, drawn once per visitor and kept with their history.
+    pub sample_roll: u8,
+    pub now_ms: i64,
+}
+
+/// One rule's verdict, for the debug overlay and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    pub rule: &'static str,
+    pub passed: bool,
+}
+
+impl Targeting {
+    /// Every rule that is set, with its verdict, in a fixed order.
+    pub fn verdicts(&self, a: &Audience<'_>) -> Vec<Verdict> {
+        let mut out = Vec::new();
+        let mut check = |rule: &'static str, set: bool, passed: bool| {
+            if set {
+                out.push(Verdict { rule, passed });
+            }
+        };
+        check("include", !self.include.is_empty(), self.include.iter().any(|p| glob_match(p, a.path)));
+        check("exclude", !self.exclude.is_empty(), !self.exclude.iter().any(|p| glob_match(p, a.path)));
+        let opt = |pattern: &Option<String>, value: Option<&str>| {
+            pattern.as_deref().is_none_or(|p| value.is_some_and(|v| glob_match(p, v)))
+        };
+        check("referrer", self.referrer.is_some(), opt(&self.referrer, a.referrer_host));
+        check("utm_source", self.utm_source.is_some(), opt(&self.utm_source, a.utm_source));
+        check("utm_campaign", self.utm_campaign.is_some(), opt(&self.utm_campaign, a.utm_campaign));
+        check("devices", !self.devices.is_empty(), self.devices.contains(&a.device));
+        let returning = a.visits > 1;
+        check(
+            "visitor",
+            self.visitor.is_some(),
+            match self.visitor {
+                Some(VisitorKind::New) => !returning,
+                Some(VisitorKind::Returning) => returning,
+                None => true,
+            },
+        );
+        check("converted", self.converted.is_some(), self.converted.is_none_or(|c| c == a.converted_any));
+        check(
+            "sample_percent",
+            self.sample_percent.is_some(),
+            self.sample_percent.is_none_or(|p| a.sample_roll < p),
+        );
+        check("starts_at", self.starts_at.is_some(), self.starts_at.is_none_or(|s| a.now_ms >= s));
+        check("ends_at", self.ends_at.is_some(), self.ends_at.is_none_or(|e| a.now_ms < e));
+        out
+    }
+
+    /// Whether every rule that is set holds.
+    pub fn matches(&self, a: &Audience<'_>) -> bool {
+        self.verdicts(a).iter().all(|v| v.passed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_patterns_table() {
+        let cases = [
+            ("/pricing", "/pricing", true),
+            ("/pricing", "/pricing/team", false),
+            ("/pricing*", "/pricing/team", true),
+            ("/blog/*", "/blog/", true),
+            ("/blog/*", "/blog", false),
+            ("*/checkout*", "/shop/checkout/step-2", true),
+            ("/a*b*c", "/axxbyyc", true),
+            ("/a*b*c", "/axxbyy", false),
+            ("*", "", true),
+            ("", "", true),
+            ("", "/x", false),
+            ("*.google.*", "www.google.com", true),
+            ("*.google.*", "google.com", false),
+            ("/**", "/anything/at/all", true),
+        ];
+        for (pattern, text, expected) in cases {
+            assert_eq!(glob_match(pattern, text), expected, "{pattern:?} vs {text:?}");
+        }
+    }
+
+    fn audience(path: &str) -> Audience<'_> {
+        Audience {
+            path,
+            referrer_host: Some("www.google.com"),
+            utm_source: Some("newsletter"),
+            utm_campaign: None,
+            device: DeviceClass::Mobile,
+            visits: 2,
+            converted_any: false,
+            sample_roll: 30,
+            now_ms: 1_800_000_000_000,
+        }
+    }
+
+    #[test]
+    fn each_targeting_rule_table() {
+        let t = |f: fn(&mut Targeting)| {
+            let mut t = Targeting::default();
+            f(&mut t);
+            t
+        };
+        let cases: Vec<(Targeting, bool)> = vec![
+            (Targeting::default(), true),
+            (t(|t| t.include = vec!["/blog/*".into()]), true),
+            (t(|t| t.include = vec!["/pricing".into()]), false),
+            (t(|t| t.exclude = vec!["/blog/*".into()]), false),
+            (t(|t| (t.include, t.exclude) = (vec!["/*".into()], vec!["/blog/draft*".into()])), true),
+            (t(|t| t.referrer = Some("*.google.*".into())), true),
+            (t(|t| t.referrer = Some("*.bing.*".into())), false),
+            (t(|t| t.utm_source = Some("newsletter".into())), true),
+            (t(|t| t.utm_campaign = Some("launch".into())), false),
+            (t(|t| t.devices = vec![DeviceClass::Mobile, DeviceClass::Tablet]), true),
+            (t(|t| t.devices = vec![DeviceClass::Desktop]), false),
+            (t(|t| t.visitor = Some(VisitorKind::Returning)), true),
+            (t(|t| t.visitor = Some(VisitorKind::New)), false),
+            (t(|t| t.converted = Some(false)), true),
+            (t(|t| t.converted = Some(true)), false),
+            (t(|t| t.sample_percent = Some(31)), true),
+            (t(|t| t.sample_percent = Some(30)), false),
+            (t(|t| t.starts_at = Some(1_800_000_000_000)), true),
+            (t(|t| t.ends_at = Some(1_800_000_000_000)), false),
+        ];
+        for (targeting, expected) in cases {
+            assert_eq!(targeting.matches(&audience("/blog/post")), expected, "{targeting:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_pattern_without_stars_matches_exactly_itself(s in "[a-z/.-]{0,20}", t in "[a-z/.-]{0,20}") {
+            proptest::prop_assert!(glob_match(&s, &s));
+            proptest::prop_assert_eq!(glob_match(&s, &t), s == t);
+        }
+
+        #[test]
+        fn a_star_on_each_side_finds_any_infix(pre in "[a-z/]{0,8}", mid in "[a-z/]{0,8}", post in "[a-z/]{0,8}") {
+            let text = format!("{pre}{mid}{post}");
+            let pattern = format!("*{mid}*");
+            proptest::prop_assert!(glob_match(&pattern, &text));
+        }
+    }
+
+    #[test]
+    fn verdicts_name_every_rule_set_and_only_those() {
+        let t = Targeting { include: vec!["/x".into()], sample_percent: Some(50), ..Targeting::default() };
+        let v = t.verdicts(&audience("/blog/post"));
+        assert_eq!(
+            v,
+            [Verdict { rule: "include", passed: false }, Verdict { rule: "sample_percent", passed: true }]
+        );
+    }
+}
