@@ -4,6 +4,7 @@
 //! site and campaign configuration, the validation rules a lead must pass, and the engagement
 //! score. The crate does no I/O, so every rule is tested natively with tables of cases.
 
+pub mod conditions;
 pub mod config;
 pub mod error;
 pub mod rules;

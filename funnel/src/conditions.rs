@@ -1,0 +1,204 @@
+//! Trigger conditions as a tree: leaves for each signal (delay, time on site, scroll, exit
+//! intent, inactivity, a click, page views, Nth visit, score, a custom event) combined with
+//! `all` and `any`. Evaluation also yields each leaf's verdict with the value it saw, which is
+//! what a debug overlay shows. Pure.
+//!
+//! In `lodestone.toml`: `trigger = { any = [{ scroll_percent = 60 }, { all = [{ exit_intent = true }, { delay_seconds = 10 }] }] }`.
+
+use serde::{Deserialize, Serialize};
+
+/// One signal threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Leaf {
+    DelaySeconds(u32),
+    TimeOnSiteSeconds(u32),
+    ScrollPercent(u8),
+    ExitIntent(bool),
+    InactiveSeconds(u32),
+    /// An element clicked on this page: a `data-lodestone-open` value or a configured selector key.
+    Click(String),
+    MinPageViews(u32),
+    MinVisits(u32),
+    MinScore(i32),
+    /// A custom event, from `lodestone.track("name")`.
+    Event(String),
+}
+
+/// A condition tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Condition {
+    All { all: Vec<Condition> },
+    Any { any: Vec<Condition> },
+    Leaf(Leaf),
+}
+
+/// The signals a condition is evaluated against, on the current page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Now<'a> {
+    pub seconds_on_page: u32,
+    pub seconds_in_session: u32,
+    pub scroll_percent: u8,
+    pub exit_intent: bool,
+    pub inactive_seconds: u32,
+    pub clicked: &'a [String],
+    pub events: &'a [String],
+    pub page_views: u32,
+    pub visits: u32,
+    pub score: i32,
+}
+
+/// One leaf's verdict and the value it saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafVerdict {
+    pub leaf: Leaf,
+    pub passed: bool,
+    /// What the signal was (`40` for a scroll percent, `true` for exit intent, ...).
+    pub seen: i64,
+}
+
+impl Leaf {
+    /// Whether the leaf holds, and the value it compared.
+    pub fn check(&self, now: &Now<'_>) -> (bool, i64) {
+        let at_least = |seen: u32, needed: u32| (seen >= needed, i64::from(seen));
+        match self {
+            Self::DelaySeconds(s) => at_least(now.seconds_on_page, *s),
+            Self::TimeOnSiteSeconds(s) => at_least(now.seconds_in_session, *s),
+            Self::ScrollPercent(p) => at_least(now.scroll_percent.into(), (*p).into()),
+            Self::ExitIntent(want) => (now.exit_intent == *want, i64::from(now.exit_intent)),
+            Self::InactiveSeconds(s) => at_least(now.inactive_seconds, *s),
+            Self::Click(key) => {
+                let n = now.clicked.iter().filter(|c| *c == key).count();
+                (n > 0, n as i64)
+            }
+            Self::MinPageViews(n) => at_least(now.page_views, *n),
+            Self::MinVisits(n) => at_least(now.visits, *n),
+            Self::MinScore(s) => (now.score >= *s, i64::from(now.score)),
+            Self::Event(name) => {
+                let n = now.events.iter().filter(|e| *e == name).count();
+                (n > 0, n as i64)
+            }
+        }
+    }
+}
+
+impl Condition {
+    /// Whether the tree holds at `now`. An empty `all` holds; an empty `any` does not.
+    pub fn holds(&self, now: &Now<'_>) -> bool {
+        match self {
+            Self::All { all } => all.iter().all(|c| c.holds(now)),
+            Self::Any { any } => any.iter().any(|c| c.holds(now)),
+            Self::Leaf(leaf) => leaf.check(now).0,
+        }
+    }
+
+    /// Every leaf's verdict, depth first, whether or not it decided the outcome.
+    pub fn verdicts(&self, now: &Now<'_>) -> Vec<LeafVerdict> {
+        let mut out = Vec::new();
+        self.collect(now, &mut out);
+        out
+    }
+
+    fn collect(&self, now: &Now<'_>, out: &mut Vec<LeafVerdict>) {
+        match self {
+            Self::All { all: children } | Self::Any { any: children } => {
+                children.iter().for_each(|c| c.collect(now, out));
+            }
+            Self::Leaf(leaf) => {
+                let (passed, seen) = leaf.check(now);
+                out.push(LeafVerdict { leaf: leaf.clone(), passed, seen });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now<'a>(clicked: &'a [String], events: &'a [String]) -> Now<'a> {
+        Now {
+            seconds_on_page: 12,
+            seconds_in_session: 300,
+            scroll_percent: 40,
+            exit_intent: false,
+            inactive_seconds: 5,
+            clicked,
+            events,
+            page_views: 3,
+            visits: 2,
+            score: 25,
+        }
+    }
+
+    #[test]
+    fn each_leaf_table() {
+        let clicked = vec!["demo-cta".to_owned()];
+        let events = vec!["video_played".to_owned()];
+        let n = now(&clicked, &events);
+        let cases = [
+            (Leaf::DelaySeconds(12), true, 12),
+            (Leaf::DelaySeconds(13), false, 12),
+            (Leaf::TimeOnSiteSeconds(300), true, 300),
+            (Leaf::ScrollPercent(41), false, 40),
+            (Leaf::ExitIntent(true), false, 0),
+            (Leaf::ExitIntent(false), true, 0),
+            (Leaf::InactiveSeconds(5), true, 5),
+            (Leaf::Click("demo-cta".into()), true, 1),
+            (Leaf::Click("other".into()), false, 0),
+            (Leaf::MinPageViews(4), false, 3),
+            (Leaf::MinVisits(2), true, 2),
+            (Leaf::MinScore(25), true, 25),
+            (Leaf::MinScore(26), false, 25),
+            (Leaf::Event("video_played".into()), true, 1),
+            (Leaf::Event("signup".into()), false, 0),
+        ];
+        for (leaf, passed, seen) in cases {
+            assert_eq!(leaf.check(&n), (passed, seen), "{leaf:?}");
+        }
+    }
+
+    #[test]
+    fn all_and_any_combine_and_every_leaf_is_explained() {
+        let n = now(&[], &[]);
+        let scroll = Condition::Leaf(Leaf::ScrollPercent(30));
+        let exit = Condition::Leaf(Leaf::ExitIntent(true));
+        let tree = Condition::Any {
+            any: vec![
+                exit.clone(),
+                Condition::All { all: vec![scroll.clone(), Condition::Leaf(Leaf::MinScore(20))] },
+            ],
+        };
+        assert!(tree.holds(&n));
+        assert!(!Condition::All { all: vec![scroll, exit] }.holds(&n));
+        assert!(Condition::All { all: vec![] }.holds(&n));
+        assert!(!Condition::Any { any: vec![] }.holds(&n));
+        let verdicts: Vec<_> = tree.verdicts(&n).into_iter().map(|v| (v.passed, v.seen)).collect();
+        assert_eq!(verdicts, [(false, 0), (true, 40), (true, 25)]);
+    }
+
+    #[test]
+    fn trees_read_from_the_config_syntax() {
+        #[derive(Deserialize)]
+        struct Campaign {
+            trigger: Condition,
+        }
+        let c: Campaign = toml::from_str(
+            r#"trigger = { any = [{ scroll_percent = 60 }, { all = [{ exit_intent = true }, { delay_seconds = 10 }] }] }"#,
+        )
+        .expect("valid condition");
+        let expected = Condition::Any {
+            any: vec![
+                Condition::Leaf(Leaf::ScrollPercent(60)),
+                Condition::All {
+                    all: vec![
+                        Condition::Leaf(Leaf::ExitIntent(true)),
+                        Condition::Leaf(Leaf::DelaySeconds(10)),
+                    ],
+                },
+            ],
+        };
+        assert_eq!(c.trigger, expected);
+    }
+}
