@@ -59,7 +59,8 @@ var site = script.getAttribute("data-site");
 var origin = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, "");
 if (site) {
   __lodestone_tracker({ module_or_path: asset("{{TRACKER_WASM}}") }).then(function () {
-    t = __lodestone_tracker.start(site, origin, host);
+    __lodestone_tracker.start(site, origin, host);
+    t = __lodestone_tracker;
     window.lodestone = { open: api(10), close: api(11), score: api(12), reset: api(13) };
   }).catch(function () {});
 }

@@ -3,8 +3,7 @@
 //! the popup module loaded only then, and queues leads until the server acknowledges them.
 //!
 //! The bootstrap (`host.js`, bundled into `lodestone.js`) reads the script tag, wires page
-//! events to [`Lodestone`]'s methods and performs I/O through [`host::Host`]; every decision
-//! is made here. Nothing here
+//! events to [`on`] and performs I/O through [`host::Host`]; every decision is made here. Nothing here
 //! throws into the host page: the bootstrap guards every call, and nothing visible happens
 //! when the config cannot be loaded.
 
@@ -15,6 +14,8 @@ mod json;
 mod server;
 mod site;
 mod tracker;
+
+use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
@@ -29,15 +30,22 @@ use crate::tracker::Tracker;
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
-/// The tracker of this page, held by the bootstrap, which reports each page event to
-/// [`Lodestone::on`].
-#[wasm_bindgen]
-pub struct Lodestone(Tracker);
+/// The page's one tracker. wasm32 without atomics runs this module on a single thread, so a
+/// `RefCell` in a static is sound; an exported class or `thread_local!` each cost kilobytes.
+struct Global(RefCell<Option<Tracker>>);
+
+// SAFETY: wasm32-unknown-unknown without atomics has exactly one thread.
+#[allow(unsafe_code)]
+unsafe impl Sync for Global {}
+
+static TRACKER: Global = Global(RefCell::new(None));
 
 /// Starts tracking `site`, talking to the ingest server at `api`.
 #[wasm_bindgen]
-pub fn start(site: String, api: String, host: Host) -> Lodestone {
-    Lodestone(Tracker::start(host, site, api))
+pub fn start(site: String, api: String, host: Host) {
+    if let Ok(mut t) = TRACKER.0.try_borrow_mut() {
+        *t = Some(Tracker::start(host, site, api));
+    }
 }
 
 /// The page events the bootstrap reports, with the meaning of `on`'s arguments.
@@ -64,11 +72,13 @@ mod event {
     pub const RESET: u32 = 13;
 }
 
+/// Handles one page event (see `event`); returns the score for `SCORE`, else 0. A re-entrant
+/// call (an event raised while another is handled) is dropped.
 #[wasm_bindgen]
-impl Lodestone {
-    /// Handles one page event (see `event`); returns the score for `SCORE`, else 0.
-    pub fn on(&mut self, kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
-        let t = &mut self.0;
+pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
+    let Ok(mut slot) = TRACKER.0.try_borrow_mut() else { return 0 };
+    let Some(t) = slot.as_mut() else { return 0 };
+    {
         match kind {
             event::ANSWERED => t.answered(n, m, &value),
             event::TICK => t.tick(n != 0),
