@@ -80,7 +80,16 @@ pub enum Device {
 
 /// Starts headless Chromium with a fresh profile.
 pub async fn browser(device: Device) -> Browser {
-    let slot = BROWSERS.acquire().await.expect("semaphore");
+    start_browser(device, 1).await
+}
+
+/// A browser that runs alone (no other browser test at the same time): for measurements.
+pub async fn exclusive_browser(device: Device) -> Browser {
+    start_browser(device, 2).await
+}
+
+async fn start_browser(device: Device, slots: u32) -> Browser {
+    let slot = BROWSERS.acquire_many(slots).await.expect("semaphore");
     let profile = tempfile::tempdir().expect("profile dir");
     let mut args = vec![
         "--headless".to_owned(),

@@ -38,6 +38,8 @@ pub fn run() -> anyhow::Result<()> {
     for c in WASM_CRATES {
         test.args(["--exclude", c]);
     }
+    // Show what passing tests print: the crash test's counts and the widget's measured figures.
+    test.args(["--", "--show-output"]);
     exec(test)?;
     eprintln!("\nall checks and tests passed");
     Ok(())
