@@ -182,23 +182,32 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Erases every lead of `email_key` (the case-folded address) on `site`: the lead, with its
-    /// consent record, and its submission index entry, atomically. Returns how many were erased.
-    /// Scans the site's leads: O(leads of the site).
-    pub fn erase_email(&self, site: &str, email_key: &str) -> Result<usize, StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut erased = 0;
+    /// The keys to remove to erase every lead of `email_key` (any letter case) on `site`: each
+    /// lead (with its consent record) and its submission index entry. A read-only scan of the
+    /// site's leads, O(leads of the site), done outside the writer so ingestion goes on.
+    pub fn erasure_keys(&self, site: &str, email_key: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut keys = Vec::new();
         for entry in self.leads.scan_prefix(key(LEAD, site, &[])) {
             let (lead_key, bytes) = entry?;
             let lead: StoredLead = decode(&bytes)?;
             if lead.email.eq_ignore_ascii_case(email_key) {
-                batch.remove(key(SUBMISSION, site, &[lead.submission_id.as_bytes()]));
-                batch.remove(lead_key);
-                erased += 1;
+                keys.push(key(SUBMISSION, site, &[lead.submission_id.as_bytes()]));
+                keys.push(lead_key.to_vec());
             }
         }
+        Ok(keys)
+    }
+
+    /// Removes `keys` (from [`Store::erasure_keys`]) atomically; returns how many leads they held.
+    pub fn erase(&self, keys: &[Vec<u8>]) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut leads = 0;
+        for k in keys {
+            leads += usize::from(k.first() == Some(&LEAD) && self.leads.contains_key(k)?);
+            batch.remove(k.as_slice());
+        }
         self.leads.apply_batch(batch)?;
-        Ok(erased)
+        Ok(leads)
     }
 
     /// The lead stored under `id` on `site`, with its consent record.
@@ -349,7 +358,9 @@ mod tests {
         store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
         store.insert_lead(&new_lead("s", "a@b.co", "sub-00000002")).unwrap();
         store.insert_lead(&new_lead("s", "keep@b.co", "sub-00000003")).unwrap();
-        assert_eq!(store.erase_email("s", "a@b.co").unwrap(), 2);
+        let keys = store.erasure_keys("s", "A@B.co").unwrap();
+        assert_eq!(store.erase(&keys).unwrap(), 2);
+        assert_eq!(store.erase(&keys).unwrap(), 0, "erasing again finds nothing");
         let left: Vec<_> = store.leads("s").map(|l| l.unwrap().email).collect();
         assert_eq!(left, ["keep@b.co"]);
         // One lead and its submission entry are left.

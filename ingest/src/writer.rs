@@ -18,7 +18,10 @@ const MAX_BATCH: usize = 512;
 #[derive(Debug)]
 pub enum WriteOp {
     Lead(Box<NewLead>),
-    Erase { site: String, email_key: String },
+    /// Removes these keys (from `Store::erasure_keys`) in one atomic batch.
+    Erase {
+        keys: Vec<Vec<u8>>,
+    },
 }
 
 /// What a write did.
@@ -77,12 +80,12 @@ fn apply_and_flush(store: &Store, ops: &[WriteOp]) -> Vec<Result<WriteDone, Stor
     for op in ops {
         match op {
             WriteOp::Lead(new) => results.push(batch.add(new).map(WriteDone::Lead)),
-            WriteOp::Erase { site, email_key } => {
+            WriteOp::Erase { keys } => {
                 let staged = std::mem::replace(&mut batch, store.lead_batch());
                 if let Err(e) = staged.commit() {
                     failure.get_or_insert(e.to_string());
                 }
-                results.push(store.erase_email(site, email_key).map(WriteDone::Erased));
+                results.push(store.erase(keys).map(WriteDone::Erased));
             }
         }
     }

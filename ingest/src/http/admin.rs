@@ -147,7 +147,12 @@ async fn erase(
     known_site(&state, &site)?;
     let q = query_map(q.as_deref())?;
     let email = Email::parse(q.get("email").map_or("", String::as_str))?;
-    let done = state.writer.write(WriteOp::Erase { site, email_key: email.key() }).await?;
+    // Find the keys with reads beside the writer, then remove them through it (durably).
+    let store = state.store.clone();
+    let keys = tokio::task::spawn_blocking(move || store.erasure_keys(&site, &email.key()))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let done = state.writer.write(WriteOp::Erase { keys }).await?;
     let WriteDone::Erased(n) = done else {
         return Err(ApiError::Internal("writer answered an erase with another outcome".into()));
     };
