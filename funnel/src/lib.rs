@@ -7,6 +7,7 @@
 pub mod conditions;
 pub mod config;
 pub mod error;
+pub mod frequency;
 pub mod rules;
 pub mod score;
 pub mod targeting;
