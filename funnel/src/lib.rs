@@ -6,6 +6,7 @@
 
 pub mod conditions;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod frequency;
 pub mod rules;

@@ -1,0 +1,154 @@
+//! The decision: which campaign, if any, shows now. Combines each campaign's targeting,
+//! trigger tree and frequency rules, picks the highest priority among those that pass (first
+//! declared on a tie), and reports every campaign's verdicts, which is what a debug overlay
+//! shows. Pure.
+
+use crate::conditions::{Condition, LeafVerdict, Now};
+use crate::frequency::{self, Frequency, Memory, Recent, SiteFrequency};
+use crate::targeting::{Audience, Targeting, Verdict};
+
+/// One campaign's rules, as the engine sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignRules {
+    pub id: String,
+    pub priority: i32,
+    pub targeting: Targeting,
+    pub trigger: Condition,
+    pub frequency: Frequency,
+}
+
+/// Everything one evaluation needs about the visitor and the page.
+#[derive(Debug, Clone, Copy)]
+pub struct Situation<'a> {
+    pub audience: Audience<'a>,
+    pub now: Now<'a>,
+    pub recent: Recent,
+    pub now_ms: f64,
+}
+
+/// Why one campaign did or did not qualify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignReport {
+    pub id: String,
+    pub targeting: Vec<Verdict>,
+    pub trigger: Vec<LeafVerdict>,
+    pub trigger_holds: bool,
+    pub frequency: Vec<frequency::Verdict>,
+    pub eligible: bool,
+}
+
+/// The campaign to show now, if any: the highest priority among those whose targeting,
+/// trigger and frequency all pass.
+pub fn decide<'c>(
+    campaigns: &'c [CampaignRules],
+    site: &SiteFrequency,
+    memory: impl Fn(&str) -> Memory,
+    s: &Situation<'_>,
+) -> Option<&'c CampaignRules> {
+    campaigns
+        .iter()
+        .filter(|c| {
+            frequency::allows(&c.frequency, site, memory(&c.id), s.recent, s.now_ms)
+                && c.targeting.matches(&s.audience)
+                && c.trigger.holds(&s.now)
+        })
+        .fold(None, |best: Option<&CampaignRules>, c| match best {
+            Some(b) if b.priority >= c.priority => Some(b),
+            _ => Some(c),
+        })
+}
+
+/// Every campaign's verdicts, in declaration order.
+pub fn explain(
+    campaigns: &[CampaignRules],
+    site: &SiteFrequency,
+    memory: impl Fn(&str) -> Memory,
+    s: &Situation<'_>,
+) -> Vec<CampaignReport> {
+    campaigns
+        .iter()
+        .map(|c| {
+            let targeting = c.targeting.verdicts(&s.audience);
+            let trigger = c.trigger.verdicts(&s.now);
+            let trigger_holds = c.trigger.holds(&s.now);
+            let frequency = frequency::verdicts(&c.frequency, site, memory(&c.id), s.recent, s.now_ms);
+            let eligible =
+                trigger_holds && targeting.iter().all(|v| v.passed) && frequency.iter().all(|v| v.passed);
+            CampaignReport { id: c.id.clone(), targeting, trigger, trigger_holds, frequency, eligible }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conditions::Leaf;
+    use crate::targeting::DeviceClass;
+
+    pub(crate) fn situation<'a>(path: &'a str, scroll: u8) -> Situation<'a> {
+        Situation {
+            audience: Audience {
+                path,
+                referrer_host: None,
+                utm_source: None,
+                utm_campaign: None,
+                device: DeviceClass::Desktop,
+                visits: 1,
+                converted_any: false,
+                sample_roll: 50,
+                now_ms: 1_800_000_000_000,
+            },
+            now: Now { seconds_on_page: 10, scroll_percent: scroll, page_views: 2, ..Now::default() },
+            recent: Recent::default(),
+            now_ms: 1_800_000_000_000.0,
+        }
+    }
+
+    fn campaign(id: &str, priority: i32, include: &str, trigger: Leaf) -> CampaignRules {
+        CampaignRules {
+            id: id.into(),
+            priority,
+            targeting: Targeting { include: vec![include.into()], ..Targeting::default() },
+            trigger: Condition::Leaf(trigger),
+            frequency: Frequency::default(),
+        }
+    }
+
+    #[test]
+    fn the_highest_priority_campaign_that_passes_everything_wins() {
+        let campaigns = [
+            campaign("blog-scroll", 5, "/blog/*", Leaf::ScrollPercent(50)),
+            campaign("blog-delay", 1, "/blog/*", Leaf::DelaySeconds(5)),
+            campaign("pricing", 9, "/pricing", Leaf::DelaySeconds(0)),
+        ];
+        let none = |_: &str| Memory::default();
+        let site = SiteFrequency::default();
+        let pick = |s: &Situation<'_>| decide(&campaigns, &site, none, s).map(|c| c.id.as_str());
+        assert_eq!(pick(&situation("/blog/post", 10)), Some("blog-delay"));
+        assert_eq!(pick(&situation("/blog/post", 60)), Some("blog-scroll"));
+        assert_eq!(pick(&situation("/pricing", 0)), Some("pricing"));
+        assert_eq!(pick(&situation("/about", 90)), None);
+        let mut shown = situation("/blog/post", 60);
+        shown.recent.shown_this_page = true;
+        assert_eq!(pick(&shown), None, "one interruption per page view");
+        let closed = |id: &str| Memory {
+            closed_at: (id == "blog-scroll").then_some(1_800_000_000_000.0),
+            ..Memory::default()
+        };
+        assert_eq!(
+            decide(&campaigns, &site, closed, &situation("/blog/post", 60)).map(|c| c.id.as_str()),
+            Some("blog-delay")
+        );
+    }
+
+    #[test]
+    fn the_report_says_why_each_campaign_did_not_show() {
+        let campaigns = [campaign("blog-scroll", 5, "/blog/*", Leaf::ScrollPercent(50))];
+        let report =
+            explain(&campaigns, &SiteFrequency::default(), |_| Memory::default(), &situation("/about", 20));
+        let r = &report[0];
+        assert!(!r.eligible);
+        assert_eq!(r.targeting, [Verdict { rule: "include", passed: false }]);
+        assert_eq!((r.trigger[0].passed, r.trigger[0].seen), (false, 20));
+    }
+}
