@@ -33,7 +33,7 @@ pub struct CampaignReport {
     pub targeting: Vec<Verdict>,
     pub trigger: Vec<LeafVerdict>,
     pub trigger_holds: bool,
-    pub frequency: Vec<frequency::Verdict>,
+    pub frequency: Vec<Verdict>,
     pub eligible: bool,
 }
 

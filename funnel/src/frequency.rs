@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::targeting::Verdict;
+
 const DAY_MS: f64 = 86_400_000.0;
 
 /// A campaign's own frequency rules.
@@ -55,13 +57,6 @@ pub struct Recent {
     pub shown_this_page: bool,
     /// When the last popup of the site showed.
     pub last_popup_at: Option<f64>,
-}
-
-/// One rule's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Verdict {
-    pub rule: &'static str,
-    pub passed: bool,
 }
 
 /// Every frequency rule that applies, with its verdict, in a fixed order.

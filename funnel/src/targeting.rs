@@ -95,7 +95,7 @@ pub struct Audience<'a> {
     pub now_ms: i64,
 }
 
-/// One rule's verdict, for the debug overlay and tests.
+/// One rule's verdict (targeting and frequency rules alike), for the debug overlay and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
     pub rule: &'static str,
