@@ -82,10 +82,6 @@ impl App {
     pub fn admin_token(&self) -> &str {
         &self.state.admin_token
     }
-
-    pub fn store(&self) -> &Store {
-        &self.state.store
-    }
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish,

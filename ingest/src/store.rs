@@ -210,13 +210,6 @@ impl Store {
         Ok(leads)
     }
 
-    /// The lead stored under `id` on `site`, with its consent record.
-    pub fn lead(&self, site: &str, id: &str) -> Result<Option<StoredLead>, StoreError> {
-        let Ok(uuid) = Uuid::parse_str(id) else { return Ok(None) };
-        let lead_key = key(LEAD, site, &[uuid.as_bytes()]);
-        Ok(self.leads.get(&lead_key)?.map(|b| decode(&b)).transpose()?)
-    }
-
     /// Up to `limit` leads of `site`, newest first, starting after `cursor` (a lead id).
     pub fn lead_page(&self, site: &str, cursor: Option<&str>, limit: usize) -> Result<LeadPage, StoreError> {
         let start = key(LEAD, site, &[]);
