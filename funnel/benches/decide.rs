@@ -4,16 +4,16 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use funnel::Campaign;
 use funnel::conditions::{Condition, Leaf, Now};
-use funnel::engine::{CampaignRules, Situation, decide, explain};
+use funnel::engine::{Situation, decide, explain};
 use funnel::frequency::{Frequency, Memory, Recent, SiteFrequency};
 use funnel::targeting::{Audience, DeviceClass, Targeting};
 
 /// Twenty campaigns with realistic rules; none qualifies, so every rule of every campaign runs.
-fn campaigns() -> Vec<CampaignRules> {
+fn campaigns() -> Vec<Campaign> {
     (0..20)
-        .map(|i| CampaignRules {
-            id: format!("campaign-{i}"),
+        .map(|i| Campaign {
             priority: i,
             targeting: Targeting {
                 include: vec![format!("/section-{i}/*"), "/blog/*".into(), "*/pricing*".into()],
@@ -42,6 +42,7 @@ fn campaigns() -> Vec<CampaignRules> {
                 ],
             },
             frequency: Frequency { max_per_session: Some(2), ..Frequency::default() },
+            ..Campaign::new(&format!("campaign-{i}"))
         })
         .collect()
 }

@@ -25,13 +25,68 @@ pub enum Leaf {
     Event(String),
 }
 
-/// A condition tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A condition tree. Each table has exactly one key: `all`, `any` or a leaf's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Condition {
     All { all: Vec<Condition> },
     Any { any: Vec<Condition> },
     Leaf(Leaf),
+}
+
+const LEAVES: &[&str] = &[
+    "delay_seconds",
+    "time_on_site_seconds",
+    "scroll_percent",
+    "exit_intent",
+    "inactive_seconds",
+    "click",
+    "min_page_views",
+    "min_visits",
+    "min_score",
+    "event",
+];
+
+/// Reads one-key tables so that a wrong key is named in the error (an untagged enum would
+/// only say that nothing matched).
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct One;
+        impl<'de> serde::de::Visitor<'de> for One {
+            type Value = Condition;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table with one key: all, any, or a condition such as scroll_percent")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Condition, A::Error> {
+                use serde::de::Error;
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(A::Error::custom("empty condition: use all, any, or a condition"));
+                };
+                let c = match key.as_str() {
+                    "all" => Condition::All { all: map.next_value()? },
+                    "any" => Condition::Any { any: map.next_value()? },
+                    "delay_seconds" => Condition::Leaf(Leaf::DelaySeconds(map.next_value()?)),
+                    "time_on_site_seconds" => Condition::Leaf(Leaf::TimeOnSiteSeconds(map.next_value()?)),
+                    "scroll_percent" => Condition::Leaf(Leaf::ScrollPercent(map.next_value()?)),
+                    "exit_intent" => Condition::Leaf(Leaf::ExitIntent(map.next_value()?)),
+                    "inactive_seconds" => Condition::Leaf(Leaf::InactiveSeconds(map.next_value()?)),
+                    "click" => Condition::Leaf(Leaf::Click(map.next_value()?)),
+                    "min_page_views" => Condition::Leaf(Leaf::MinPageViews(map.next_value()?)),
+                    "min_visits" => Condition::Leaf(Leaf::MinVisits(map.next_value()?)),
+                    "min_score" => Condition::Leaf(Leaf::MinScore(map.next_value()?)),
+                    "event" => Condition::Leaf(Leaf::Event(map.next_value()?)),
+                    other => return Err(A::Error::unknown_field(other, LEAVES)),
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(A::Error::custom(format_args!(
+                        "`{extra}` beside `{key}`: one condition per table, combine them with all = [...] or any = [...]"
+                    )));
+                }
+                Ok(c)
+            }
+        }
+        d.deserialize_map(One)
+    }
 }
 
 /// The signals a condition is evaluated against, on the current page.
@@ -59,6 +114,44 @@ pub struct LeafVerdict {
 }
 
 impl Leaf {
+    /// The leaf's name, as written in the config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::DelaySeconds(_) => LEAVES[0],
+            Self::TimeOnSiteSeconds(_) => LEAVES[1],
+            Self::ScrollPercent(_) => LEAVES[2],
+            Self::ExitIntent(_) => LEAVES[3],
+            Self::InactiveSeconds(_) => LEAVES[4],
+            Self::Click(_) => LEAVES[5],
+            Self::MinPageViews(_) => LEAVES[6],
+            Self::MinVisits(_) => LEAVES[7],
+            Self::MinScore(_) => LEAVES[8],
+            Self::Event(_) => LEAVES[9],
+        }
+    }
+
+    /// What the leaf asks for, as text (`60`, `true`, `demo-cta`).
+    pub fn wants(&self) -> String {
+        let mut out = String::new();
+        match self {
+            Self::DelaySeconds(n)
+            | Self::TimeOnSiteSeconds(n)
+            | Self::InactiveSeconds(n)
+            | Self::MinPageViews(n)
+            | Self::MinVisits(n) => crate::score::push_decimal(&mut out, (*n).into()),
+            Self::ScrollPercent(p) => crate::score::push_decimal(&mut out, (*p).into()),
+            Self::MinScore(s) => {
+                if *s < 0 {
+                    out.push('-');
+                }
+                crate::score::push_decimal(&mut out, s.unsigned_abs().into());
+            }
+            Self::ExitIntent(b) => out.push_str(if *b { "true" } else { "false" }),
+            Self::Click(k) | Self::Event(k) => out.push_str(k),
+        }
+        out
+    }
+
     /// Whether the leaf holds, and the value it compared.
     pub fn check(&self, now: &Now<'_>) -> (bool, i64) {
         let at_least = |seen: u32, needed: u32| (seen >= needed, i64::from(seen));
@@ -176,6 +269,12 @@ mod tests {
         assert!(!Condition::Any { any: vec![] }.holds(&n));
         let verdicts: Vec<_> = tree.verdicts(&n).into_iter().map(|v| (v.passed, v.seen)).collect();
         assert_eq!(verdicts, [(false, 0), (true, 40), (true, 25)]);
+        let described: Vec<_> = tree.verdicts(&n).iter().map(|v| (v.leaf.name(), v.leaf.wants())).collect();
+        assert_eq!(
+            described,
+            [("exit_intent", "true".into()), ("scroll_percent", "30".into()), ("min_score", "20".into())]
+        );
+        assert_eq!(Leaf::MinScore(-5).wants(), "-5");
     }
 
     #[test]

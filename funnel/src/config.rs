@@ -5,6 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::conditions::Condition;
+use crate::frequency::{Frequency, SiteFrequency};
+use crate::targeting::Targeting;
+
 /// The part of a site's configuration the widget needs: its campaigns and scoring rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -14,6 +18,41 @@ pub struct SiteConfig {
     pub campaigns: Vec<Campaign>,
     #[serde(default)]
     pub scoring: ScoringRules,
+    /// Rules across the site's campaigns (a cooldown between any two popups).
+    #[serde(default)]
+    pub frequency: SiteFrequency,
+    /// Elements whose clicks count as CTA clicks and can trigger campaigns (`click` leaf).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cta: Vec<CtaSelector>,
+    #[serde(default)]
+    pub privacy: Privacy,
+}
+
+/// A named CTA: clicks on elements matching `selector` (or inside one) count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtaSelector {
+    pub name: String,
+    pub selector: String,
+}
+
+/// What the tracker may keep in the visitor's browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Privacy {
+    /// With Global Privacy Control or Do-Not-Track on, store nothing and decide from the
+    /// current page's signals only.
+    #[serde(default = "yes")]
+    pub honor_gpc: bool,
+    /// Store nothing until the page calls `lodestone.consent(true)`.
+    #[serde(default)]
+    pub consent_mode: bool,
+}
+
+impl Default for Privacy {
+    fn default() -> Self {
+        Self { honor_gpc: true, consent_mode: false }
+    }
 }
 
 impl SiteConfig {
@@ -44,19 +83,43 @@ pub struct Campaign {
     pub consent: ConsentSpec,
     #[serde(default)]
     pub success: Success,
+    /// Who and where: URL, referrer, UTM, device, new or returning, sampling, dates.
     #[serde(default)]
-    pub trigger: Trigger,
-    /// Days the campaign stays hidden after the visitor closes it.
-    #[serde(default = "default_cooldown_days")]
-    pub cooldown_days: u32,
+    pub targeting: Targeting,
+    /// When: a condition tree over the visitor's signals; none set means at once.
+    #[serde(default = "at_once")]
+    pub trigger: Condition,
+    /// How often: after a close, after a conversion, per session.
+    #[serde(default)]
+    pub frequency: Frequency,
+}
+
+impl Campaign {
+    /// A campaign with default copy, consent, targeting, trigger (at once) and frequency.
+    pub fn new(id: &str) -> Self {
+        Self {
+            id: id.into(),
+            display: Display::Modal,
+            priority: 0,
+            headline: String::new(),
+            body: String::new(),
+            button_label: default_button_label(),
+            ask_name: false,
+            consent: ConsentSpec::default(),
+            success: Success::default(),
+            targeting: Targeting::default(),
+            trigger: at_once(),
+            frequency: Frequency::default(),
+        }
+    }
+}
+
+fn at_once() -> Condition {
+    Condition::All { all: Vec::new() }
 }
 
 fn default_button_label() -> String {
     "Send it to me".into()
-}
-
-fn default_cooldown_days() -> u32 {
-    7
 }
 
 /// How a campaign is displayed.
@@ -121,20 +184,6 @@ impl Default for Success {
     }
 }
 
-/// When a campaign fires. Every condition that is set must hold; none set means at once.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Trigger {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay_seconds: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scroll_percent: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_page_views: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_score: Option<i32>,
-}
-
 /// Points the engagement score gives per signal. Integer arithmetic only, so the browser and
 /// the server compute the same total bit for bit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,14 +195,28 @@ pub struct ScoringRules {
     pub engaged_minute: i32,
     #[serde(default = "points_5")]
     pub return_visit: i32,
-    /// Points once the visitor has scrolled at least 75% of a page.
-    #[serde(default = "points_5")]
-    pub deep_scroll: i32,
     #[serde(default = "points_5")]
     pub cta_click: i32,
-    /// Extra points for having viewed pages matching a path pattern (`/pricing*`).
+    /// Points once the visitor has scrolled at least `percent` of a page (each threshold once).
+    #[serde(default = "default_scroll")]
+    pub scroll: Vec<ScrollRule>,
+    /// Points for having viewed a page whose path matches a pattern (`/pricing*`).
     #[serde(default)]
     pub pages: Vec<PageRule>,
+    /// Points for having arrived from a referrer host matching a pattern (`*.google.*`).
+    #[serde(default)]
+    pub referrers: Vec<MatchRule>,
+    #[serde(default)]
+    pub utm_sources: Vec<MatchRule>,
+    #[serde(default)]
+    pub utm_campaigns: Vec<MatchRule>,
+    /// Upper bounds of what page views, engaged minutes and CTA clicks can earn.
+    #[serde(default)]
+    pub caps: Caps,
+    /// Activity (page views, engaged minutes, CTA clicks) loses half its points every this
+    /// many days; none set means no decay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_life_days: Option<u32>,
     /// Upper bound of the total.
     #[serde(default = "points_100")]
     pub max: i32,
@@ -171,6 +234,9 @@ fn points_5() -> i32 {
 fn points_100() -> i32 {
     100
 }
+fn default_scroll() -> Vec<ScrollRule> {
+    vec![ScrollRule { percent: 75, points: 5 }]
+}
 
 impl Default for ScoringRules {
     fn default() -> Self {
@@ -178,15 +244,20 @@ impl Default for ScoringRules {
             page_view: 2,
             engaged_minute: 3,
             return_visit: 5,
-            deep_scroll: 5,
             cta_click: 5,
+            scroll: default_scroll(),
             pages: Vec::new(),
+            referrers: Vec::new(),
+            utm_sources: Vec::new(),
+            utm_campaigns: Vec::new(),
+            caps: Caps::default(),
+            half_life_days: None,
             max: 100,
         }
     }
 }
 
-/// Points for having viewed a page whose path matches `path` (exact, or a prefix ending in `*`).
+/// Points for having viewed a page whose path matches `path` (a glob: `*` is any text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageRule {
@@ -196,9 +267,34 @@ pub struct PageRule {
 
 impl PageRule {
     pub fn matches(&self, path: &str) -> bool {
-        match self.path.strip_suffix('*') {
-            Some(prefix) => path.starts_with(prefix),
-            None => path == self.path,
-        }
+        crate::targeting::glob_match(&self.path, path)
     }
+}
+
+/// Points for a scroll depth reached on any page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrollRule {
+    pub percent: u8,
+    pub points: i32,
+}
+
+/// Points when a value (a referrer host, a UTM source or campaign) matches a glob pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchRule {
+    pub pattern: String,
+    pub points: i32,
+}
+
+/// Per-component caps, in points.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Caps {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_views: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engaged_minutes: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cta_clicks: Option<i32>,
 }

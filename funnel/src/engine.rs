@@ -3,19 +3,10 @@
 //! declared on a tie), and reports every campaign's verdicts, which is what a debug overlay
 //! shows. Pure.
 
-use crate::conditions::{Condition, LeafVerdict, Now};
-use crate::frequency::{self, Frequency, Memory, Recent, SiteFrequency};
-use crate::targeting::{Audience, Targeting, Verdict};
-
-/// One campaign's rules, as the engine sees them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CampaignRules {
-    pub id: String,
-    pub priority: i32,
-    pub targeting: Targeting,
-    pub trigger: Condition,
-    pub frequency: Frequency,
-}
+use crate::conditions::{LeafVerdict, Now};
+use crate::config::Campaign;
+use crate::frequency::{self, Memory, Recent, SiteFrequency};
+use crate::targeting::{Audience, Verdict};
 
 /// Everything one evaluation needs about the visitor and the page.
 #[derive(Debug, Clone, Copy)]
@@ -40,11 +31,11 @@ pub struct CampaignReport {
 /// The campaign to show now, if any: the highest priority among those whose targeting,
 /// trigger and frequency all pass.
 pub fn decide<'c>(
-    campaigns: &'c [CampaignRules],
+    campaigns: &'c [Campaign],
     site: &SiteFrequency,
     memory: impl Fn(&str) -> Memory,
     s: &Situation<'_>,
-) -> Option<&'c CampaignRules> {
+) -> Option<&'c Campaign> {
     campaigns
         .iter()
         .filter(|c| {
@@ -52,7 +43,7 @@ pub fn decide<'c>(
                 && c.targeting.matches(&s.audience)
                 && c.trigger.holds(&s.now)
         })
-        .fold(None, |best: Option<&CampaignRules>, c| match best {
+        .fold(None, |best: Option<&Campaign>, c| match best {
             Some(b) if b.priority >= c.priority => Some(b),
             _ => Some(c),
         })
@@ -60,7 +51,7 @@ pub fn decide<'c>(
 
 /// Every campaign's verdicts, in declaration order.
 pub fn explain(
-    campaigns: &[CampaignRules],
+    campaigns: &[Campaign],
     site: &SiteFrequency,
     memory: impl Fn(&str) -> Memory,
     s: &Situation<'_>,
@@ -82,8 +73,8 @@ pub fn explain(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conditions::Leaf;
-    use crate::targeting::DeviceClass;
+    use crate::conditions::{Condition, Leaf};
+    use crate::targeting::{DeviceClass, Targeting};
 
     pub(crate) fn situation<'a>(path: &'a str, scroll: u8) -> Situation<'a> {
         Situation {
@@ -104,13 +95,12 @@ mod tests {
         }
     }
 
-    fn campaign(id: &str, priority: i32, include: &str, trigger: Leaf) -> CampaignRules {
-        CampaignRules {
-            id: id.into(),
+    fn campaign(id: &str, priority: i32, include: &str, trigger: Leaf) -> Campaign {
+        Campaign {
             priority,
             targeting: Targeting { include: vec![include.into()], ..Targeting::default() },
             trigger: Condition::Leaf(trigger),
-            frequency: Frequency::default(),
+            ..Campaign::new(id)
         }
     }
 

@@ -9,17 +9,16 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod frequency;
-pub mod rules;
 pub mod score;
 pub mod targeting;
 pub mod validate;
 pub mod wire;
 
-pub use config::{Campaign, ConsentSpec, Display, ScoringRules, SiteConfig, Success, Trigger};
+pub use config::{Campaign, ConsentSpec, CtaSelector, Display, Privacy, ScoringRules, SiteConfig, Success};
 pub use error::{ErrorBody, ErrorDetail, FieldError};
 pub use score::{ScoreItem, ScoreReport, compute_score};
 pub use validate::{Email, SiteId, ValidLead, limits};
 pub use wire::{
-    Attribution, CampaignAction, ConsentGiven, Event, EventBatch, LeadAccepted, LeadSubmission, Signals,
-    Touch,
+    Attribution, CampaignAction, ConsentGiven, DayActivity, Event, EventBatch, LeadAccepted, LeadSubmission,
+    Signals, Touch,
 };

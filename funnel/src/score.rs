@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::ScoringRules;
-use crate::wire::Signals;
+use crate::targeting::glob_match;
+use crate::wire::{DayActivity, Signals};
 
 /// A score and the reasons behind it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,47 +41,104 @@ pub fn push_decimal(out: &mut String, n: u64) {
 }
 
 /// `before` + `n` + `after`.
-fn text(before: &str, n: u32, after: &str) -> String {
+fn text(before: &str, n: u64, after: &str) -> String {
     let mut s = String::with_capacity(before.len() + after.len() + 10);
     s.push_str(before);
-    push_decimal(&mut s, n.into());
+    push_decimal(&mut s, n);
     s.push_str(after);
     s
 }
 
-/// Scores `signals` under `rules`. The total is clamped to `0..=rules.max`.
+/// The weight of activity `age` days old, in 1/1024ths: halved every `half_life` days, falling
+/// linearly in between. Integer only (no `powf`), so every platform computes the same value.
+pub fn decay_weight(age: u32, half_life: Option<u32>) -> i64 {
+    let Some(hl) = half_life.filter(|h| *h > 0) else { return 1024 };
+    let halvings = age / hl;
+    if halvings > 10 {
+        return 0;
+    }
+    let full = 1024i64 >> halvings;
+    full - full / 2 * i64::from(age % hl) / i64::from(hl)
+}
+
+/// Activity totals: (raw count, count weighted by age in 1/1024ths).
+fn activity(signals: &Signals, half_life: Option<u32>, count: impl Fn(&DayActivity) -> u32) -> (u64, i64) {
+    if signals.days.is_empty() {
+        return (0, 0);
+    }
+    signals.days.iter().fold((0, 0), |(raw, weighted), d| {
+        let w = decay_weight(signals.today.saturating_sub(d.day), half_life);
+        (raw + u64::from(count(d)), weighted + i64::from(count(d)) * w)
+    })
+}
+
+/// Scores `signals` under `rules`. Each component is capped as configured; the total is
+/// clamped to `0..=rules.max`. Activity is read from the per-day record when there is one
+/// (and then decays with the half-life), else from the totals.
 pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
     let mut items = Vec::new();
-    let mut add = |reason: String, points: i64| {
+    let mut add = |reason: String, points: i64, cap: Option<i32>| {
+        let points = cap.map_or(points, |c| points.min(i64::from(c)));
         let points = points.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
         if points != 0 {
             items.push(ScoreItem { reason, points });
         }
     };
-    add(text("", signals.page_views, " page views"), rules.page_view as i64 * signals.page_views as i64);
-    let minutes = signals.engaged_seconds / 60;
-    add(text("", minutes, " engaged minutes"), rules.engaged_minute as i64 * minutes as i64);
+    let hl = rules.half_life_days;
+    let by_day = !signals.days.is_empty();
+    let (views, views_w) = activity(signals, hl, |d| d.page_views);
+    let (secs, secs_w) = activity(signals, hl, |d| d.engaged_seconds);
+    let (ctas, ctas_w) = activity(signals, hl, |d| d.cta_clicks);
+    let (views, views_w) = if by_day { (views, views_w) } else { flat(signals.page_views) };
+    let (secs, secs_w) = if by_day { (secs, secs_w) } else { flat(signals.engaged_seconds) };
+    let (ctas, ctas_w) = if by_day { (ctas, ctas_w) } else { flat(signals.cta_clicks) };
+    let caps = rules.caps;
+    add(text("", views, " page views"), i64::from(rules.page_view) * views_w / 1024, caps.page_views);
+    add(
+        text("", secs / 60, " engaged minutes"),
+        i64::from(rules.engaged_minute) * (secs_w / (60 * 1024)),
+        caps.engaged_minutes,
+    );
+    add(text("", ctas, " CTA clicks"), i64::from(rules.cta_click) * ctas_w / 1024, caps.cta_clicks);
     if signals.visits > 1 {
-        add(text("returning visitor (", signals.visits, " visits)"), rules.return_visit as i64);
+        add(text("returning visitor (", signals.visits.into(), " visits)"), rules.return_visit.into(), None);
     }
-    if signals.max_scroll_percent >= 75 {
-        add("scrolled 75% of a page".into(), rules.deep_scroll as i64);
-    }
-    add(text("", signals.cta_clicks, " CTA clicks"), rules.cta_click as i64 * signals.cta_clicks as i64);
-    for rule in &rules.pages {
-        if signals.paths.iter().any(|p| rule.matches(p)) {
-            add(String::from("viewed ") + &rule.path, rule.points as i64);
+    for rule in &rules.scroll {
+        if signals.max_scroll_percent >= rule.percent {
+            add(text("scrolled ", rule.percent.into(), "% of a page"), rule.points.into(), None);
         }
     }
-    let sum: i64 = items.iter().map(|i| i.points as i64).sum();
-    let total = sum.clamp(0, rules.max.max(0) as i64) as i32;
+    for rule in &rules.pages {
+        if signals.paths.iter().any(|p| rule.matches(p)) {
+            add(String::from("viewed ") + &rule.path, rule.points.into(), None);
+        }
+    }
+    let lists = [
+        ("referrer ", &rules.referrers, &signals.referrer_hosts),
+        ("utm_source ", &rules.utm_sources, &signals.utm_sources),
+        ("utm_campaign ", &rules.utm_campaigns, &signals.utm_campaigns),
+    ];
+    for (what, rules, values) in lists {
+        for rule in rules {
+            if values.iter().any(|v| glob_match(&rule.pattern, v)) {
+                add(String::from(what) + &rule.pattern, rule.points.into(), None);
+            }
+        }
+    }
+    let sum: i64 = items.iter().map(|i| i64::from(i.points)).sum();
+    let total = sum.clamp(0, rules.max.max(0).into()) as i32;
     ScoreReport { total, explanation: items }
+}
+
+/// A total with no per-day record: full weight.
+fn flat(n: u32) -> (u64, i64) {
+    (n.into(), i64::from(n) * 1024)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PageRule;
+    use crate::config::{Caps, MatchRule, PageRule, ScrollRule};
     use proptest::prelude::*;
 
     fn signals(page_views: u32, engaged_seconds: u32, visits: u32, scroll: u8) -> Signals {
@@ -89,9 +147,13 @@ mod tests {
             page_views,
             engaged_seconds,
             max_scroll_percent: scroll,
-            cta_clicks: 0,
             paths: vec!["/".into(), "/pricing/team".into()],
+            ..Signals::default()
         }
+    }
+
+    fn day(day: u32, page_views: u32, engaged_seconds: u32, cta_clicks: u32) -> DayActivity {
+        DayActivity { day, page_views, engaged_seconds, cta_clicks }
     }
 
     #[test]
@@ -113,6 +175,63 @@ mod tests {
     }
 
     #[test]
+    fn components_table() {
+        let base = ScoringRules { scroll: vec![], ..ScoringRules::default() };
+        let with = |f: fn(&mut ScoringRules)| {
+            let mut r = base.clone();
+            f(&mut r);
+            r
+        };
+        let arrived = Signals {
+            referrer_hosts: vec!["www.google.com".into()],
+            utm_sources: vec!["newsletter".into()],
+            utm_campaigns: vec!["spring-sale".into()],
+            max_scroll_percent: 60,
+            cta_clicks: 3,
+            ..Signals::default()
+        };
+        let cases: Vec<(&str, ScoringRules, i32)> = vec![
+            ("nothing configured matches", base.clone(), 15),
+            (
+                "referrer glob",
+                with(|r| r.referrers = vec![MatchRule { pattern: "*.google.*".into(), points: 10 }]),
+                25,
+            ),
+            (
+                "referrer miss",
+                with(|r| r.referrers = vec![MatchRule { pattern: "*.bing.*".into(), points: 10 }]),
+                15,
+            ),
+            (
+                "utm source",
+                with(|r| r.utm_sources = vec![MatchRule { pattern: "news*".into(), points: 7 }]),
+                22,
+            ),
+            (
+                "utm campaign",
+                with(|r| r.utm_campaigns = vec![MatchRule { pattern: "spring-*".into(), points: 4 }]),
+                19,
+            ),
+            (
+                "scroll thresholds, each once",
+                with(|r| {
+                    r.scroll = vec![
+                        ScrollRule { percent: 25, points: 1 },
+                        ScrollRule { percent: 50, points: 2 },
+                        ScrollRule { percent: 75, points: 4 },
+                    ]
+                }),
+                18,
+            ),
+            ("cta cap", with(|r| r.caps = Caps { cta_clicks: Some(8), ..Caps::default() }), 8),
+            ("negative points", with(|r| r.cta_click = -1), 0),
+        ];
+        for (name, rules, expected) in cases {
+            assert_eq!(compute_score(&rules, &arrived).total, expected, "{name}");
+        }
+    }
+
+    #[test]
     fn reasons_name_their_counts() {
         assert_eq!(text("", 0, " page views"), "0 page views");
         assert_eq!(text("(", 4_294_967_295, ")"), "(4294967295)");
@@ -125,9 +244,32 @@ mod tests {
     }
 
     #[test]
-    fn the_total_is_capped_at_the_configured_maximum() {
+    fn the_total_and_each_component_are_capped() {
         let rules = ScoringRules { max: 10, ..ScoringRules::default() };
         assert_eq!(compute_score(&rules, &signals(50, 0, 1, 0)).total, 10);
+        let rules = ScoringRules {
+            caps: Caps { page_views: Some(6), engaged_minutes: Some(3), cta_clicks: None },
+            ..ScoringRules::default()
+        };
+        let report = compute_score(&rules, &signals(50, 3600, 1, 0));
+        assert_eq!(report.total, 9, "{report:?}");
+    }
+
+    #[test]
+    fn activity_decays_with_the_half_life() {
+        let weights: Vec<_> = [0, 7, 14, 21, 3, 10].iter().map(|a| decay_weight(*a, Some(7))).collect();
+        assert_eq!(weights, [1024, 512, 256, 128, 1024 - 512 * 3 / 7, 512 - 256 * 3 / 7]);
+        assert_eq!(decay_weight(1000, Some(7)), 0);
+        assert_eq!(decay_weight(1000, None), 1024);
+        let rules = ScoringRules { half_life_days: Some(7), ..ScoringRules::default() };
+        let mut s = Signals { today: 20_014, ..Signals::default() };
+        // Ten page views today (20 points) and ten two weeks ago (a quarter: 5 points).
+        s.days = vec![day(20_000, 10, 0, 0), day(20_014, 10, 0, 0)];
+        let report = compute_score(&rules, &s);
+        assert_eq!(report.explanation[0].reason, "20 page views");
+        assert_eq!(report.total, 25);
+        // Without a half-life the per-day record counts in full.
+        assert_eq!(compute_score(&ScoringRules::default(), &s).total, 40);
     }
 
     proptest! {
@@ -138,6 +280,22 @@ mod tests {
             let a = compute_score(&rules, &s);
             prop_assert!(a.total >= 0 && a.total <= rules.max);
             prop_assert_eq!(a, compute_score(&rules, &s));
+        }
+
+        #[test]
+        fn decay_is_monotone(age in 0u32..2000, hl in 1u32..400) {
+            prop_assert!(decay_weight(age + 1, Some(hl)) <= decay_weight(age, Some(hl)));
+            prop_assert!(decay_weight(age, Some(hl)) <= 1024);
+        }
+
+        #[test]
+        fn older_activity_never_scores_more(views in 0u32..10_000, age in 0u32..500, later in 1u32..500, hl in 1u32..60) {
+            let rules = ScoringRules { half_life_days: Some(hl), max: i32::MAX, ..ScoringRules::default() };
+            let at = |a: u32| {
+                let s = Signals { today: 1000, days: vec![day(1000 - a, views, views, views)], ..Signals::default() };
+                compute_score(&rules, &s).total
+            };
+            prop_assert!(at((age + later).min(1000)) <= at(age));
         }
     }
 }

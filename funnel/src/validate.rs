@@ -20,6 +20,10 @@ pub mod limits {
     pub const URL: usize = 2048;
     pub const UTM: usize = 200;
     pub const PATHS: usize = 50;
+    /// Referrer hosts, UTM sources or campaigns in a lead's signals.
+    pub const TOUCH_VALUES: usize = 20;
+    /// Days of activity in a lead's signals (the tracker keeps 90 days).
+    pub const DAYS: usize = 100;
     pub const SCORE_ITEMS: usize = 50;
     pub const REASON: usize = 200;
     pub const EVENTS_PER_BATCH: usize = 50;
@@ -212,6 +216,22 @@ impl LeadSubmission {
             for p in &s.paths {
                 max_len(|| "signals.paths", p, limits::URL)?;
             }
+            let lists: [(&'static str, &Vec<String>); 3] = [
+                ("signals.referrer_hosts", &s.referrer_hosts),
+                ("signals.utm_sources", &s.utm_sources),
+                ("signals.utm_campaigns", &s.utm_campaigns),
+            ];
+            for (name, list) in lists {
+                if list.len() > limits::TOUCH_VALUES {
+                    return Err(FieldError::new(name, "too_many", "Too many values."));
+                }
+                for v in list {
+                    max_len(|| name, v, limits::UTM)?;
+                }
+            }
+            if s.days.len() > limits::DAYS {
+                return Err(FieldError::new("signals.days", "too_many", "Too many days."));
+            }
         }
         if let Some(score) = &self.score {
             if score.explanation.len() > limits::SCORE_ITEMS {
@@ -304,22 +324,14 @@ impl EventBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ConsentSpec, Display, Success, Trigger};
+    use crate::config::ConsentSpec;
     use crate::wire::ConsentGiven;
 
     fn campaign(consent_required: bool) -> Campaign {
         Campaign {
-            id: "welcome".into(),
-            display: Display::Modal,
-            priority: 0,
             headline: "Get the guide".into(),
-            body: String::new(),
-            button_label: "Send".into(),
-            ask_name: false,
             consent: ConsentSpec { required: consent_required, ..ConsentSpec::default() },
-            success: Success::default(),
-            trigger: Trigger::default(),
-            cooldown_days: 7,
+            ..Campaign::new("welcome")
         }
     }
 

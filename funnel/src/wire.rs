@@ -113,6 +113,35 @@ pub struct Signals {
     /// Distinct paths viewed, most recent last.
     #[serde(default)]
     pub paths: Vec<String>,
+    /// Clicks on links to other sites.
+    #[serde(default)]
+    pub outbound_clicks: u32,
+    /// Activity per day, for the score's time decay.
+    #[serde(default)]
+    pub days: Vec<DayActivity>,
+    /// The visitor's day (days since the Unix epoch, UTC) when the score was computed.
+    #[serde(default)]
+    pub today: u32,
+    /// Referrer hosts, UTM sources and campaigns the visitor arrived with, oldest first.
+    #[serde(default)]
+    pub referrer_hosts: Vec<String>,
+    #[serde(default)]
+    pub utm_sources: Vec<String>,
+    #[serde(default)]
+    pub utm_campaigns: Vec<String>,
+}
+
+/// One day of a visitor's activity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayActivity {
+    /// Days since the Unix epoch (UTC).
+    pub day: u32,
+    #[serde(default)]
+    pub page_views: u32,
+    #[serde(default)]
+    pub engaged_seconds: u32,
+    #[serde(default)]
+    pub cta_clicks: u32,
 }
 
 /// The server's answer to an accepted lead.

@@ -6,8 +6,11 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use funnel::config::{PageRule, Trigger};
-use funnel::{Campaign, ConsentSpec, Display, ScoringRules, SiteConfig, SiteId, Success};
+use funnel::conditions::{Condition, Leaf};
+use funnel::config::{CtaSelector, PageRule, Privacy};
+use funnel::frequency::{Frequency, SiteFrequency};
+use funnel::targeting::Targeting;
+use funnel::{Campaign, ConsentSpec, ScoringRules, SiteConfig, SiteId, Success};
 use serde::Deserialize;
 
 /// Why a config file was refused.
@@ -41,6 +44,21 @@ pub struct SiteEntry {
     pub campaigns: Vec<Campaign>,
     #[serde(default)]
     pub scoring: ScoringRules,
+    #[serde(default)]
+    pub frequency: SiteFrequency,
+    #[serde(default)]
+    pub cta: Vec<CtaSelector>,
+    #[serde(default)]
+    pub privacy: Privacy,
+}
+
+/// The first scroll percent above 100 in a trigger tree, if any.
+fn bad_scroll(c: &Condition) -> bool {
+    match c {
+        Condition::All { all: cs } | Condition::Any { any: cs } => cs.iter().any(bad_scroll),
+        Condition::Leaf(Leaf::ScrollPercent(p)) => *p > 100,
+        Condition::Leaf(_) => false,
+    }
 }
 
 /// A configured site, with its widget config pre-rendered to JSON and its ETag.
@@ -118,9 +136,22 @@ impl Sites {
                 if c.consent.required && c.consent.text.trim().is_empty() {
                     return Err(invalid(key("consent.text"), "required consent needs its text"));
                 }
-                if c.trigger.scroll_percent.is_some_and(|p| p > 100) {
+                if bad_scroll(&c.trigger) {
                     return Err(invalid(key("trigger.scroll_percent"), "must be 0-100"));
                 }
+                if c.targeting.sample_percent.is_some_and(|p| p > 100) {
+                    return Err(invalid(key("targeting.sample_percent"), "must be 0-100"));
+                }
+            }
+            for (j, cta) in entry.cta.iter().enumerate() {
+                SiteId::parse("name", &cta.name)
+                    .map_err(|e| invalid(format!("sites[{i}].cta[{j}].name"), &e.message))?;
+                if cta.selector.trim().is_empty() {
+                    return Err(invalid(format!("sites[{i}].cta[{j}].selector"), "must not be empty"));
+                }
+            }
+            if let Some(j) = entry.scoring.scroll.iter().position(|r| r.percent > 100) {
+                return Err(invalid(format!("sites[{i}].scoring.scroll[{j}].percent"), "must be 0-100"));
             }
             if by_id.contains_key(&entry.id) {
                 return Err(invalid(format!("sites[{i}].id"), "duplicate site id"));
@@ -146,8 +177,6 @@ impl Sites {
                 .collect(),
             campaigns: vec![
                 Campaign {
-                    id: "welcome".into(),
-                    display: Display::Modal,
                     priority: 10,
                     headline: "Get the Lead Generation Playbook".into(),
                     body: "42 pages of tactics that turned our readers into customers. Free, straight to your inbox."
@@ -160,14 +189,12 @@ impl Sites {
                         lead_magnet_url: Some("http://127.0.0.1:8081/playbook.html".into()),
                         thank_you_url: None,
                     },
-                    trigger: Trigger { delay_seconds: Some(3), ..Trigger::default() },
-                    cooldown_days: 7,
+                    trigger: Condition::Leaf(Leaf::DelaySeconds(3)),
+                    ..Campaign::new("welcome")
                 },
                 // An engaged reader (three pages, score 20 or more: the pricing page alone is
                 // worth 15) gets the pricing guide instead, first.
                 Campaign {
-                    id: "pricing-guide".into(),
-                    display: Display::Modal,
                     priority: 20,
                     headline: "Comparing plans? Take the pricing guide".into(),
                     body: "A one-page guide to choosing the right Northwind plan for your team.".into(),
@@ -179,13 +206,14 @@ impl Sites {
                         lead_magnet_url: Some("http://127.0.0.1:8081/pricing.html".into()),
                         thank_you_url: None,
                     },
-                    trigger: Trigger { min_page_views: Some(3), min_score: Some(20), ..Trigger::default() },
-                    cooldown_days: 3,
+                    trigger: Condition::All {
+                        all: vec![Condition::Leaf(Leaf::MinPageViews(3)), Condition::Leaf(Leaf::MinScore(20))],
+                    },
+                    frequency: Frequency { after_close_days: 3, ..Frequency::default() },
+                    ..Campaign::new("pricing-guide")
                 },
                 // A reader who scrolls through most of a page without converting yet.
                 Campaign {
-                    id: "newsletter".into(),
-                    display: Display::Modal,
                     priority: 5,
                     headline: "Enjoying the read?".into(),
                     body: "One practical lead-generation idea every Tuesday. No fluff.".into(),
@@ -193,14 +221,20 @@ impl Sites {
                     ask_name: false,
                     consent: ConsentSpec::default(),
                     success: Success { message: "You're in. See you on Tuesday!".into(), ..Success::default() },
-                    trigger: Trigger { scroll_percent: Some(70), ..Trigger::default() },
-                    cooldown_days: 14,
+                    // Not on the pricing page: the pricing guide speaks there.
+                    targeting: Targeting { exclude: vec!["/pricing*".into()], ..Targeting::default() },
+                    trigger: Condition::Leaf(Leaf::ScrollPercent(70)),
+                    frequency: Frequency { after_close_days: 14, ..Frequency::default() },
+                    ..Campaign::new("newsletter")
                 },
             ],
             scoring: ScoringRules {
                 pages: vec![PageRule { path: "/pricing*".into(), points: 15 }],
                 ..ScoringRules::default()
             },
+            frequency: SiteFrequency::default(),
+            cta: vec![CtaSelector { name: "see-plans".into(), selector: "a[href$=\"pricing.html\"]".into() }],
+            privacy: Privacy::default(),
         };
         Self { by_id: HashMap::from([(entry.id.clone(), Site::new(entry))]), admin_token: None }
     }
@@ -217,7 +251,14 @@ impl Sites {
 
 impl Site {
     fn new(entry: SiteEntry) -> Self {
-        let config = SiteConfig { site: entry.id, campaigns: entry.campaigns, scoring: entry.scoring };
+        let config = SiteConfig {
+            site: entry.id,
+            campaigns: entry.campaigns,
+            scoring: entry.scoring,
+            frequency: entry.frequency,
+            cta: entry.cta,
+            privacy: entry.privacy,
+        };
         let config_json = serde_json::to_string(&config).expect("site config serialises");
         let mut h = DefaultHasher::new();
         config_json.hash(&mut h);
@@ -264,7 +305,7 @@ mod tests {
         .unwrap();
         let shop = sites.get("shop").unwrap();
         assert!(shop.allows_origin("https://shop.example"));
-        assert_eq!(shop.campaign("ebook").unwrap().trigger.scroll_percent, Some(50));
+        assert_eq!(shop.campaign("ebook").unwrap().trigger, Condition::Leaf(Leaf::ScrollPercent(50)));
     }
 
     #[test]
@@ -290,6 +331,26 @@ mod tests {
                 format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ delay = 3 }}"),
                 "delay",
             ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ delay_seconds = 3, scroll_percent = 5 }}"
+                ),
+                "one condition per table",
+            ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ any = [{{ scroll_percent = 120 }}] }}"
+                ),
+                "sites[0].campaigns[0].trigger.scroll_percent",
+            ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntargeting = {{ sample_percent = 101 }}"
+                ),
+                "sites[0].campaigns[0].targeting.sample_percent",
+            ),
+            (format!("{site}[[sites.cta]]\nname = \"demo\"\nselector = \" \""), "sites[0].cta[0].selector"),
+            (format!("{site}[sites.privacy]\nhonour_gpc = false"), "honour_gpc"),
         ];
         for (text, key) in cases {
             let err = parse(&text).expect_err(key).to_string();

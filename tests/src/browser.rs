@@ -292,6 +292,8 @@ pub async fn stack_with(mut options: Options) -> Stack {
     let data_dir = tempfile::tempdir().unwrap();
     let ingest_addr: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     options.assets_dir = options.assets_dir.or_else(|| Some(widget_dist()));
+    // A test's own `lodestone.toml` names the demo pages' origin as `{{SITE_ORIGIN}}`.
+    options.config_toml = options.config_toml.map(|t| t.replace("{{SITE_ORIGIN}}", &site_origin));
     options.allowed_origins.push(site_origin);
     options.listen = Some(ingest_addr);
     options.data_dir = Some(data_dir.path().to_owned());

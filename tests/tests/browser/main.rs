@@ -7,6 +7,7 @@ mod frequency;
 mod isolation;
 mod keyboard;
 mod measure;
+mod rules;
 
 /// The consent text of the built-in demo campaign.
 pub const DEMO_CONSENT: &str = "I agree to receive emails from this site. I can unsubscribe at any time.";

@@ -1,8 +1,8 @@
 //! The visitor's own history, kept in their browser's localStorage and never sent anywhere
 //! except summarised inside a lead they submit. Bounded in size and age.
 
-use funnel::Touch;
-use funnel::rules::CampaignMemory;
+use funnel::frequency::Memory;
+use funnel::{DayActivity, Touch};
 use wasm_bindgen::JsValue;
 
 use crate::host::Host;
@@ -15,6 +15,13 @@ pub const SESSION_GAP_MS: f64 = 30.0 * 60_000.0;
 const MAX_AGE_MS: f64 = 90.0 * 86_400_000.0;
 /// At most this many distinct paths are remembered, oldest dropped first.
 const MAX_PATHS: usize = 30;
+/// At most this many referrer hosts, UTM sources or campaigns are remembered.
+const MAX_ARRIVALS: usize = 10;
+/// Per-day activity is kept this many days.
+const MAX_DAYS: u32 = 90;
+const DAY_MS: f64 = 86_400_000.0;
+/// Page titles are cut to this many characters.
+const MAX_TITLE: usize = 80;
 /// At most this many queued leads are kept.
 const MAX_QUEUE: usize = 10;
 /// Above this many bytes, the oldest paths and queued leads are dropped.
@@ -32,6 +39,26 @@ pub struct Queued {
     pub next: f64,
 }
 
+/// One page of the site as the visitor has seen it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    pub path: String,
+    pub title: String,
+    pub views: u32,
+    pub engaged: u32,
+    pub scroll: u8,
+}
+
+/// What the browser remembers about one campaign.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CampaignMemory {
+    pub closed_at: Option<f64>,
+    pub converted_at: Option<f64>,
+    /// Showings in session number `session`.
+    pub shown: u32,
+    pub session: u32,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct History {
     pub visits: u32,
@@ -39,12 +66,47 @@ pub struct History {
     pub engaged_seconds: u32,
     pub max_scroll: u8,
     pub cta_clicks: u32,
+    pub outbound_clicks: u32,
     pub last_seen: f64,
-    pub paths: Vec<String>,
+    pub session_start: f64,
+    /// When any popup of the site last showed.
+    pub last_popup: Option<f64>,
+    /// 0-99, rolled once per visitor, for sampling.
+    pub roll: u8,
+    /// Pages, most recently viewed last.
+    pub pages: Vec<Page>,
+    pub days: Vec<DayActivity>,
+    pub referrer_hosts: Vec<String>,
+    pub utm_sources: Vec<String>,
+    pub utm_campaigns: Vec<String>,
     pub first: Option<Touch>,
     pub last: Option<Touch>,
     pub campaigns: Vec<(String, CampaignMemory)>,
     pub queue: Vec<Queued>,
+}
+
+/// Days since the Unix epoch (UTC) at `ms`.
+pub fn day_of(ms: f64) -> u32 {
+    (ms / DAY_MS).max(0.0) as u32
+}
+
+/// Adds `value` to a bounded most-recent-last list of distinct values.
+fn remember(list: &mut Vec<String>, value: Option<&str>) {
+    if let Some(v) = value.filter(|v| !v.is_empty()) {
+        list.retain(|x| x != v);
+        list.push(v.to_owned());
+        if list.len() > MAX_ARRIVALS {
+            drop_oldest(list);
+        }
+    }
+}
+
+fn strings(v: &JsValue) -> Vec<String> {
+    items(v).filter_map(|p| p.as_string()).collect()
+}
+
+fn string_array(list: &[String]) -> String {
+    json::array(list.iter().map(|p| json::quote(p)))
 }
 
 fn key(site: &str) -> String {
@@ -104,15 +166,44 @@ impl History {
         let memory = |m: &JsValue| CampaignMemory {
             closed_at: get_f64(m, "closed"),
             converted_at: get_f64(m, "converted"),
+            shown: get_u32(m, "shown"),
+            session: get_u32(m, "session"),
         };
+        let today = day_of(js::now());
         Self {
             visits: get_u32(&v, "visits"),
             page_views: get_u32(&v, "views"),
             engaged_seconds: get_u32(&v, "engaged"),
             max_scroll: get_u32(&v, "scroll").min(100) as u8,
             cta_clicks: get_u32(&v, "cta"),
+            outbound_clicks: get_u32(&v, "out"),
             last_seen,
-            paths: items(&get(&v, "paths")).filter_map(|p| p.as_string()).collect(),
+            session_start: get_f64(&v, "since").unwrap_or(last_seen),
+            last_popup: get_f64(&v, "popup"),
+            roll: get_u32(&v, "roll").min(99) as u8,
+            pages: items(&get(&v, "pages"))
+                .filter_map(|p| {
+                    Some(Page {
+                        path: get_str(&p, "p")?,
+                        title: get_str(&p, "t").unwrap_or_default(),
+                        views: get_u32(&p, "v"),
+                        engaged: get_u32(&p, "e"),
+                        scroll: get_u32(&p, "s").min(100) as u8,
+                    })
+                })
+                .collect(),
+            days: items(&get(&v, "days"))
+                .map(|d| DayActivity {
+                    day: get_u32(&d, "d"),
+                    page_views: get_u32(&d, "v"),
+                    engaged_seconds: get_u32(&d, "e"),
+                    cta_clicks: get_u32(&d, "c"),
+                })
+                .filter(|d| d.day + MAX_DAYS > today)
+                .collect(),
+            referrer_hosts: strings(&get(&v, "refs")),
+            utm_sources: strings(&get(&v, "sources")),
+            utm_campaigns: strings(&get(&v, "utms")),
             first: touch_from_js(&get(&v, "first")),
             last: touch_from_js(&get(&v, "last")),
             campaigns: items(&get(&v, "camps"))
@@ -129,7 +220,7 @@ impl History {
 
     fn to_json(&self) -> String {
         let camps = self.campaigns.iter().map(|(id, m)| {
-            let o = Object::new().str("id", id);
+            let o = Object::new().str("id", id).num("shown", m.shown.into()).num("session", m.session.into());
             let o = match m.closed_at {
                 Some(t) => o.num("closed", t as i64),
                 None => o,
@@ -148,14 +239,42 @@ impl History {
                 .num("next", q.next as i64)
                 .end()
         });
-        Object::new()
-            .num("visits", self.visits as i64)
-            .num("views", self.page_views as i64)
-            .num("engaged", self.engaged_seconds as i64)
-            .num("scroll", self.max_scroll as i64)
-            .num("cta", self.cta_clicks as i64)
+        let pages = self.pages.iter().map(|p| {
+            Object::new()
+                .str("p", &p.path)
+                .str("t", &p.title)
+                .num("v", p.views.into())
+                .num("e", p.engaged.into())
+                .num("s", p.scroll.into())
+                .end()
+        });
+        let days = self.days.iter().map(|d| {
+            Object::new()
+                .num("d", d.day.into())
+                .num("v", d.page_views.into())
+                .num("e", d.engaged_seconds.into())
+                .num("c", d.cta_clicks.into())
+                .end()
+        });
+        let o = Object::new()
+            .num("visits", self.visits.into())
+            .num("views", self.page_views.into())
+            .num("engaged", self.engaged_seconds.into())
+            .num("scroll", self.max_scroll.into())
+            .num("cta", self.cta_clicks.into())
+            .num("out", self.outbound_clicks.into())
             .num("seen", self.last_seen as i64)
-            .raw("paths", &json::array(self.paths.iter().map(|p| json::quote(p))))
+            .num("since", self.session_start as i64)
+            .num("roll", self.roll.into());
+        let o = match self.last_popup {
+            Some(t) => o.num("popup", t as i64),
+            None => o,
+        };
+        o.raw("pages", &json::array(pages))
+            .raw("days", &json::array(days))
+            .raw("refs", &string_array(&self.referrer_hosts))
+            .raw("sources", &string_array(&self.utm_sources))
+            .raw("utms", &string_array(&self.utm_campaigns))
             .raw("first", &touch_js(&self.first))
             .raw("last", &touch_js(&self.last))
             .raw("camps", &json::array(camps))
@@ -163,8 +282,8 @@ impl History {
             .end()
     }
 
-    /// Writes the history of `site`, dropping the oldest paths, then queued leads, to stay
-    /// under the size cap. Storage errors (quota, disabled storage) are ignored.
+    /// Writes the history of `site`, dropping the oldest pages and days, then queued leads, to
+    /// stay under the size cap. Storage errors (quota, disabled storage) are ignored.
     pub fn save(&mut self, host: &Host, site: &str) {
         if self.queue.len() > MAX_QUEUE {
             let excess = self.queue.len() - MAX_QUEUE;
@@ -172,12 +291,15 @@ impl History {
         }
         loop {
             let text = self.to_json();
-            if text.len() <= MAX_BYTES || (self.paths.is_empty() && self.queue.is_empty()) {
+            if text.len() <= MAX_BYTES || (self.pages.len() < 2 && self.queue.is_empty()) {
                 host.save(&key(site), &text);
                 return;
             }
-            if !self.paths.is_empty() {
-                drop_oldest(&mut self.paths);
+            if self.pages.len() > 1 {
+                drop_oldest(&mut self.pages);
+                if self.days.len() > 1 {
+                    drop_oldest(&mut self.days);
+                }
             } else {
                 drop_oldest(&mut self.queue);
             }
@@ -189,28 +311,82 @@ impl History {
         host.erase(&key(site));
     }
 
-    /// Records a page view at `now`: a new session after the gap, the path, and touches.
-    /// Returns (new visitor, new session).
-    pub fn record_view(&mut self, now: f64, path: &str, touch: Option<Touch>) -> (bool, bool) {
+    /// Records a page view at `now`: a new session after the gap, the page, the day's
+    /// activity, and where the visitor came from. Returns (new visitor, new session).
+    pub fn record_view(
+        &mut self,
+        now: f64,
+        path: &str,
+        title: &str,
+        touch: Option<Touch>,
+        referrer_host: Option<&str>,
+    ) -> (bool, bool) {
         let new_visitor = self.visits == 0;
         let new_session = new_visitor || now - self.last_seen > SESSION_GAP_MS;
+        if new_visitor {
+            self.roll = (js::random() * 100.0) as u8 % 100;
+        }
         if new_session {
             self.visits += 1;
+            self.session_start = now;
         }
         self.page_views += 1;
         self.last_seen = now;
-        self.paths.retain(|p| p != path);
-        self.paths.push(path.to_owned());
-        if self.paths.len() > MAX_PATHS {
-            drop_oldest(&mut self.paths);
+        let mut page = match self.pages.iter().position(|p| p.path == path) {
+            Some(i) => {
+                let p = self.pages[i].clone();
+                self.pages.retain(|p| p.path != path);
+                p
+            }
+            None => Page { path: path.to_owned(), ..Page::default() },
+        };
+        page.views += 1;
+        page.title = title.chars().take(MAX_TITLE).collect();
+        self.pages.push(page);
+        if self.pages.len() > MAX_PATHS {
+            drop_oldest(&mut self.pages);
         }
+        self.today(now).page_views += 1;
+        remember(&mut self.referrer_hosts, referrer_host);
         if let Some(t) = touch {
+            remember(&mut self.utm_sources, t.utm_source.as_deref());
+            remember(&mut self.utm_campaigns, t.utm_campaign.as_deref());
             if self.first.is_none() {
                 self.first = Some(t.clone());
             }
             self.last = Some(t);
         }
         (new_visitor, new_session)
+    }
+
+    /// Today's activity record, created when missing; days past the age cap are dropped.
+    pub fn today(&mut self, now: f64) -> &mut DayActivity {
+        let day = day_of(now);
+        self.days.retain(|d| d.day + MAX_DAYS > day);
+        if self.days.last().is_none_or(|d| d.day != day) {
+            self.days.push(DayActivity { day, ..DayActivity::default() });
+        }
+        let last = self.days.len() - 1;
+        &mut self.days[last]
+    }
+
+    /// The page record of `path` (the current page), if kept.
+    pub fn page_mut(&mut self, path: &str) -> Option<&mut Page> {
+        self.pages.iter_mut().rev().find(|p| p.path == path)
+    }
+
+    /// The frequency engine's view of campaign `id` in session `visits`.
+    pub fn memory(&self, campaign: &str) -> Memory {
+        let m = self.campaigns.iter().find(|(id, _)| id == campaign).map(|(_, m)| *m).unwrap_or_default();
+        Memory {
+            closed_at: m.closed_at,
+            converted_at: m.converted_at,
+            shown_this_session: if m.session == self.visits { m.shown } else { 0 },
+        }
+    }
+
+    pub fn converted_any(&self) -> bool {
+        self.campaigns.iter().any(|(_, m)| m.converted_at.is_some())
     }
 
     /// Drops the queued lead `id` (acknowledged, or refused for good).
@@ -224,10 +400,6 @@ impl History {
             q.next = now + crate::server::backoff_ms(q.attempts);
             q.attempts += 1;
         }
-    }
-
-    pub fn memory(&self, campaign: &str) -> CampaignMemory {
-        self.campaigns.iter().find(|(id, _)| id == campaign).map(|(_, m)| *m).unwrap_or_default()
     }
 
     pub fn memory_mut(&mut self, campaign: &str) -> &mut CampaignMemory {

@@ -1,11 +1,12 @@
 // Lodestone bootstrap: wires the page to the tracker (wasm) and does its I/O. Every decision is
 // made in the wasm module; this only moves events and bytes, and never throws into the page.
 // Event numbers passed to `fire` are the `event` constants in lib.rs.
-var script = document.currentScript, t = null, pending = null, popup = null;
+var script = document.currentScript, t = null, pending = null, popup = null, debug = null, linkAt = 0, lastY = scrollY, lastAt = 0;
 var base = new URL("./", script.src);
 function safe(f) { try { return f(); } catch (e) { return null; } }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
 function asset(name) { return new URL("assets/" + name, base); }
+function on(target, name, f, capture) { target.addEventListener(name, function (e) { safe(function () { f(e); }); }, { passive: true, capture: !!capture }); }
 function loadPopup() {
   if (!popup) {
     popup = import(asset("{{POPUP_JS}}").href).then(function (m) {
@@ -21,10 +22,12 @@ var ctx = {
 };
 var host = {
   page: function () {
-    var q = new URLSearchParams(location.search), utm = {}, ref = document.referrer;
+    var q = new URLSearchParams(location.search), utm = {}, ref = document.referrer, w = innerWidth;
     "source medium campaign term content".split(" ").forEach(function (k) { if (q.get("utm_" + k)) utm["utm_" + k] = q.get("utm_" + k); });
-    return { path: location.pathname, href: location.href.split("#")[0], host: location.host, referrer: ref,
+    return { path: location.pathname, title: document.title, href: location.href.split("#")[0], host: location.host, referrer: ref,
       referrer_host: safe(function () { return new URL(ref).host; }) || "", utm: utm,
+      device: w < 768 ? "mobile" : matchMedia("(pointer: coarse)").matches && w < 1200 ? "tablet" : "desktop",
+      debug: q.get("lodestone_debug") === "1",
       gpc: navigator.globalPrivacyControl === true, dnt: navigator.doNotTrack === "1" };
   },
   load: function (k) { return safe(function () { return localStorage.getItem(k); }); },
@@ -38,29 +41,53 @@ var host = {
       return r.json().catch(function () { return null; }).then(function (j) { fire(1, tag, r.status, j); });
     }).catch(function () { fire(1, tag, 0, null); });
   },
-  listen: function () {
-    var opts = { passive: true };
-    addEventListener("scroll", function () {
-      var h = document.documentElement.scrollHeight;
-      fire(3, h > 0 ? Math.min(100, Math.round((scrollY + innerHeight) / h * 100)) : 100);
-    }, opts);
-    "pointerdown keydown mousemove touchstart".split(" ").forEach(function (e) { addEventListener(e, function () { fire(4); }, opts); });
-    setInterval(function () { fire(2, document.visibilityState === "visible" ? 1 : 0); }, 1000);
+  // Scroll depth and fast scrolls up, interactions, clicks (data-lodestone-open, configured CTAs,
+  // outbound links), exit intent, SPA navigation, and the one-second tick.
+  listen: function (ctas) {
+    var d = document, h = history;
+    on(window, "scroll", function () {
+      var sh = d.documentElement.scrollHeight, y = scrollY, now = Date.now();
+      fire(3, sh > 0 ? Math.min(100, Math.round((y + innerHeight) / sh * 100)) : 100);
+      if (lastY - y > innerHeight / 4 && now - lastAt < 400) fire(15, 2);
+      if (y >= lastY || now - lastAt > 400) { lastY = y; lastAt = now; }
+    });
+    "pointerdown keydown mousemove touchstart".split(" ").forEach(function (e) { on(window, e, function () { fire(4); }); });
+    on(d, "click", function (e) {
+      var el = e.target instanceof Element ? e.target : null, a = el && el.closest("a[href]"), o = el && el.closest("[data-lodestone-open]");
+      if (!el) return;
+      if (a) { linkAt = Date.now(); if (a.host && a.host !== location.host) fire(18); }
+      if (o) fire(16, 0, 0, o.getAttribute("data-lodestone-open"));
+      (ctas || []).forEach(function (c) { if (safe(function () { return el.closest(c.selector); })) fire(17, 0, 0, c.name); });
+    }, true);
+    on(d, "pointerdown", function (e) { if (e.target instanceof Element && e.target.closest("a[href]")) linkAt = Date.now(); }, true);
+    on(d, "mouseout", function (e) { if (!e.relatedTarget && e.clientY <= 0 && Date.now() - linkAt > 1000) fire(15, 1); });
+    on(d, "visibilitychange", function () { if (d.visibilityState === "hidden") fire(15, 3); });
+    on(window, "popstate", function () { fire(15, 4); fire(14); });
+    ["pushState", "replaceState"].forEach(function (k) {
+      var orig = h[k];
+      if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); setTimeout(function () { fire(14); }, 0); return r; };
+    });
+    setInterval(function () { fire(2, d.visibilityState === "visible" ? 1 : 0); }, 1000);
   },
   prefetch: function () { (window.requestIdleCallback || function (f) { setTimeout(f, 200); })(function () { loadPopup(); }); },
   show: function (json) { loadPopup().then(function (m) { m.mount(json, ctx); fire(6); }).catch(function () { fire(7); }); },
   hide: function () { if (popup) popup.then(function (m) { safe(function () { m.unmount(); }); }); },
   emit: function (name, detail) { setTimeout(function () { safe(function () { dispatchEvent(new CustomEvent(name, { detail: JSON.parse(detail) })); }); }, 0); },
   settle: function (ok, value) { var p = pending; pending = null; if (p) p[ok ? 0 : 1](JSON.parse(value)); },
-  mark: function (name) { safe(function () { performance.mark(name); }); }
+  mark: function (name) { safe(function () { performance.mark(name); }); },
+  // The debug overlay (`?lodestone_debug=1` or `lodestone.debug()`): its own module, loaded only then.
+  debug: function (json) {
+    if (!debug) debug = import(asset("{{DEBUG_JS}}").href);
+    debug.then(function (m) { m.render(JSON.parse(json)); }).catch(function () {});
+  }
 };
-function api(kind) { return function (arg) { return fire(kind, 0, 0, arg === undefined ? undefined : String(arg)); }; }
+function api(kind) { return function (arg) { return fire(kind, arg === true ? 1 : 0, 0, arg === undefined || arg === true || arg === false ? undefined : String(arg)); }; }
 var site = script.getAttribute("data-site");
 var origin = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, "");
 if (site) {
   __lodestone_tracker({ module_or_path: asset("{{TRACKER_WASM}}") }).then(function () {
     __lodestone_tracker.start(site, origin, host);
     t = __lodestone_tracker;
-    window.lodestone = { open: api(10), close: api(11), score: api(12), reset: api(13) };
+    window.lodestone = { open: api(10), close: api(11), score: api(12), reset: api(13), track: api(19), consent: api(20), debug: api(21) };
   }).catch(function () {});
 }

@@ -8,7 +8,8 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     pub type Host;
 
-    /// `{path, href, host, referrer, referrer_host, utm: {...}, gpc, dnt}` of the current page.
+    /// `{path, title, href, host, referrer, referrer_host, utm: {...}, device, debug, gpc, dnt}`
+    /// of the current page.
     #[wasm_bindgen(method)]
     pub fn page(this: &Host) -> JsValue;
     #[wasm_bindgen(method)]
@@ -23,9 +24,10 @@ extern "C" {
     /// GET (no body) or `text/plain` POST; the answer comes back through `answered(tag, ...)`.
     #[wasm_bindgen(method)]
     pub fn send(this: &Host, tag: u32, url: &str, body: Option<String>);
-    /// Starts the scroll, interaction, page-hide and one-second tick listeners.
+    /// Starts the scroll, interaction, click, exit-intent, navigation and one-second tick
+    /// listeners; `ctas` is the site's `[{name, selector}]`.
     #[wasm_bindgen(method)]
-    pub fn listen(this: &Host);
+    pub fn listen(this: &Host, ctas: &JsValue);
     /// Loads the popup module when the browser is idle.
     #[wasm_bindgen(method)]
     pub fn prefetch(this: &Host);
@@ -42,4 +44,7 @@ extern "C" {
     pub fn settle(this: &Host, ok: bool, value: &str);
     #[wasm_bindgen(method)]
     pub fn mark(this: &Host, name: &str);
+    /// Renders the debug overlay from the engine's JSON report (loads its module the first time).
+    #[wasm_bindgen(method)]
+    pub fn debug(this: &Host, report_json: &str);
 }

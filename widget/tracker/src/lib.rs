@@ -70,6 +70,20 @@ mod event {
     pub const CLOSE: u32 = 11;
     pub const SCORE: u32 = 12;
     pub const RESET: u32 = 13;
+    /// A single-page app changed the URL (`pushState`, `replaceState`, `popstate`).
+    pub const NAVIGATED: u32 = 14;
+    /// An exit signal: `n` = 1 pointer left through the top edge, 2 fast scroll up, 3 tab
+    /// hidden, 4 back navigation.
+    pub const EXIT: u32 = 15;
+    /// A click on a `data-lodestone-open` element: value = its campaign id.
+    pub const CLICK_OPEN: u32 = 16;
+    /// A click on a configured CTA: value = its name.
+    pub const CTA: u32 = 17;
+    pub const OUTBOUND: u32 = 18;
+    /// `lodestone.track(value)`, `consent(n == 1)`, `debug()`.
+    pub const TRACK: u32 = 19;
+    pub const CONSENT: u32 = 20;
+    pub const DEBUG: u32 = 21;
 }
 
 /// Handles one page event (see `event`); returns the score for `SCORE`, else 0. A re-entrant
@@ -96,6 +110,14 @@ pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
             event::CLOSE => t.close(),
             event::SCORE => return t.score().total,
             event::RESET => t.reset(),
+            event::NAVIGATED => t.navigated(),
+            event::EXIT => t.exit_signal(n),
+            event::CLICK_OPEN => t.click_open(&value.as_string().unwrap_or_default()),
+            event::CTA => t.cta(value.as_string().unwrap_or_default()),
+            event::OUTBOUND => t.outbound(),
+            event::TRACK => t.track(value.as_string().unwrap_or_default()),
+            event::CONSENT => t.consent(n == 1),
+            event::DEBUG => t.debug_on(),
             _ => {}
         }
         0

@@ -1,39 +1,64 @@
-//! The tracker's state for one page and what it does on each event: record the view, load
-//! the config, count engaged time and scroll, decide with `funnel`'s rules when a campaign
-//! shows, build and queue leads, and retry the queue until the server acknowledges.
+//! The tracker's state for one page and what it does on each event: record views (also a
+//! single-page app's), load the config, count engaged time, scroll, clicks and exit signals,
+//! decide with `funnel`'s engine when a campaign shows, build and queue leads, and retry the
+//! queue until the server acknowledges.
 
-use funnel::rules::{self, Moment};
-use funnel::{ScoreReport, ScoringRules, Signals, Touch, compute_score};
+use funnel::conditions::Now;
+use funnel::engine::{self, Situation};
+use funnel::frequency::Recent;
+use funnel::targeting::{Audience, DeviceClass};
+use funnel::{ScoreReport, Signals, Touch, compute_score};
 use wasm_bindgen::JsValue;
 
-use crate::history::{History, Queued, touch_js};
+use crate::history::{self, History, Queued, touch_js};
 use crate::host::Host;
 use crate::js::{self, get, get_bool, get_str};
 use crate::json::{self, Object};
 use crate::server::{self, Sent};
-use crate::site::{self, SiteCampaign};
+use crate::site::{self, Site};
 
 /// Engaged time counts only while the visitor interacted this recently.
 const ENGAGED_WINDOW_MS: f64 = 30_000.0;
+/// Exit signals count only after this long on the page.
+const MIN_DWELL_MS: f64 = 3_000.0;
+/// At most this many clicks and custom events are remembered per page.
+const MAX_PAGE_SIGNALS: usize = 20;
 /// Request tags: the config, the lead just submitted; queued leads use their index + 2.
 const TAG_CONFIG: u32 = 0;
 const TAG_SUBMIT: u32 = 1;
 const TAG_QUEUE: u32 = 2;
 
+/// The current page as the bootstrap describes it.
+struct PageNow {
+    path: String,
+    device: DeviceClass,
+    /// Where this visit came from: this page's external referrer and UTM, else the last touch.
+    referrer_host: Option<String>,
+    utm_source: Option<String>,
+    utm_campaign: Option<String>,
+    started: f64,
+    scroll: u8,
+    exit: bool,
+    clicked: Vec<String>,
+    events: Vec<String>,
+    shown: bool,
+}
+
 pub struct Tracker {
     host: Host,
     site: String,
     api: String,
-    /// False under Global Privacy Control or Do-Not-Track: nothing is stored.
+    /// Global Privacy Control or Do-Not-Track is on.
+    gpc: bool,
+    /// `lodestone.consent(...)`: `None` until the page says.
+    consent: Option<bool>,
+    /// Whether the history may be stored (decided once the config says how).
     persist: bool,
     history: History,
-    campaigns: Vec<SiteCampaign>,
-    scoring: ScoringRules,
-    page_started: f64,
-    scroll: u8,
+    config: Option<Site>,
+    page: PageNow,
     last_interaction: f64,
-    /// At most one interruption per page view.
-    shown: bool,
+    debug: bool,
     open: Option<String>,
     /// The submission id of the lead being submitted from the open popup.
     submitting: Option<String>,
@@ -45,20 +70,82 @@ fn opt_str(v: &JsValue, key: &str) -> Option<String> {
     get_str(v, key).filter(|s| !s.is_empty())
 }
 
+fn push_bounded(list: &mut Vec<String>, value: String) {
+    if list.len() < MAX_PAGE_SIGNALS {
+        list.push(value);
+    }
+}
+
+/// The host part of a URL (`https://www.google.com/search` -> `www.google.com`).
+/// Byte scanning, no string slicing or searching: their panic paths and searchers cost
+/// kilobytes in the module.
+fn url_host(url: &str) -> Option<String> {
+    let mut slashes = 0;
+    let host: String = url
+        .chars()
+        .skip_while(|c| {
+            slashes += u32::from(*c == '/');
+            slashes < 2
+        })
+        .skip(1)
+        .take_while(|c| !matches!(c, '/' | '?' | '#'))
+        .collect();
+    (!host.is_empty()).then_some(host)
+}
+
 impl Tracker {
     /// Records the page view, sends its anonymous counter, retries queued leads and asks
-    /// for the site config.
+    /// for the site config. Nothing is stored until the config says the visitor allows it.
     pub fn start(host: Host, site: String, api: String) -> Self {
         let page = host.page();
-        let persist = get_bool(&page, "gpc") != Some(true) && get_bool(&page, "dnt") != Some(true);
-        let mut history = if persist { History::load(&host, &site) } else { History::default() };
+        let gpc = get_bool(&page, "gpc") == Some(true) || get_bool(&page, "dnt") == Some(true);
+        let history = History::load(&host, &site);
+        let debug = get_bool(&page, "debug") == Some(true);
+        let mut tracker = Self {
+            host,
+            site,
+            api,
+            gpc,
+            consent: None,
+            persist: false,
+            history,
+            config: None,
+            page: PageNow {
+                path: String::new(),
+                device: DeviceClass::Desktop,
+                referrer_host: None,
+                utm_source: None,
+                utm_campaign: None,
+                started: 0.0,
+                scroll: 0,
+                exit: false,
+                clicked: Vec::new(),
+                events: Vec::new(),
+                shown: false,
+            },
+            last_interaction: js::now(),
+            debug,
+            open: None,
+            submitting: None,
+            in_flight: Vec::new(),
+        };
+        tracker.view(&page, true);
+        let config = server::endpoint(&tracker.api, &["/v1/sites/", &tracker.site, "/config"]);
+        tracker.host.send(TAG_CONFIG, &config, None);
+        tracker.flush_queue();
+        tracker
+    }
+
+    /// Records a view of `page` (the first page, or a single-page app's navigation) and, when
+    /// `count`, sends its anonymous counter.
+    fn view(&mut self, page: &JsValue, count: bool) {
         let now = js::now();
-        let here = get_str(&page, "host").unwrap_or_default();
-        let referrer_host = opt_str(&page, "referrer_host").filter(|h| *h != here);
-        let utm = get(&page, "utm");
+        let here = get_str(page, "host").unwrap_or_default();
+        let referrer_host = opt_str(page, "referrer_host").filter(|h| *h != here);
+        let utm = get(page, "utm");
         let touch = Touch {
-            referrer: referrer_host.as_ref().and_then(|_| opt_str(&page, "referrer")),
-            landing_page: opt_str(&page, "href"),
+            referrer: referrer_host.as_ref().and_then(|_| opt_str(page, "referrer")),
+            landing_page: opt_str(page, "href"),
             utm_source: opt_str(&utm, "utm_source"),
             utm_medium: opt_str(&utm, "utm_medium"),
             utm_campaign: opt_str(&utm, "utm_campaign"),
@@ -67,39 +154,49 @@ impl Tracker {
             at: Some(now as i64),
         };
         let tagged = touch.referrer.is_some() || touch.utm_source.is_some() || touch.utm_campaign.is_some();
-        let path = opt_str(&page, "path").unwrap_or_else(|| "/".into());
-        let (new_visitor, new_session) = history.record_view(now, &path, tagged.then(|| touch.clone()));
-
+        let path = opt_str(page, "path").unwrap_or_else(|| "/".into());
+        let title = get_str(page, "title").unwrap_or_default();
+        let (new_visitor, new_session) = self.history.record_view(
+            now,
+            &path,
+            &title,
+            tagged.then(|| touch.clone()),
+            referrer_host.as_deref(),
+        );
+        let last = self.history.last.as_ref();
+        self.page = PageNow {
+            path,
+            device: match get_str(page, "device").as_deref() {
+                Some("mobile") => DeviceClass::Mobile,
+                Some("tablet") => DeviceClass::Tablet,
+                _ => DeviceClass::Desktop,
+            },
+            referrer_host: referrer_host
+                .clone()
+                .or_else(|| last.and_then(|t| t.referrer.as_deref()).and_then(url_host)),
+            utm_source: touch.utm_source.clone().or_else(|| last.and_then(|t| t.utm_source.clone())),
+            utm_campaign: touch.utm_campaign.clone().or_else(|| last.and_then(|t| t.utm_campaign.clone())),
+            started: now,
+            scroll: 0,
+            exit: false,
+            clicked: Vec::new(),
+            events: Vec::new(),
+            shown: false,
+        };
+        if !count {
+            return;
+        }
+        let fresh = !self.gpc;
         let view = Object::new()
             .str("type", "pageview")
-            .str("path", &path)
+            .str("path", &self.page.path)
             .opt("referrer_host", &referrer_host)
             .opt("utm_source", &touch.utm_source)
-            .bool("new_visitor", new_visitor && persist)
-            .bool("new_session", new_session && persist)
+            .bool("new_visitor", new_visitor && fresh)
+            .bool("new_session", new_session && fresh)
             .end();
-        host.beacon(&server::endpoint(&api, &["/v1/events"]), &server::events(&site, view));
-        host.send(TAG_CONFIG, &server::endpoint(&api, &["/v1/sites/", &site, "/config"]), None);
-
-        let mut tracker = Self {
-            host,
-            site,
-            api,
-            persist,
-            history,
-            campaigns: Vec::new(),
-            scoring: ScoringRules::default(),
-            page_started: now,
-            scroll: 0,
-            last_interaction: now,
-            shown: false,
-            open: None,
-            submitting: None,
-            in_flight: Vec::new(),
-        };
-        tracker.save();
-        tracker.flush_queue();
-        tracker
+        self.host.beacon(&server::endpoint(&self.api, &["/v1/events"]), &server::events(&self.site, view));
+        self.save();
     }
 
     fn save(&mut self) {
@@ -108,19 +205,50 @@ impl Tracker {
         }
     }
 
+    /// Decides whether the history may be stored: not under GPC/DNT when the site honours it,
+    /// not in consent mode before `lodestone.consent(true)`, not after `consent(false)`. When
+    /// it may not, the rules see this page's signals only.
+    fn apply_privacy(&mut self) {
+        let Some(site) = &self.config else { return };
+        let allowed =
+            !(self.gpc && site.privacy.honor_gpc) && self.consent.unwrap_or(!site.privacy.consent_mode);
+        if allowed {
+            self.persist = true;
+            self.save();
+            return;
+        }
+        if self.consent == Some(false) {
+            History::erase(&self.host, &self.site);
+        }
+        self.persist = false;
+        self.history = History { queue: std::mem::take(&mut self.history.queue), ..History::default() };
+        let page = self.host.page();
+        self.view(&page, false);
+    }
+
     fn signals(&self) -> Signals {
+        let h = &self.history;
         Signals {
-            visits: self.history.visits,
-            page_views: self.history.page_views,
-            engaged_seconds: self.history.engaged_seconds,
-            max_scroll_percent: self.history.max_scroll,
-            cta_clicks: self.history.cta_clicks,
-            paths: self.history.paths.clone(),
+            visits: h.visits,
+            page_views: h.page_views,
+            engaged_seconds: h.engaged_seconds,
+            max_scroll_percent: h.max_scroll,
+            cta_clicks: h.cta_clicks,
+            paths: h.pages.iter().map(|p| p.path.clone()).collect(),
+            outbound_clicks: h.outbound_clicks,
+            days: h.days.clone(),
+            today: history::day_of(js::now()),
+            referrer_hosts: h.referrer_hosts.clone(),
+            utm_sources: h.utm_sources.clone(),
+            utm_campaigns: h.utm_campaigns.clone(),
         }
     }
 
     pub fn score(&self) -> ScoreReport {
-        compute_score(&self.scoring, &self.signals())
+        match &self.config {
+            Some(site) => compute_score(&site.scoring, &self.signals()),
+            None => ScoreReport::default(),
+        }
     }
 
     pub fn reset(&mut self) {
@@ -140,32 +268,34 @@ impl Tracker {
                     Sent::Accepted(_) | Sent::Rejected(_) => self.history.dequeue(&id),
                     Sent::Retry => self.history.postpone(&id, js::now()),
                 }
-                self.save();
+                self.save_queue();
             }
         }
     }
 
     fn configure(&mut self, config: &JsValue) {
-        let (campaigns, scoring) = site::parse(config);
-        self.campaigns = campaigns;
-        self.scoring = scoring;
-        let now = js::now();
-        let eligible = self
-            .campaigns
-            .iter()
-            .any(|c| rules::frequency_allows(&c.rules, self.history.memory(&c.rules.id), now));
-        if eligible {
-            self.host.listen();
+        let site = site::parse(config);
+        let listen = !site.campaigns.is_empty();
+        self.host.listen(&site.cta);
+        self.config = Some(site);
+        self.apply_privacy();
+        if listen {
             self.host.prefetch();
-            self.evaluate();
         }
+        self.evaluate();
     }
 
-    /// Every second: engaged time, then the rules. Saving each tick (about a kilobyte) means
-    /// leaving the page loses nothing, with no page-hide handler to run.
+    /// Every second: engaged time (page and day), then the rules.
     pub fn tick(&mut self, visible: bool) {
-        if visible && js::now() - self.last_interaction < ENGAGED_WINDOW_MS {
+        let now = js::now();
+        if visible && now - self.last_interaction < ENGAGED_WINDOW_MS {
             self.history.engaged_seconds += 1;
+            self.history.today(now).engaged_seconds += 1;
+            let path = self.page.path.clone();
+            if let Some(p) = self.history.page_mut(&path) {
+                p.engaged += 1;
+            }
+            self.history.last_seen = now;
             self.save();
         }
         self.evaluate();
@@ -174,8 +304,12 @@ impl Tracker {
     pub fn scrolled(&mut self, percent: u32) {
         let pct = percent.min(100) as u8;
         self.last_interaction = js::now();
-        self.scroll = self.scroll.max(pct);
+        self.page.scroll = self.page.scroll.max(pct);
         self.history.max_scroll = self.history.max_scroll.max(pct);
+        let path = self.page.path.clone();
+        if let Some(p) = self.history.page_mut(&path) {
+            p.scroll = p.scroll.max(pct);
+        }
         self.evaluate();
     }
 
@@ -183,44 +317,199 @@ impl Tracker {
         self.last_interaction = js::now();
     }
 
-    fn moment(&self) -> Moment {
-        Moment {
-            seconds_on_page: ((js::now() - self.page_started) / 1000.0) as u32,
-            scroll_percent: self.scroll,
-            page_views: self.history.page_views,
-            score: self.score().total,
+    /// A single-page app changed the URL: a new page view when the path changed. Pending
+    /// delays restart, so a delayed popup never fires on the wrong page.
+    pub fn navigated(&mut self) {
+        let page = self.host.page();
+        if get_str(&page, "path").is_some_and(|p| p != self.page.path) {
+            self.view(&page, true);
+            self.evaluate();
         }
     }
 
-    /// Shows the campaign the rules choose now, if nothing showed on this page yet.
+    /// An exit signal from the bootstrap: the pointer leaving through the top edge counts on
+    /// desktops; a fast scroll up, the tab hidden or a back navigation on touch devices.
+    pub fn exit_signal(&mut self, reason: u32) {
+        let desktop = self.page.device == DeviceClass::Desktop;
+        if (reason == 1) == desktop && js::now() - self.page.started >= MIN_DWELL_MS {
+            self.page.exit = true;
+            self.evaluate();
+        }
+    }
+
+    /// A click on a `data-lodestone-open` element: the visitor asked for that campaign.
+    pub fn click_open(&mut self, id: &str) {
+        push_bounded(&mut self.page.clicked, id.to_owned());
+        self.show(id);
+    }
+
+    /// A click on a configured CTA: counted for the score, and seen by `click` triggers.
+    pub fn cta(&mut self, name: String) {
+        self.history.cta_clicks += 1;
+        self.history.today(js::now()).cta_clicks += 1;
+        push_bounded(&mut self.page.clicked, name);
+        self.save();
+        self.evaluate();
+    }
+
+    pub fn outbound(&mut self) {
+        self.history.outbound_clicks += 1;
+        self.save();
+    }
+
+    /// `lodestone.track(name)`: a custom event for `event` triggers.
+    pub fn track(&mut self, name: String) {
+        push_bounded(&mut self.page.events, name);
+        self.evaluate();
+    }
+
+    /// `lodestone.consent(granted)`: storage starts (or stops, and is erased) now.
+    pub fn consent(&mut self, granted: bool) {
+        self.consent = Some(granted);
+        if granted && !self.persist && self.config.is_some() {
+            // Rebuild from what was stored with an earlier consent, plus this page.
+            let page = self.host.page();
+            self.history = History::load(&self.host, &self.site);
+            self.view(&page, false);
+        }
+        self.apply_privacy();
+    }
+
+    pub fn debug_on(&mut self) {
+        self.debug = true;
+        self.evaluate();
+    }
+
+    fn situation<'a>(&'a self, score: i32) -> Situation<'a> {
+        let now = js::now();
+        let h = &self.history;
+        let p = &self.page;
+        Situation {
+            audience: Audience {
+                path: &p.path,
+                referrer_host: p.referrer_host.as_deref(),
+                utm_source: p.utm_source.as_deref(),
+                utm_campaign: p.utm_campaign.as_deref(),
+                device: p.device,
+                visits: h.visits,
+                converted_any: h.converted_any(),
+                sample_roll: h.roll,
+                now_ms: now as i64,
+            },
+            now: Now {
+                seconds_on_page: ((now - p.started) / 1000.0) as u32,
+                seconds_in_session: ((now - h.session_start) / 1000.0) as u32,
+                scroll_percent: p.scroll,
+                exit_intent: p.exit,
+                inactive_seconds: ((now - self.last_interaction) / 1000.0) as u32,
+                clicked: &p.clicked,
+                events: &p.events,
+                page_views: h.page_views,
+                visits: h.visits,
+                score,
+            },
+            recent: Recent { shown_this_page: p.shown, last_popup_at: h.last_popup },
+            now_ms: now,
+        }
+    }
+
+    /// Shows the campaign the engine chooses now, if any; refreshes the debug overlay.
     fn evaluate(&mut self) {
-        if self.shown || self.open.is_some() || self.campaigns.is_empty() {
+        let Some(site) = &self.config else { return };
+        let score = self.score();
+        let situation = self.situation(score.total);
+        if self.debug {
+            self.host.debug(&self.report(site, &situation, &score));
+        }
+        if self.open.is_some() {
             return;
         }
-        let rules = self.campaigns.iter().map(|c| &c.rules);
-        let chosen = rules::choose(rules, |id| self.history.memory(id), self.moment(), js::now());
-        if let Some(id) = chosen.map(|c| c.id.clone()) {
+        let memory = |id: &str| self.history.memory(id);
+        let chosen =
+            engine::decide(&site.campaigns, &site.frequency, memory, &situation).map(|c| c.id.clone());
+        if let Some(id) = chosen {
             self.host.mark("lodestone:trigger");
             self.show(&id);
         }
     }
 
-    /// Mounts campaign `id` (from a trigger or `lodestone.open`).
+    /// The debug overlay's data: every campaign's verdicts, the score and the cooldowns.
+    fn report(&self, site: &Site, s: &Situation<'_>, score: &ScoreReport) -> String {
+        let rules = &site.campaigns;
+        let verdicts = |list: &[funnel::targeting::Verdict]| {
+            json::array(list.iter().map(|v| Object::new().str("rule", v.rule).bool("passed", v.passed).end()))
+        };
+        let reports = engine::explain(rules, &site.frequency, |id| self.history.memory(id), s);
+        let campaigns = reports.iter().zip(rules).map(|(r, c)| {
+            let m = self.history.memory(&r.id);
+            let leaves = r.trigger.iter().map(|v| {
+                Object::new()
+                    .str("rule", v.leaf.name())
+                    .bool("passed", v.passed)
+                    .str("wants", &v.leaf.wants())
+                    .num("seen", v.seen)
+                    .end()
+            });
+            let memory = Object::new()
+                .num("closed", m.closed_at.unwrap_or(0.0) as i64)
+                .num("converted", m.converted_at.unwrap_or(0.0) as i64)
+                .num("shown", m.shown_this_session.into())
+                .end();
+            Object::new()
+                .str("id", &r.id)
+                .num("priority", c.priority.into())
+                .bool("eligible", r.eligible)
+                .bool("showing", self.open.as_deref() == Some(&r.id))
+                .raw("targeting", &verdicts(&r.targeting))
+                .raw("trigger", &json::array(leaves))
+                .bool("trigger_holds", r.trigger_holds)
+                .raw("frequency", &verdicts(&r.frequency))
+                .raw("memory", &memory)
+                .end()
+        });
+        let privacy = if self.gpc { "gpc" } else { "consent" };
+        Object::new()
+            .str("site", &self.site)
+            .str("path", &self.page.path)
+            .str(
+                "device",
+                match self.page.device {
+                    DeviceClass::Desktop => "desktop",
+                    DeviceClass::Tablet => "tablet",
+                    DeviceClass::Mobile => "mobile",
+                },
+            )
+            .num("visits", self.history.visits.into())
+            .num("page_views", self.history.page_views.into())
+            .bool("stored", self.persist)
+            .str("privacy", privacy)
+            .raw("score", &score_json(score))
+            .raw("campaigns", &json::array(campaigns))
+            .end()
+    }
+
+    /// Mounts campaign `id` (from a trigger, a click or `lodestone.open`).
     pub fn show(&mut self, id: &str) {
         if self.open.is_some() {
             return;
         }
-        let Some(json) = self.campaigns.iter().find(|c| c.rules.id == id).and_then(|c| js::stringify(&c.raw))
-        else {
-            return;
-        };
-        self.shown = true;
+        let Some(site) = &self.config else { return };
+        let Some(i) = site.campaigns.iter().position(|c| c.id == id) else { return };
+        let Some(json) = js::stringify(&site.raw[i]) else { return };
+        self.page.shown = true;
         self.open = Some(id.to_owned());
         self.host.show(&json);
     }
 
     pub fn mounted(&mut self) {
         if let Some(id) = self.open.clone() {
+            let now = js::now();
+            let visits = self.history.visits;
+            let m = self.history.memory_mut(&id);
+            m.shown = if m.session == visits { m.shown + 1 } else { 1 };
+            m.session = visits;
+            self.history.last_popup = Some(now);
+            self.save();
             self.campaign_event(&id, "shown");
             self.host.emit("lodestone:show", &Object::new().str("campaign", &id).end());
         }
@@ -262,7 +551,7 @@ impl Tracker {
             return self.host.settle(false, "null");
         };
         self.history.queue.push(Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() });
-        self.save();
+        self.save_queue();
         self.submitting = Some(id);
         self.host.send(TAG_SUBMIT, &server::endpoint(&self.api, &["/v1/leads"]), Some(body));
     }
@@ -273,7 +562,7 @@ impl Tracker {
         let result = match sent {
             Sent::Rejected(error) => {
                 self.history.dequeue(&id);
-                self.save();
+                self.save_queue();
                 // `{field, message, code}` as the server named them.
                 return self.host.settle(false, &error);
             }
@@ -287,10 +576,22 @@ impl Tracker {
             }
         };
         self.history.memory_mut(&campaign).converted_at = Some(js::now());
-        self.save();
+        self.save_queue();
         self.campaign_event(&campaign, "converted");
         self.host.settle(true, &result);
         self.host.emit("lodestone:lead", &result);
+    }
+
+    /// Saves after a change to the lead queue. A lead the visitor submitted is kept until
+    /// delivered whatever the storage setting (they asked for it to be sent), but without
+    /// storage only the queue is written, none of their engagement.
+    fn save_queue(&mut self) {
+        if self.persist {
+            self.save();
+        } else if !self.history.queue.is_empty() {
+            let mut queue_only = History { queue: self.history.queue.clone(), ..History::default() };
+            queue_only.save(&self.host, &self.site);
+        }
     }
 
     /// Sends the leads queued on earlier pages whose backoff has passed.
@@ -306,7 +607,8 @@ impl Tracker {
     /// The full lead: the popup's answers plus this visitor's consent record, attribution,
     /// signals and score.
     fn lead_body(&self, campaign: &str, submission_id: &str, fields: &JsValue) -> Option<String> {
-        let spec = &self.campaigns.iter().find(|c| c.rules.id == campaign)?.rules.consent;
+        let site = self.config.as_ref()?;
+        let spec = &site.campaigns.iter().find(|c| c.id == campaign)?.consent;
         let page = self.host.page();
         let consent = Object::new()
             .bool("granted", get_bool(fields, "consent").unwrap_or(false))
@@ -318,21 +620,29 @@ impl Tracker {
             .raw("last", &touch_js(&self.history.last))
             .end();
         let sig = self.signals();
+        let days = sig.days.iter().map(|d| {
+            Object::new()
+                .num("day", d.day.into())
+                .num("page_views", d.page_views.into())
+                .num("engaged_seconds", d.engaged_seconds.into())
+                .num("cta_clicks", d.cta_clicks.into())
+                .end()
+        });
+        let strings = |l: &[String]| json::array(l.iter().map(|p| json::quote(p)));
         let signals = Object::new()
             .num("visits", sig.visits.into())
             .num("page_views", sig.page_views.into())
             .num("engaged_seconds", sig.engaged_seconds.into())
             .num("max_scroll_percent", sig.max_scroll_percent.into())
             .num("cta_clicks", sig.cta_clicks.into())
-            .raw("paths", &json::array(sig.paths.iter().map(|p| json::quote(p))))
+            .num("outbound_clicks", sig.outbound_clicks.into())
+            .raw("paths", &strings(&sig.paths))
+            .raw("days", &json::array(days))
+            .num("today", sig.today.into())
+            .raw("referrer_hosts", &strings(&sig.referrer_hosts))
+            .raw("utm_sources", &strings(&sig.utm_sources))
+            .raw("utm_campaigns", &strings(&sig.utm_campaigns))
             .end();
-        let report = self.score();
-        let items = report
-            .explanation
-            .iter()
-            .map(|i| Object::new().str("reason", &i.reason).num("points", i.points.into()).end());
-        let score =
-            Object::new().num("total", report.total.into()).raw("explanation", &json::array(items)).end();
         Some(
             Object::new()
                 .str("site", &self.site)
@@ -346,10 +656,18 @@ impl Tracker {
                 .opt("referrer", &opt_str(&page, "referrer"))
                 .raw("attribution", &attribution)
                 .raw("signals", &signals)
-                .raw("score", &score)
+                .raw("score", &score_json(&self.score()))
                 .end(),
         )
     }
+}
+
+fn score_json(report: &ScoreReport) -> String {
+    let items = report
+        .explanation
+        .iter()
+        .map(|i| Object::new().str("reason", &i.reason).num("points", i.points.into()).end());
+    Object::new().num("total", report.total.into()).raw("explanation", &json::array(items)).end()
 }
 
 fn submission_id() -> String {

@@ -1,0 +1,285 @@
+//! The rule engine in the browser: triggers (scroll, exit intent on desktop and mobile,
+//! clicks, SPA navigation, score), targeting, frequency across reloads, priority, privacy
+//! (GPC, consent mode) and the debug overlay. Each test serves its own `lodestone.toml`;
+//! every campaign's headline is its id, so the popup's `h2` says which one showed.
+
+use std::time::Duration;
+
+use lodestone_tests::Options;
+use lodestone_tests::browser::{Browser, Device, ESCAPE, Stack, browser, stack_with};
+use serde_json::{Value, json};
+
+/// A config for site `demo` (the fixture pages' site) on the test's page origin.
+fn config(site_extra: &str, campaigns: &[(&str, &str)]) -> String {
+    let mut toml =
+        format!("[[sites]]\nid = \"demo\"\nallowed_origins = [\"{{{{SITE_ORIGIN}}}}\"]\n{site_extra}\n");
+    for (id, rules) in campaigns {
+        toml.push_str(&format!("[[sites.campaigns]]\nid = \"{id}\"\nheadline = \"{id}\"\n{rules}\n"));
+    }
+    toml
+}
+
+async fn stack_for(toml: String) -> Stack {
+    stack_with(Options { config_toml: Some(toml), ..Options::default() }).await
+}
+
+/// Opens `url` and waits until the tracker has its config (its listeners are then on).
+async fn visit(b: &Browser, url: &str) {
+    b.goto(url).await;
+    b.wait_until(
+        "typeof window.lodestone === 'object' && performance.getEntriesByType('resource').some(function (e) { return e.name.indexOf('/config') > 0 && e.responseEnd > 0; })",
+        10,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+}
+
+async fn shown(b: &Browser) -> Value {
+    b.in_widget("root.querySelector('h2') && root.querySelector('h2').textContent").await
+}
+
+/// Whether a popup appears within `seconds`.
+async fn appears_within(b: &Browser, seconds: u64) -> bool {
+    for _ in 0..seconds * 10 {
+        if b.popup_open().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+fn stored(key: &str) -> String {
+    format!("return (JSON.parse(localStorage.getItem('lodestone:demo')) || {{}}).{key};")
+}
+
+const TOP_EXIT: &str = "document.documentElement.dispatchEvent(new MouseEvent('mouseout', { clientX: 400, clientY: -4, relatedTarget: null, bubbles: true }));";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_higher_priority_wins_between_two_eligible_campaigns() {
+    let s = stack_for(config(
+        "",
+        &[
+            ("low", "priority = 1\ntrigger = { delay_seconds = 1 }"),
+            ("high", "priority = 9\ntrigger = { delay_seconds = 1 }"),
+            ("elsewhere", "priority = 50\ntargeting = { include = [\"/pricing*\"] }"),
+        ],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    b.wait_for_popup(5).await;
+    assert_eq!(shown(&b).await, json!("high"));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_page_navigation_counts_views_and_a_delayed_popup_never_fires_on_the_wrong_page() {
+    let s = stack_for(config(
+        "",
+        &[
+            (
+                "first-page",
+                "targeting = { include = [\"/fixtures/rules.html\"] }\ntrigger = { delay_seconds = 3 }",
+            ),
+            (
+                "app-pricing",
+                "targeting = { include = [\"/fixtures/app/pricing\"] }\ntrigger = { delay_seconds = 2 }",
+            ),
+        ],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    b.js("document.getElementById('spa-blog').click();").await;
+    // The first page's 3-second delay would have run out here; it belongs to that page only.
+    assert!(!appears_within(&b, 4).await, "a delayed popup fired after navigating away");
+    assert_eq!(b.js(&stored("views")).await, json!(2));
+    b.js("document.getElementById('spa-pricing').click();").await;
+    b.wait_for_popup(5).await;
+    assert_eq!(shown(&b).await, json!("app-pricing"));
+    let pages = b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).pages.map(function (p) { return p.p; });").await;
+    assert_eq!(pages, json!(["/fixtures/rules.html", "/fixtures/app/blog", "/fixtures/app/pricing"]));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_exit_intent_fires_through_the_top_edge_but_not_on_a_link_click() {
+    let s = stack_for(config("", &[("exit", "trigger = { exit_intent = true }")])).await;
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    // Within the minimum dwell (3 s on the page) the pointer leaving does nothing.
+    b.js(TOP_EXIT).await;
+    assert!(!appears_within(&b, 1).await, "exit intent before the minimum dwell");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // A click on an in-site link, then the pointer leaving (as the page goes): no popup.
+    b.client.find(fantoccini::Locator::Id("inlink")).await.unwrap().click().await.unwrap();
+    b.js(TOP_EXIT).await;
+    assert!(!appears_within(&b, 1).await, "exit popup on a link click");
+    b.js(TOP_EXIT).await;
+    b.wait_for_popup(3).await;
+    assert_eq!(shown(&b).await, json!("exit"));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mobile_exit_intent_fires_on_a_fast_scroll_up() {
+    let s = stack_for(config(
+        "",
+        &[("mobile-exit", "targeting = { devices = [\"mobile\"] }\ntrigger = { exit_intent = true }")],
+    ))
+    .await;
+    let b = browser(Device::Phone).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    // The pointer leaving through the top means nothing on a phone.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    b.js(TOP_EXIT).await;
+    assert!(!appears_within(&b, 1).await, "desktop exit signal on a phone");
+    b.js("window.scrollTo(0, 1500);").await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    b.js("window.scrollTo(0, 0);").await;
+    b.wait_for_popup(3).await;
+    assert_eq!(shown(&b).await, json!("mobile-exit"));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clicks_on_configured_ctas_trigger_and_data_lodestone_open_opens() {
+    let s = stack_for(config(
+        "[[sites.cta]]\nname = \"book-demo\"\nselector = \".cta-demo\"\n",
+        &[("guide", "trigger = { any = [] }"), ("demo-cta", "trigger = { click = \"book-demo\" }")],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    assert!(!appears_within(&b, 1).await);
+    b.client.find(fantoccini::Locator::Id("cta")).await.unwrap().click().await.unwrap();
+    b.wait_for_popup(3).await;
+    assert_eq!(shown(&b).await, json!("demo-cta"));
+    assert_eq!(b.js(&stored("cta")).await, json!(1));
+    b.press(ESCAPE, false).await;
+    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+    b.client.find(fantoccini::Locator::Id("open-guide")).await.unwrap().click().await.unwrap();
+    b.wait_for_popup(3).await;
+    assert_eq!(shown(&b).await, json!("guide"));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_score_threshold_is_reached_across_pages() {
+    let s = stack_for(config(
+        "[sites.scoring]\npage_view = 10\nscroll = []\n",
+        &[("engaged", "trigger = { min_score = 30 }")],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    for page in ["/index.html", "/blog/lead-magnets.html"] {
+        visit(&b, &s.page(page)).await;
+        assert!(!appears_within(&b, 1).await, "shown on {page}");
+    }
+    visit(&b, &s.page("/pricing.html")).await;
+    b.wait_for_popup(3).await;
+    assert_eq!(shown(&b).await, json!("engaged"));
+    assert_eq!(b.js("return lodestone.score();").await, json!(30));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_once_per_session_holds_across_reloads_until_a_new_session() {
+    let s = stack_for(config(
+        "",
+        &[(
+            "once",
+            "trigger = { delay_seconds = 1 }\nfrequency = { max_per_session = 1, after_close_days = 0 }",
+        )],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    b.wait_for_popup(4).await;
+    b.press(ESCAPE, false).await;
+    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+    b.client.refresh().await.unwrap();
+    assert!(!appears_within(&b, 3).await, "shown twice in one session");
+    // 31 minutes of inactivity later, a new session: it may show again.
+    b.js("var k='lodestone:demo',h=JSON.parse(localStorage.getItem(k));h.seen-=31*60000;localStorage.setItem(k,JSON.stringify(h));")
+        .await;
+    b.client.refresh().await.unwrap();
+    b.wait_for_popup(5).await;
+    assert_eq!(b.js(&stored("visits")).await, json!(2));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_gpc_nothing_is_stored_and_rules_see_only_the_current_page() {
+    let s = stack_for(config("", &[("second-view", "trigger = { min_page_views = 2 }")])).await;
+    let b = browser(Device::Desktop).await;
+    for _ in 0..2 {
+        visit(&b, &s.page("/fixtures/rules.html?gpc=1")).await;
+        assert!(!appears_within(&b, 2).await, "history used under GPC");
+        assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
+    }
+    // Without GPC the same two views are remembered and the campaign shows on the second.
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    assert!(!appears_within(&b, 1).await);
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    b.wait_for_popup(3).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_mode_stores_nothing_until_the_page_grants_consent() {
+    let s = stack_for(config(
+        "[sites.privacy]\nconsent_mode = true\n",
+        &[("later", "trigger = { delay_seconds = 60 }")],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
+    b.js("lodestone.consent(true);").await;
+    assert_eq!(b.js(&stored("views")).await, json!(1));
+    b.js("lodestone.consent(false);").await;
+    assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
+    let s = stack_for(config(
+        "[sites.scoring]\npages = [{ path = \"/fixtures/*\", points = 15 }]\n",
+        &[
+            (
+                "deep-reader",
+                "priority = 5\ntargeting = { include = [\"/fixtures/*\"], exclude = [\"/fixtures/app/*\"] }\ntrigger = { all = [{ scroll_percent = 60 }, { min_score = 10 }] }",
+            ),
+            ("pricing-only", "targeting = { include = [\"/pricing*\"] }\ntrigger = { delay_seconds = 5 }"),
+            ("closed-before", "trigger = { exit_intent = true }\nfrequency = { after_close_days = 7 }"),
+        ],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/fixtures/rules.html?lodestone_debug=1")).await;
+    b.wait_until("document.querySelector('[data-lodestone-debug]')", 5).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let text = b.js("return document.querySelector('[data-lodestone-debug]').shadowRoot.textContent;").await;
+    let text = text.as_str().unwrap_or_default().to_owned();
+    for expected in [
+        "Score 17",
+        "+15  viewed /fixtures/*",
+        "\u{2717} deep-reader (priority 5)",
+        "\u{2713} include",
+        "\u{2713} exclude",
+        "\u{2717} scroll_percent wants 60, saw",
+        "\u{2713} min_score wants 10, saw 17",
+        "\u{2717} pricing-only",
+        "\u{2717} include",
+        "\u{2713} one_per_page_view",
+    ] {
+        assert!(text.contains(expected), "overlay lacks {expected:?}: {text}");
+    }
+    let shot = b.screenshot("debug-overlay").await;
+    println!("debug overlay screenshot: {}", shot.display());
+    b.close().await;
+}

@@ -1,0 +1,67 @@
+// Lodestone debug overlay, loaded only with `?lodestone_debug=1` or `lodestone.debug()`. It
+// renders what the tracker's decision engine reports: per campaign, every targeting, trigger
+// and frequency rule with pass/fail and the value it saw, the score and its explanation, and
+// the cooldown state. Everything is written with textContent, inside its own shadow root.
+var root = null, body = null;
+var css = ":host{all:initial}" +
+  ".p{position:fixed;right:12px;bottom:12px;z-index:2147483647;width:380px;max-height:70vh;overflow:auto;" +
+  "background:#0f172a;color:#e2e8f0;font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;border-radius:8px;" +
+  "box-shadow:0 10px 30px rgba(0,0,0,.4);padding:10px 12px}" +
+  "h2{font-size:13px;margin:0 0 6px;color:#fff}h3{font-size:12px;margin:10px 0 2px;color:#fff}" +
+  ".ok{color:#4ade80}.no{color:#f87171}.dim{color:#94a3b8}ul{margin:0;padding-left:14px}li{margin:0}";
+function el(tag, cls, text) {
+  var e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text != null) e.textContent = String(text);
+  return e;
+}
+function rule(list, r) {
+  var li = el("li", r.passed ? "ok" : "no", (r.passed ? "\u2713 " : "\u2717 ") + r.rule);
+  if (r.wants != null) li.appendChild(el("span", "dim", " wants " + r.wants + ", saw " + r.seen));
+  list.appendChild(li);
+}
+function section(parent, title, rules) {
+  if (!rules || !rules.length) return;
+  parent.appendChild(el("div", "dim", title));
+  var ul = el("ul");
+  rules.forEach(function (r) { rule(ul, r); });
+  parent.appendChild(ul);
+}
+function ensure() {
+  if (root && root.isConnected) return;
+  root = el("div");
+  root.setAttribute("data-lodestone-debug", "");
+  var shadow = root.attachShadow({ mode: "open" });
+  var sheet = new CSSStyleSheet();
+  sheet.replaceSync(css);
+  shadow.adoptedStyleSheets = [sheet];
+  body = el("div", "p");
+  body.setAttribute("role", "status");
+  shadow.appendChild(body);
+  document.body.appendChild(root);
+}
+export function render(d) {
+  ensure();
+  var frag = document.createDocumentFragment();
+  frag.appendChild(el("h2", null, "Lodestone debug \u00b7 " + d.site + " \u00b7 " + d.path));
+  frag.appendChild(el("div", "dim", "device " + d.device + " \u00b7 visits " + d.visits + " \u00b7 page views " +
+    d.page_views + " \u00b7 storage " + (d.stored ? "on" : "off (" + d.privacy + ")")));
+  frag.appendChild(el("h3", null, "Score " + d.score.total));
+  var ul = el("ul");
+  d.score.explanation.forEach(function (i) { ul.appendChild(el("li", null, (i.points > 0 ? "+" : "") + i.points + "  " + i.reason)); });
+  frag.appendChild(ul);
+  d.campaigns.forEach(function (c) {
+    var h = el("h3", c.eligible ? "ok" : "no", (c.eligible ? "\u2713 " : "\u2717 ") + c.id + " (priority " + c.priority + ")");
+    if (c.showing) h.appendChild(el("span", "dim", " showing"));
+    frag.appendChild(h);
+    section(frag, "targeting", c.targeting);
+    section(frag, "trigger (" + (c.trigger_holds ? "holds" : "not yet") + ")", c.trigger);
+    section(frag, "frequency", c.frequency);
+    var m = c.memory, parts = [];
+    if (m.closed) parts.push("closed " + new Date(m.closed).toISOString());
+    if (m.converted) parts.push("converted " + new Date(m.converted).toISOString());
+    parts.push("shown this session " + m.shown);
+    frag.appendChild(el("div", "dim", "cooldown: " + parts.join(" \u00b7 ")));
+  });
+  body.replaceChildren(frag);
+}
