@@ -37,7 +37,7 @@ pub struct StoredLead {
     pub client_score: Option<ScoreReport>,
     /// The score the server recomputed from the signals with the site's current rules.
     pub score: ScoreReport,
-    /// The client's total differed from the server's.
+    /// The client's score (total or explanation) differed from the server's.
     #[serde(default)]
     pub score_mismatch: bool,
     /// RFC 3339, UTC.

@@ -68,7 +68,7 @@ fn new_lead(site: &Site, valid: ValidLead) -> Result<NewLead, ApiError> {
     let ValidLead { email, submission: s } = valid;
     let now = now_rfc3339();
     let score = compute_score(&site.config.scoring, &s.signals.clone().unwrap_or_default());
-    let score_mismatch = s.score.as_ref().is_some_and(|c| c.total != score.total);
+    let score_mismatch = s.score.as_ref().is_some_and(|c| *c != score);
     let consent = s.consent.as_ref().map(|c| ConsentRecord {
         granted: c.granted,
         text: c.text.clone(),

@@ -1,5 +1,5 @@
 use futures_util::future::join_all;
-use lodestone_tests::{DEMO_ORIGIN, lead_body, spawn_app};
+use lodestone_tests::{DEMO_ORIGIN, Options, lead_body, spawn_app, spawn_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -34,6 +34,64 @@ async fn a_valid_lead_is_answered_201_and_stored_with_consent_record_attribution
     assert_eq!(lead["score"]["total"], 39);
     assert_eq!(lead["client_score"]["total"], 42);
     assert_eq!(lead["score_mismatch"], true);
+}
+
+#[tokio::test]
+async fn the_server_recomputes_the_score_with_decay_referrer_and_utm_rules_and_agrees_bit_for_bit() {
+    let app = spawn_with(Options {
+        config_toml: Some(
+            r#"
+            [[sites]]
+            id = "demo"
+            allowed_origins = ["http://127.0.0.1:8081"]
+            [sites.scoring]
+            page_view = 4
+            engaged_minute = 2
+            scroll = [{ percent = 50, points = 3 }]
+            referrers = [{ pattern = "*.google.*", points = 10 }]
+            utm_campaigns = [{ pattern = "spring-*", points = 6 }]
+            caps = { engaged_minutes = 5 }
+            half_life_days = 7
+            [[sites.campaigns]]
+            id = "welcome"
+            headline = "Hi"
+            "#
+            .into(),
+        ),
+        ..Options::default()
+    })
+    .await;
+    let mut body = lead_body("decay@example.com", "sub-decay-0001");
+    body["signals"] = json!({
+        "visits": 1, "page_views": 12, "engaged_seconds": 600, "max_scroll_percent": 55, "paths": ["/"],
+        "today": 20_014,
+        "days": [
+            { "day": 20_000, "page_views": 8, "engaged_seconds": 0 },
+            { "day": 20_014, "page_views": 4, "engaged_seconds": 600 }
+        ],
+        "referrer_hosts": ["www.google.com"], "utm_campaigns": ["spring-sale"]
+    });
+    // 8 views two half-lives ago (a quarter) + 4 today = 6 weighted views x4 = 24; 10 engaged
+    // minutes x2 = 20, capped at 5; scroll 50% 3; referrer 10; campaign 6. Total 48.
+    let expected = json!({ "total": 48, "explanation": [
+        { "reason": "12 page views", "points": 24 },
+        { "reason": "10 engaged minutes", "points": 5 },
+        { "reason": "scrolled 50% of a page", "points": 3 },
+        { "reason": "referrer *.google.*", "points": 10 },
+        { "reason": "utm_campaign spring-*", "points": 6 }
+    ]});
+    body["score"] = expected.clone();
+    assert_eq!(app.post_lead(&body).await.status(), StatusCode::CREATED);
+    let lead = &app.all_leads("demo").await[0];
+    assert_eq!(lead["score"], expected);
+    assert_eq!(lead["score_mismatch"], false);
+    // The same signals with one point off in the explanation only: flagged.
+    let mut body = body.clone();
+    body["submission_id"] = json!("sub-decay-0002");
+    body["score"]["explanation"][0]["points"] = json!(23);
+    assert_eq!(app.post_lead(&body).await.status(), StatusCode::CREATED);
+    let flagged = app.all_leads("demo").await.into_iter().filter(|l| l["score_mismatch"] == true).count();
+    assert_eq!(flagged, 1);
 }
 
 #[tokio::test]
