@@ -141,4 +141,40 @@ mod tests {
         assert_eq!(r.targeting, [Verdict { rule: "include", passed: false }]);
         assert_eq!((r.trigger[0].passed, r.trigger[0].seen), (false, 20));
     }
+
+    proptest::proptest! {
+        /// Evaluation is deterministic, and the campaign `decide` picks is one `explain` calls
+        /// eligible, with no eligible campaign of higher priority.
+        #[test]
+        fn decisions_are_deterministic_and_agree_with_the_explanation(
+            scroll in 0u8..=100,
+            seconds in 0u32..30,
+            path in proptest::sample::select(vec!["/", "/blog/a", "/pricing", "/about"]),
+            shown in proptest::bool::ANY,
+        ) {
+            let campaigns = [
+                campaign("a", 3, "/blog/*", Leaf::ScrollPercent(40)),
+                campaign("b", 7, "/*", Leaf::DelaySeconds(10)),
+                campaign("c", 7, "/pricing", Leaf::DelaySeconds(5)),
+                campaign("d", 1, "*", Leaf::ScrollPercent(90)),
+            ];
+            let mut s = situation(path, scroll);
+            s.now.seconds_on_page = seconds;
+            s.recent.shown_this_page = shown;
+            let site = SiteFrequency::default();
+            let none = |_: &str| Memory::default();
+            let first = decide(&campaigns, &site, none, &s).map(|c| c.id.clone());
+            proptest::prop_assert_eq!(&first, &decide(&campaigns, &site, none, &s).map(|c| c.id.clone()));
+            let report = explain(&campaigns, &site, none, &s);
+            let best = report.iter().zip(&campaigns).filter(|(r, _)| r.eligible).map(|(_, c)| c.priority).max();
+            match &first {
+                Some(id) => {
+                    let (r, c) = report.iter().zip(&campaigns).find(|(r, _)| &r.id == id).unwrap();
+                    proptest::prop_assert!(r.eligible);
+                    proptest::prop_assert_eq!(Some(c.priority), best);
+                }
+                None => proptest::prop_assert_eq!(best, None),
+            }
+        }
+    }
 }

@@ -283,3 +283,32 @@ async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     println!("debug overlay screenshot: {}", shot.display());
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_event_and_inactivity_trigger_their_campaigns() {
+    let s = stack_for(config(
+        "",
+        &[
+            ("after-video", "priority = 5\ntrigger = { event = \"video_finished\" }"),
+            ("idle", "trigger = { all = [{ inactive_seconds = 5 }, { delay_seconds = 1 }] }"),
+        ],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    b.js("lodestone.track('video_started');").await;
+    assert!(!appears_within(&b, 1).await, "another event triggered it");
+    b.js("lodestone.track('video_finished');").await;
+    b.wait_for_popup(3).await;
+    assert_eq!(shown(&b).await, json!("after-video"));
+    b.close().await;
+
+    // A visitor who stops interacting: the inactivity campaign, once 5 s have passed idle.
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    b.js("window.scrollTo(0, 10);").await;
+    assert!(!appears_within(&b, 3).await, "shown before 5 s of inactivity");
+    b.wait_for_popup(5).await;
+    assert_eq!(shown(&b).await, json!("idle"));
+    b.close().await;
+}
