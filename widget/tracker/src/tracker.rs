@@ -275,11 +275,11 @@ impl Tracker {
 
     fn configure(&mut self, config: &JsValue) {
         let site = site::parse(config);
-        let listen = !site.campaigns.is_empty();
+        let has_campaigns = !site.campaigns.is_empty();
         self.host.listen(&site.cta);
         self.config = Some(site);
         self.apply_privacy();
-        if listen {
+        if has_campaigns {
             self.host.prefetch();
         }
         self.evaluate();
