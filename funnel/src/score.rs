@@ -40,6 +40,16 @@ pub fn push_decimal(out: &mut String, n: u64) {
     out.extend(digits.iter().take(len).rev().map(|d| char::from(*d)));
 }
 
+/// `n` + ` ` + `noun`, with an `s` unless `n` is 1: `1 page view`, `3 page views`.
+fn count(n: u64, noun: &str) -> String {
+    let mut s = text("", n, " ");
+    s.push_str(noun);
+    if n != 1 {
+        s.push('s');
+    }
+    s
+}
+
 /// `before` + `n` + `after`.
 fn text(before: &str, n: u64, after: &str) -> String {
     let mut s = String::with_capacity(before.len() + after.len() + 10);
@@ -93,13 +103,13 @@ pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
     let (secs, secs_w) = if by_day { (secs, secs_w) } else { flat(signals.engaged_seconds) };
     let (ctas, ctas_w) = if by_day { (ctas, ctas_w) } else { flat(signals.cta_clicks) };
     let caps = rules.caps;
-    add(text("", views, " page views"), i64::from(rules.page_view) * views_w / 1024, caps.page_views);
+    add(count(views, "page view"), i64::from(rules.page_view) * views_w / 1024, caps.page_views);
     add(
-        text("", secs / 60, " engaged minutes"),
+        count(secs / 60, "engaged minute"),
         i64::from(rules.engaged_minute) * (secs_w / (60 * 1024)),
         caps.engaged_minutes,
     );
-    add(text("", ctas, " CTA clicks"), i64::from(rules.cta_click) * ctas_w / 1024, caps.cta_clicks);
+    add(count(ctas, "CTA click"), i64::from(rules.cta_click) * ctas_w / 1024, caps.cta_clicks);
     if signals.visits > 1 {
         add(text("returning visitor (", signals.visits.into(), " visits)"), rules.return_visit.into(), None);
     }
@@ -233,7 +243,9 @@ mod tests {
 
     #[test]
     fn reasons_name_their_counts() {
-        assert_eq!(text("", 0, " page views"), "0 page views");
+        assert_eq!(count(0, "page view"), "0 page views");
+        assert_eq!(count(1, "page view"), "1 page view");
+        assert_eq!(count(2, "CTA click"), "2 CTA clicks");
         assert_eq!(text("(", 4_294_967_295, ")"), "(4294967295)");
         let mut s = String::from("x");
         push_decimal(&mut s, u64::MAX);

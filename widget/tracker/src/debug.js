@@ -28,7 +28,8 @@ function section(parent, title, rules) {
   parent.appendChild(ul);
 }
 function ensure() {
-  if (root && root.isConnected) return;
+  // Kept the last element of the body, so it stays above the popup and its backdrop.
+  if (root && root.isConnected) { if (root.nextElementSibling) document.body.appendChild(root); return; }
   root = el("div");
   root.setAttribute("data-lodestone-debug", "");
   var shadow = root.attachShadow({ mode: "open" });
