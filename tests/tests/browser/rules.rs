@@ -312,3 +312,41 @@ async fn a_custom_event_and_inactivity_trigger_their_campaigns() {
     assert_eq!(shown(&b).await, json!("idle"));
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stored_history_is_capped_in_size_and_age_oldest_first() {
+    let s = stack_for(config("", &[("later", "trigger = { delay_seconds = 600 }")])).await;
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    // Seed a history over every cap: 30 pages with 600-character titles (about 18 KB), and
+    // activity on days up to 200 days ago.
+    b.js(
+        "var now = Date.now(), today = Math.floor(now / 86400000), pages = [], days = [];\
+         for (var i = 0; i < 30; i++) pages.push({ p: '/old-' + i, t: 'x'.repeat(600), v: 1, e: 0, s: 0 });\
+         for (var d = 200; d > 0; d -= 10) days.push({ d: today - d, v: 1, e: 0, c: 0 });\
+         localStorage.setItem('lodestone:demo', JSON.stringify({ visits: 3, views: 30, seen: now, since: now, roll: 5, pages: pages, days: days, camps: [], queue: [] }));",
+    )
+    .await;
+    b.client.refresh().await.unwrap();
+    b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo')).views === 31", 10).await;
+    let h = b.js("var t = localStorage.getItem('lodestone:demo'); return { len: t.length, h: JSON.parse(t), today: Math.floor(Date.now() / 86400000) };").await;
+    assert!(h["len"].as_u64().unwrap() <= 16 * 1024, "stored {} bytes", h["len"]);
+    let pages: Vec<&str> =
+        h["h"]["pages"].as_array().unwrap().iter().map(|p| p["p"].as_str().unwrap()).collect();
+    assert_eq!(pages.last(), Some(&"/fixtures/rules.html"), "the current page is kept");
+    assert!(
+        !pages.contains(&"/old-0") && pages.contains(&"/old-29"),
+        "oldest pages dropped first: {pages:?}"
+    );
+    let today = h["today"].as_u64().unwrap();
+    let oldest_day =
+        h["h"]["days"].as_array().unwrap().iter().map(|d| d["d"].as_u64().unwrap()).min().unwrap();
+    assert!(today - oldest_day < 90, "activity older than 90 days kept: {} days", today - oldest_day);
+
+    // A history last seen 91 days ago is forgotten as a whole.
+    b.js("var k='lodestone:demo',h=JSON.parse(localStorage.getItem(k));h.seen-=91*86400000;localStorage.setItem(k,JSON.stringify(h));").await;
+    b.client.refresh().await.unwrap();
+    b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo')).views === 1", 10).await;
+    assert_eq!(b.js(&stored("visits")).await, json!(1));
+    b.close().await;
+}
