@@ -5,6 +5,9 @@
 //!
 //! In `lodestone.toml`: `trigger = { any = [{ scroll_percent = 60 }, { all = [{ exit_intent = true }, { delay_seconds = 10 }] }] }`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 
 /// One signal threshold.
@@ -54,7 +57,7 @@ impl<'de> Deserialize<'de> for Condition {
         struct One;
         impl<'de> serde::de::Visitor<'de> for One {
             type Value = Condition;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
                 f.write_str("a table with one key: all, any, or a condition such as scroll_percent")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Condition, A::Error> {

@@ -3,6 +3,9 @@
 //!
 //! Unknown keys are rejected so a typo in the config file is named instead of silently ignored.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 
 use crate::conditions::Condition;

@@ -3,6 +3,9 @@
 //! declared on a tie), and reports every campaign's verdicts, which is what a debug overlay
 //! shows. Pure.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::conditions::{LeafVerdict, Now};
 use crate::config::Campaign;
 use crate::frequency::{self, Memory, Recent, SiteFrequency};

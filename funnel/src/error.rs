@@ -1,5 +1,8 @@
 //! The error body every endpoint answers with, and the field-level error validation produces.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 
 /// `{"error": {"code": "...", "message": "...", "field": "..."}}`, the one error shape of the HTTP API.
@@ -31,10 +34,10 @@ impl FieldError {
     }
 }
 
-impl std::fmt::Display for FieldError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
     }
 }
 
-impl std::error::Error for FieldError {}
+impl core::error::Error for FieldError {}

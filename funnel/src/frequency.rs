@@ -2,6 +2,9 @@
 //! session) and across campaigns (one interruption per page view, a global cooldown between
 //! any two popups). Pure, with per-rule verdicts for explanations.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 
 pub use crate::targeting::Verdict;

@@ -4,6 +4,21 @@
 //! site and campaign configuration, the validation rules a lead must pass, and the engagement
 //! score. The crate does no I/O, so every rule is tested natively with tables of cases.
 
+#![no_std]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+/// What `std`'s prelude would bring: the crate is `no_std` so the widget can leave out
+/// `std`'s panic and formatting machinery.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::string::String;
+    pub use alloc::vec::Vec;
+    pub use alloc::{format, vec};
+}
+
 pub mod conditions;
 pub mod config;
 pub mod engine;

@@ -2,6 +2,9 @@
 //!
 //! Pure integer arithmetic so the widget and the server agree bit for bit.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::ScoringRules;

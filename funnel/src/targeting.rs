@@ -3,30 +3,39 @@
 //! device, new or returning visitor, converted or not, sampling and a date window.
 //! Pure: evaluated in the browser and natively, each rule with its verdict for explanations.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 
 /// Matches `text` against `pattern`, where `*` stands for any run of characters (`/` included)
 /// and every other character for itself. Linear backtracking over the last `*`: no regex.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
+    // `get` rather than indexing: no bounds-check panic paths in the widget.
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
+    while let Some(&c) = t.get(ti) {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&pc) if pc == c => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
         }
     }
-    p[pi..].iter().all(|c| *c == b'*')
+    p.iter().skip(pi).all(|c| *c == b'*')
 }
 
 /// A device class, from the viewport and pointer the tracker sees.

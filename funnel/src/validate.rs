@@ -1,6 +1,9 @@
 //! The validation a lead and an event batch must pass, shared by the widget (before sending)
 //! and the server (at the edge). Parsing produces newtypes so the inside never re-checks.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::config::Campaign;
 use crate::error::FieldError;
 use crate::wire::{Event, EventBatch, LeadSubmission, Touch};

@@ -3,7 +3,10 @@
 //! Unknown fields are ignored so an older server accepts a newer widget's payload; every
 //! optional field defaults so a plain HTML form can send only what it has.
 
-use std::collections::BTreeMap;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 

@@ -138,9 +138,6 @@ fn rustc_sysroot() -> PathBuf {
 
 pub fn build() -> anyhow::Result<()> {
     ensure_wasm_target()?;
-    let mut wasm = cargo();
-    wasm.args(["build", "--profile", "wasm-release", "--target", "wasm32-unknown-unknown"]);
-    wasm.args(["-p", "lodestone-tracker", "-p", "lodestone-popup"]);
     // Panic locations embed source paths: shorten them (bytes shipped to every visitor).
     let cargo_home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
@@ -150,8 +147,14 @@ pub fn build() -> anyhow::Result<()> {
         format!("--remap-path-prefix={}=", root().display()),
         format!("--remap-path-prefix={}=", rustc_sysroot().display()),
     ];
-    wasm.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
-    exec(wasm)?;
+    // One build per crate: the tracker is `no_std`, which it cannot be in one build with the
+    // popup (Leptos brings `std`, and features are unified within a build).
+    for krate in ["lodestone-tracker", "lodestone-popup"] {
+        let mut wasm = cargo();
+        wasm.args(["build", "--profile", "wasm-release", "--target", "wasm32-unknown-unknown", "-p", krate]);
+        wasm.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
+        exec(wasm)?;
+    }
     let target = root().join("target/wasm32-unknown-unknown/wasm-release");
     let work = root().join("target/widget-bindgen");
     let _ = fs::remove_dir_all(&work);

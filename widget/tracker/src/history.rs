@@ -1,6 +1,9 @@
 //! The visitor's own history, kept in their browser's localStorage and never sent anywhere
 //! except summarised inside a lead they submit. Bounded in size and age.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use funnel::frequency::Memory;
 use funnel::{DayActivity, Touch};
 use wasm_bindgen::JsValue;
@@ -151,7 +154,7 @@ pub fn touch_js(t: &Option<Touch>) -> String {
 
 /// Removes the first element (without `Vec::remove`, whose panic path costs bytes).
 fn drop_oldest<T>(v: &mut Vec<T>) {
-    *v = std::mem::take(v).into_iter().skip(1).collect();
+    *v = core::mem::take(v).into_iter().skip(1).collect();
 }
 
 impl History {
@@ -287,7 +290,7 @@ impl History {
     pub fn save(&mut self, host: &Host, site: &str) {
         if self.queue.len() > MAX_QUEUE {
             let excess = self.queue.len() - MAX_QUEUE;
-            self.queue = std::mem::take(&mut self.queue).into_iter().skip(excess).collect();
+            self.queue = core::mem::take(&mut self.queue).into_iter().skip(excess).collect();
         }
         loop {
             let text = self.to_json();
@@ -332,9 +335,9 @@ impl History {
         }
         self.page_views += 1;
         self.last_seen = now;
-        let mut page = match self.pages.iter().position(|p| p.path == path) {
-            Some(i) => {
-                let p = self.pages[i].clone();
+        let mut page = match self.pages.iter().find(|p| p.path == path) {
+            Some(p) => {
+                let p = p.clone();
                 self.pages.retain(|p| p.path != path);
                 p
             }
@@ -366,8 +369,9 @@ impl History {
         if self.days.last().is_none_or(|d| d.day != day) {
             self.days.push(DayActivity { day, ..DayActivity::default() });
         }
-        let last = self.days.len() - 1;
-        &mut self.days[last]
+        // Just pushed when missing. (No indexing: a bounds-check panic would bring integer
+        // formatting into the module.)
+        self.days.last_mut().unwrap()
     }
 
     /// The page record of `path` (the current page), if kept.
@@ -403,13 +407,10 @@ impl History {
     }
 
     pub fn memory_mut(&mut self, campaign: &str) -> &mut CampaignMemory {
-        let i = match self.campaigns.iter().position(|(id, _)| id == campaign) {
-            Some(i) => i,
-            None => {
-                self.campaigns.push((campaign.to_owned(), CampaignMemory::default()));
-                self.campaigns.len() - 1
-            }
-        };
-        &mut self.campaigns[i].1
+        if !self.campaigns.iter().any(|(id, _)| id == campaign) {
+            self.campaigns.push((campaign.to_owned(), CampaignMemory::default()));
+        }
+        // Present now; found again rather than indexed (see `today`).
+        &mut self.campaigns.iter_mut().find(|(id, _)| id == campaign).unwrap().1
     }
 }

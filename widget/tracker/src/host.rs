@@ -2,6 +2,9 @@
 //! the page (storage, network, listeners, the popup, DOM events) goes through these few
 //! methods, so the wasm module imports a dozen functions instead of a hundred web-sys bindings.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]

@@ -1,6 +1,9 @@
 //! The few JavaScript built-ins the tracker reads plain objects with, bound directly (the
 //! js-sys crate added kilobytes of closure shims the tracker never uses).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]

@@ -1,6 +1,9 @@
 //! A minimal JSON text writer. The tracker writes every body it sends or stores as text:
 //! setting properties on JS objects one call at a time cost kilobytes of wasm.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 /// Appends `s` as a JSON string literal.
 #[inline(never)]
 fn quote_into(out: &mut String, s: &str) {

@@ -7,6 +7,25 @@
 //! throws into the host page: the bootstrap guards every call, and nothing visible happens
 //! when the config cannot be loaded.
 
+#![no_std]
+
+extern crate alloc;
+
+/// What `std`'s prelude would bring. The module is `no_std`: `std`'s panic and formatting
+/// machinery would be kilobytes shipped to every visitor.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::string::String;
+    pub use alloc::vec::Vec;
+}
+
+/// A panic (a bug) traps: the bootstrap's guard catches the trap, the page goes on.
+#[cfg(target_arch = "wasm32")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
 mod history;
 mod host;
 mod js;
@@ -15,7 +34,9 @@ mod server;
 mod site;
 mod tracker;
 
-use std::cell::RefCell;
+use core::cell::RefCell;
+
+use crate::prelude::String;
 
 use wasm_bindgen::prelude::*;
 

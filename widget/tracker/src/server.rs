@@ -1,6 +1,9 @@
 //! The ingest server's side of the conversation: endpoint URLs, the anonymous counter bodies,
 //! and what an answer to a lead means for the queued copy.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::JsValue;
 
 use crate::js::{self, get, get_str};
@@ -43,5 +46,5 @@ pub fn events(site: &str, event: String) -> String {
 
 /// Backoff before the next attempt of a queued lead: 5 s, doubling, at most an hour.
 pub fn backoff_ms(attempts: u32) -> f64 {
-    (5_000.0 * 2f64.powi(attempts.min(10) as i32)).min(3_600_000.0)
+    f64::from(5_000u32 << attempts.min(10)).min(3_600_000.0)
 }

@@ -1,6 +1,9 @@
 //! The site config as the tracker needs it, read from the JSON the server sends into the
 //! shared `funnel` types (copy fields stay in the raw JSON handed to the popup).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use funnel::conditions::{Condition, Leaf};
 use funnel::config::{Caps, MatchRule, PageRule, Privacy, ScrollRule};
 use funnel::frequency::{Frequency, SiteFrequency};

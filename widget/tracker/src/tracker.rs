@@ -3,6 +3,9 @@
 //! decide with `funnel`'s engine when a campaign shows, build and queue leads, and retry the
 //! queue until the server acknowledges.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use funnel::conditions::Now;
 use funnel::engine::{self, Situation};
 use funnel::frequency::Recent;
@@ -221,7 +224,7 @@ impl Tracker {
             History::erase(&self.host, &self.site);
         }
         self.persist = false;
-        self.history = History { queue: std::mem::take(&mut self.history.queue), ..History::default() };
+        self.history = History { queue: core::mem::take(&mut self.history.queue), ..History::default() };
         let page = self.host.page();
         self.view(&page, false);
     }
@@ -495,7 +498,7 @@ impl Tracker {
         }
         let Some(site) = &self.config else { return };
         let Some(i) = site.campaigns.iter().position(|c| c.id == id) else { return };
-        let Some(json) = js::stringify(&site.raw[i]) else { return };
+        let Some(json) = site.raw.get(i).and_then(js::stringify) else { return };
         self.page.shown = true;
         self.open = Some(id.to_owned());
         self.host.show(&json);
