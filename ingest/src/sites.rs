@@ -10,7 +10,7 @@ use funnel::conditions::{Condition, Leaf};
 use funnel::config::{CtaSelector, PageRule, Privacy};
 use funnel::frequency::{Frequency, SiteFrequency};
 use funnel::targeting::Targeting;
-use funnel::{Campaign, ConsentSpec, ScoringRules, SiteConfig, SiteId, Success};
+use funnel::{Campaign, ConsentSpec, ScoringRules, SiteConfig, SiteId, Success, limits};
 use serde::Deserialize;
 
 /// Why a config file was refused.
@@ -50,6 +50,27 @@ pub struct SiteEntry {
     pub cta: Vec<CtaSelector>,
     #[serde(default)]
     pub privacy: Privacy,
+}
+
+/// Scoring rules whose explanation a lead can carry: every reason within the lead limits
+/// (patterns of at most 180 characters) and at most 50 reasons in all.
+fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
+    const PATTERN: usize = limits::REASON - 20;
+    let lists =
+        [("referrers", &s.referrers), ("utm_sources", &s.utm_sources), ("utm_campaigns", &s.utm_campaigns)];
+    for (name, rules) in lists {
+        if let Some(j) = rules.iter().position(|r| r.pattern.chars().count() > PATTERN) {
+            return Err((format!("{name}[{j}].pattern"), "must be at most 180 characters"));
+        }
+    }
+    if let Some(j) = s.pages.iter().position(|r| r.path.chars().count() > PATTERN) {
+        return Err((format!("pages[{j}].path"), "must be at most 180 characters"));
+    }
+    let reasons = 4 + s.scroll.len() + s.pages.len() + lists.iter().map(|(_, r)| r.len()).sum::<usize>();
+    if reasons > limits::SCORE_ITEMS {
+        return Err(("pages".into(), "at most 46 scroll, page, referrer and UTM rules in all"));
+    }
+    Ok(())
 }
 
 /// The first scroll percent above 100 in a trigger tree, if any.
@@ -133,8 +154,14 @@ impl Sites {
                 if c.headline.trim().is_empty() {
                     return Err(invalid(key("headline"), "must not be empty"));
                 }
-                if c.consent.required && c.consent.text.trim().is_empty() {
-                    return Err(invalid(key("consent.text"), "required consent needs its text"));
+                // Leads carry the consent text and version: limits the lead validation enforces.
+                if c.consent.text.trim().is_empty() || c.consent.text.chars().count() > limits::CONSENT_TEXT {
+                    return Err(invalid(key("consent.text"), "must be 1-2000 characters"));
+                }
+                if c.consent.version.trim().is_empty()
+                    || c.consent.version.chars().count() > limits::CONSENT_VERSION
+                {
+                    return Err(invalid(key("consent.version"), "must be 1-40 characters"));
                 }
                 if bad_scroll(&c.trigger) {
                     return Err(invalid(key("trigger.scroll_percent"), "must be 0-100"));
@@ -153,6 +180,7 @@ impl Sites {
             if let Some(j) = entry.scoring.scroll.iter().position(|r| r.percent > 100) {
                 return Err(invalid(format!("sites[{i}].scoring.scroll[{j}].percent"), "must be 0-100"));
             }
+            check_scoring(&entry.scoring).map_err(|(k, m)| invalid(format!("sites[{i}].scoring.{k}"), m))?;
             if by_id.contains_key(&entry.id) {
                 return Err(invalid(format!("sites[{i}].id"), "duplicate site id"));
             }
@@ -351,6 +379,19 @@ mod tests {
             ),
             (format!("{site}[[sites.cta]]\nname = \"demo\"\nselector = \" \""), "sites[0].cta[0].selector"),
             (format!("{site}[sites.privacy]\nhonour_gpc = false"), "honour_gpc"),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\nconsent = {{ required = false, text = \"\" }}"
+                ),
+                "sites[0].campaigns[0].consent.text",
+            ),
+            (
+                format!(
+                    "{site}[sites.scoring]\nreferrers = [{{ pattern = \"{}\", points = 1 }}]",
+                    "x".repeat(181)
+                ),
+                "sites[0].scoring.referrers[0].pattern",
+            ),
         ];
         for (text, key) in cases {
             let err = parse(&text).expect_err(key).to_string();

@@ -9,7 +9,7 @@ async fn the_javascript_api_opens_closes_scores_and_resets_and_adds_one_global()
     b.js("window.__events = [];\
           ['lodestone:show','lodestone:close'].forEach(function (n) { addEventListener(n, function (e) { __events.push([n, e.detail]); }); });")
         .await;
-    b.wait_until("typeof window.lodestone === 'object'", 10).await;
+    b.wait_until("window.lodestone && window.lodestone.ready === true", 10).await;
     // Compared with the names the probe saw before the widget loaded; the test harness's own
     // names (`__*`, chromedriver's `ret_nodes`) aside.
     let added = b

@@ -81,7 +81,7 @@ async fn an_invalid_email_shows_an_error_tied_to_the_field_and_sends_nothing() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(s.app.all_leads("demo").await.is_empty());
     assert_eq!(
-        b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).queue.length;").await,
+        b.js("return (JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).length;").await,
         json!(0)
     );
     b.close().await;
@@ -100,9 +100,16 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
     b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.note').hidden", 10)
         .await;
     assert_eq!(
-        b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).queue.length;").await,
+        b.js("return (JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).length;").await,
         json!(1)
     );
+
+    // While the server is still down, the visitor browses on past the first backoff (5 s):
+    // the config does not load, the retry fails, and the lead stays queued for later.
+    tokio::time::sleep(Duration::from_secs(6).saturating_sub(submitted.elapsed())).await;
+    b.goto(&s.page("/index.html")).await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo:queue')) || [{}])[0].n === 2", 10).await;
+    let retried = Instant::now();
 
     // The server comes back on the same address with the same data.
     let back = spawn_with(Options {
@@ -114,15 +121,15 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
     })
     .await;
     assert!(back.all_leads("demo").await.is_empty());
-    // The first retry waits out its backoff (5 s); the visitor browses on after that.
-    tokio::time::sleep(Duration::from_secs(6).saturating_sub(submitted.elapsed())).await;
+    // The next retry waits out its backoff (10 s after the failed one); the visitor browses on.
+    tokio::time::sleep(Duration::from_secs(11).saturating_sub(retried.elapsed())).await;
     b.goto(&s.page("/fixtures/long.html")).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while back.all_leads("demo").await.is_empty() {
         assert!(Instant::now() < deadline, "the queued lead never arrived");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo')).queue.length === 0", 5).await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).length === 0", 5).await;
     b.goto(&s.page("/index.html")).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let leads = back.all_leads("demo").await;

@@ -5,7 +5,7 @@ use serde_json::json;
 
 /// Waits past the demo campaign's 3-second delay, then tells whether a popup showed.
 async fn shows_within_five_seconds(b: &Browser) -> bool {
-    b.wait_until("typeof window.lodestone === 'object'", 10).await;
+    b.wait_until("window.lodestone && window.lodestone.ready === true", 10).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     b.popup_open().await
 }

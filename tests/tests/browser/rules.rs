@@ -27,7 +27,7 @@ async fn stack_for(toml: String) -> Stack {
 async fn visit(b: &Browser, url: &str) {
     b.goto(url).await;
     b.wait_until(
-        "typeof window.lodestone === 'object' && performance.getEntriesByType('resource').some(function (e) { return e.name.indexOf('/config') > 0 && e.responseEnd > 0; })",
+        "window.lodestone && window.lodestone.ready === true && performance.getEntriesByType('resource').some(function (e) { return e.name.indexOf('/config') > 0 && e.responseEnd > 0; })",
         10,
     )
     .await;
@@ -231,15 +231,24 @@ async fn with_gpc_nothing_is_stored_and_rules_see_only_the_current_page() {
 async fn consent_mode_stores_nothing_until_the_page_grants_consent() {
     let s = stack_for(config(
         "[sites.privacy]\nconsent_mode = true\n",
-        &[("later", "trigger = { delay_seconds = 60 }")],
+        &[("soon", "trigger = { delay_seconds = 1 }")],
     ))
     .await;
     let b = browser(Device::Desktop).await;
     visit(&b, &s.page("/fixtures/rules.html")).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    b.wait_for_popup(4).await;
+    b.press(ESCAPE, false).await;
+    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
     assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
+    // Consent from the page's banner: storage starts with this page, and the close made
+    // before it still counts (no second popup on this page, the cooldown is stored).
     b.js("lodestone.consent(true);").await;
     assert_eq!(b.js(&stored("views")).await, json!(1));
+    assert_eq!(
+        b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).camps[0].closed > 0;").await,
+        json!(true)
+    );
+    assert!(!appears_within(&b, 2).await, "shown again on the same page after consent");
     b.js("lodestone.consent(false);").await;
     assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
     b.close().await;

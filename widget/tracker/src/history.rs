@@ -25,22 +25,8 @@ const MAX_DAYS: u32 = 90;
 const DAY_MS: f64 = 86_400_000.0;
 /// Page titles are cut to this many characters.
 const MAX_TITLE: usize = 80;
-/// At most this many queued leads are kept.
-const MAX_QUEUE: usize = 10;
-/// Above this many bytes, the oldest paths and queued leads are dropped.
+/// Above this many bytes, the oldest pages and days are dropped.
 const MAX_BYTES: usize = 16 * 1024;
-
-/// A lead waiting for the server's acknowledgement.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Queued {
-    /// Its submission id: the same lead on every retry.
-    pub id: String,
-    /// The lead's JSON, ready to POST.
-    pub body: String,
-    pub attempts: u32,
-    /// Not before this time (ms since the epoch).
-    pub next: f64,
-}
 
 /// One page of the site as the visitor has seen it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -85,7 +71,6 @@ pub struct History {
     pub first: Option<Touch>,
     pub last: Option<Touch>,
     pub campaigns: Vec<(String, CampaignMemory)>,
-    pub queue: Vec<Queued>,
 }
 
 /// Days since the Unix epoch (UTC) at `ms`.
@@ -212,12 +197,6 @@ impl History {
             campaigns: items(&get(&v, "camps"))
                 .filter_map(|c| Some((get_str(&c, "id")?, memory(&c))))
                 .collect(),
-            queue: items(&get(&v, "queue"))
-                .filter_map(|q| {
-                    let (id, body) = (get_str(&q, "id")?, get_str(&q, "body")?);
-                    Some(Queued { id, body, attempts: get_u32(&q, "n"), next: get_f64(&q, "next")? })
-                })
-                .collect(),
         }
     }
 
@@ -234,14 +213,7 @@ impl History {
             }
             .end()
         });
-        let queue = self.queue.iter().map(|q| {
-            Object::new()
-                .str("id", &q.id)
-                .str("body", &q.body)
-                .num("n", q.attempts as i64)
-                .num("next", q.next as i64)
-                .end()
-        });
+
         let pages = self.pages.iter().map(|p| {
             Object::new()
                 .str("p", &p.path)
@@ -281,31 +253,19 @@ impl History {
             .raw("first", &touch_js(&self.first))
             .raw("last", &touch_js(&self.last))
             .raw("camps", &json::array(camps))
-            .raw("queue", &json::array(queue))
             .end()
     }
 
-    /// Writes the history of `site`, dropping the oldest pages and days, then queued leads, to
-    /// stay under the size cap. Storage errors (quota, disabled storage) are ignored.
+    /// Writes the history of `site`, dropping the oldest pages to stay under the size cap
+    /// (days are bounded by their age cap). Storage errors (quota, disabled storage) are ignored.
     pub fn save(&mut self, host: &Host, site: &str) {
-        if self.queue.len() > MAX_QUEUE {
-            let excess = self.queue.len() - MAX_QUEUE;
-            self.queue = core::mem::take(&mut self.queue).into_iter().skip(excess).collect();
-        }
         loop {
             let text = self.to_json();
-            if text.len() <= MAX_BYTES || (self.pages.len() < 2 && self.queue.is_empty()) {
+            if text.len() <= MAX_BYTES || self.pages.len() < 2 {
                 host.save(&key(site), &text);
                 return;
             }
-            if self.pages.len() > 1 {
-                drop_oldest(&mut self.pages);
-                if self.days.len() > 1 {
-                    drop_oldest(&mut self.days);
-                }
-            } else {
-                drop_oldest(&mut self.queue);
-            }
+            drop_oldest(&mut self.pages);
         }
     }
 
@@ -391,19 +351,6 @@ impl History {
 
     pub fn converted_any(&self) -> bool {
         self.campaigns.iter().any(|(_, m)| m.converted_at.is_some())
-    }
-
-    /// Drops the queued lead `id` (acknowledged, or refused for good).
-    pub fn dequeue(&mut self, id: &str) {
-        self.queue.retain(|q| q.id != id);
-    }
-
-    /// Schedules the next attempt of queued lead `id` after its backoff.
-    pub fn postpone(&mut self, id: &str, now: f64) {
-        if let Some(q) = self.queue.iter_mut().find(|q| q.id == id) {
-            q.next = now + crate::server::backoff_ms(q.attempts);
-            q.attempts += 1;
-        }
     }
 
     pub fn memory_mut(&mut self, campaign: &str) -> &mut CampaignMemory {

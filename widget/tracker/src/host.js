@@ -1,8 +1,8 @@
 // Lodestone bootstrap: wires the page to the tracker (wasm) and does its I/O. Every decision is
 // made in the wasm module; this only moves events and bytes, and never throws into the page.
 // Event numbers passed to `fire` are the `event` constants in lib.rs.
-var script = document.currentScript, t = null, pending = null, popup = null, debug = null, linkAt = 0, lastY = scrollY, lastAt = 0;
-var base = new URL("./", script.src);
+var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, lastY = scrollY, lastAt = 0, lastPath = location.pathname, queued = [];
+var base = script && new URL("./", script.src);
 function safe(f) { try { return f(); } catch (e) { return null; } }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
 function asset(name) { return new URL("assets/" + name, base); }
@@ -61,11 +61,12 @@ var host = {
     }, true);
     on(d, "pointerdown", function (e) { if (e.target instanceof Element && e.target.closest("a[href]")) linkAt = Date.now(); }, true);
     on(d, "mouseout", function (e) { if (!e.relatedTarget && e.clientY <= 0 && Date.now() - linkAt > 1000) fire(15, 1); });
-    on(d, "visibilitychange", function () { if (d.visibilityState === "hidden") fire(15, 3); });
-    on(window, "popstate", function () { fire(15, 4); fire(14); });
+    on(d, "visibilitychange", function () { if (d.visibilityState === "hidden" && Date.now() - linkAt > 1000) fire(15, 3); });
+    // A popstate that changes the path is a back (or forward) navigation; a hash change is not.
+    on(window, "popstate", function () { if (location.pathname !== lastPath) { lastPath = location.pathname; fire(15, 4); fire(14); } });
     ["pushState", "replaceState"].forEach(function (k) {
       var orig = h[k];
-      if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); setTimeout(function () { fire(14); }, 0); return r; };
+      if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); setTimeout(function () { lastPath = location.pathname; fire(14); }, 0); return r; };
     });
     setInterval(function () { fire(2, d.visibilityState === "visible" ? 1 : 0); }, 1000);
   },
@@ -81,13 +82,24 @@ var host = {
     debug.then(function (m) { m.render(JSON.parse(json)); }).catch(function () {});
   }
 };
-function api(kind) { return function (arg) { return fire(kind, arg === true ? 1 : 0, 0, arg === undefined || arg === true || arg === false ? undefined : String(arg)); }; }
-var site = script.getAttribute("data-site");
-var origin = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, "");
+// `window.lodestone` exists at once: calls made before the tracker has loaded (a consent banner,
+// an early `open`) are queued and replayed in order once it has.
+function api(kind) {
+  return function (arg) {
+    var v = arg === undefined || arg === true || arg === false ? undefined : String(arg), n = arg === true ? 1 : 0;
+    if (!t) { queued.push([kind, n, v]); return undefined; }
+    return fire(kind, n, 0, v);
+  };
+}
+var site = script && script.getAttribute("data-site");
 if (site) {
+  var origin = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, "");
+  window.lodestone = { ready: false, open: api(10), close: api(11), score: api(12), reset: api(13), track: api(19), consent: api(20), debug: api(21) };
   __lodestone_tracker({ module_or_path: asset("{{TRACKER_WASM}}") }).then(function () {
     __lodestone_tracker.start(site, origin, host);
     t = __lodestone_tracker;
-    window.lodestone = { open: api(10), close: api(11), score: api(12), reset: api(13), track: api(19), consent: api(20), debug: api(21) };
+    window.lodestone.ready = true;
+    queued.forEach(function (c) { fire(c[0], c[1], 0, c[2]); });
+    queued = [];
   }).catch(function () {});
 }

@@ -30,6 +30,7 @@ mod history;
 mod host;
 mod js;
 mod json;
+mod queue;
 mod server;
 mod site;
 mod tracker;

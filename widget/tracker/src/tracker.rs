@@ -10,13 +10,14 @@ use funnel::conditions::Now;
 use funnel::engine::{self, Situation};
 use funnel::frequency::Recent;
 use funnel::targeting::{Audience, DeviceClass};
-use funnel::{ScoreReport, Signals, Touch, compute_score};
+use funnel::{ScoreReport, Signals, Touch, compute_score, limits};
 use wasm_bindgen::JsValue;
 
-use crate::history::{self, History, Queued, touch_js};
+use crate::history::{self, History, touch_js};
 use crate::host::Host;
 use crate::js::{self, get, get_bool, get_str};
 use crate::json::{self, Object};
+use crate::queue::{self, Queued};
 use crate::server::{self, Sent};
 use crate::site::{self, Site};
 
@@ -60,11 +61,16 @@ pub struct Tracker {
     history: History,
     config: Option<Site>,
     page: PageNow,
+    /// When this page loaded.
+    loaded_at: f64,
+    /// The visitor's last interaction (page load until the first): for inactivity.
     last_interaction: f64,
+    /// Whether the visitor has interacted on this page at all: engaged time needs it.
+    interacted: bool,
     debug: bool,
     open: Option<String>,
-    /// The submission id of the lead being submitted from the open popup.
-    submitting: Option<String>,
+    /// The submission id and campaign of the lead being submitted from the popup.
+    submitting: Option<(String, String)>,
     /// Submission ids of queued leads in flight, by tag.
     in_flight: Vec<String>,
 }
@@ -77,6 +83,11 @@ fn push_bounded(list: &mut Vec<String>, value: String) {
     if list.len() < MAX_PAGE_SIGNALS {
         list.push(value);
     }
+}
+
+/// The first `max` characters of `s` (by characters: no slicing, no panic path).
+fn cut(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
 }
 
 /// The host part of a URL (`https://www.google.com/search` -> `www.google.com`).
@@ -126,39 +137,91 @@ impl Tracker {
                 events: Vec::new(),
                 shown: false,
             },
+            loaded_at: js::now(),
             last_interaction: js::now(),
+            interacted: false,
             debug,
             open: None,
             submitting: None,
             in_flight: Vec::new(),
         };
-        tracker.view(&page, true);
+        tracker.view(&page, false);
         let config = server::endpoint(&tracker.api, &["/v1/sites/", &tracker.site, "/config"]);
         tracker.host.send(TAG_CONFIG, &config, None);
         tracker.flush_queue();
         tracker
     }
 
-    /// Records a view of `page` (the first page, or a single-page app's navigation) and, when
-    /// `count`, sends its anonymous counter.
-    fn view(&mut self, page: &JsValue, count: bool) {
+    /// A view of `page`: the first page, or a single-page app's navigation (`spa`). Records it
+    /// in the history, starts the page's own signals afresh and sends its anonymous counter.
+    fn view(&mut self, page: &JsValue, spa: bool) {
+        let (new_visitor, new_session, touch) = self.record(page, spa);
+        self.page = PageNow {
+            path: cut(&opt_str(page, "path").unwrap_or_else(|| "/".into()), limits::URL),
+            device: match get_str(page, "device").as_deref() {
+                Some("mobile") => DeviceClass::Mobile,
+                Some("tablet") => DeviceClass::Tablet,
+                _ => DeviceClass::Desktop,
+            },
+            referrer_host: None,
+            utm_source: None,
+            utm_campaign: None,
+            started: js::now(),
+            scroll: 0,
+            exit: false,
+            clicked: Vec::new(),
+            events: Vec::new(),
+            shown: false,
+        };
+        self.arrival();
+        let fresh = !self.gpc;
+        let view = Object::new()
+            .str("type", "pageview")
+            .str("path", &self.page.path)
+            .opt("referrer_host", &touch.referrer.as_deref().and_then(url_host))
+            .opt("utm_source", &touch.utm_source)
+            .bool("new_visitor", new_visitor && fresh)
+            .bool("new_session", new_session && fresh)
+            .end();
+        self.host.beacon(&server::endpoint(&self.api, &["/v1/events"]), &server::events(&self.site, view));
+        self.save();
+    }
+
+    /// Where this visit came from, for targeting: the last touch's referrer host and UTM.
+    fn arrival(&mut self) {
+        let last = self.history.last.as_ref();
+        self.page.referrer_host = last.and_then(|t| t.referrer.as_deref()).and_then(url_host);
+        self.page.utm_source = last.and_then(|t| t.utm_source.clone());
+        self.page.utm_campaign = last.and_then(|t| t.utm_campaign.clone());
+    }
+
+    /// Records a view of `page` in the history. A touch (referrer, UTM) is recorded when the
+    /// visitor arrived from another site or with UTM parameters; within a single-page app the
+    /// document's referrer is the arrival's, so only UTM parameters make a new touch there.
+    /// Values are cut to the server's limits. Returns (new visitor, new session, the touch).
+    fn record(&mut self, page: &JsValue, spa: bool) -> (bool, bool, Touch) {
         let now = js::now();
         let here = get_str(page, "host").unwrap_or_default();
-        let referrer_host = opt_str(page, "referrer_host").filter(|h| *h != here);
+        let referrer_host = opt_str(page, "referrer_host").filter(|h| *h != here && !spa);
         let utm = get(page, "utm");
+        let u = |k: &str| opt_str(&utm, k).map(|v| cut(&v, limits::UTM));
         let touch = Touch {
-            referrer: referrer_host.as_ref().and_then(|_| opt_str(page, "referrer")),
-            landing_page: opt_str(page, "href"),
-            utm_source: opt_str(&utm, "utm_source"),
-            utm_medium: opt_str(&utm, "utm_medium"),
-            utm_campaign: opt_str(&utm, "utm_campaign"),
-            utm_term: opt_str(&utm, "utm_term"),
-            utm_content: opt_str(&utm, "utm_content"),
+            referrer: referrer_host
+                .as_ref()
+                .and_then(|_| opt_str(page, "referrer"))
+                .map(|r| cut(&r, limits::URL)),
+            landing_page: opt_str(page, "href").map(|h| cut(&h, limits::URL)),
+            utm_source: u("utm_source"),
+            utm_medium: u("utm_medium"),
+            utm_campaign: u("utm_campaign"),
+            utm_term: u("utm_term"),
+            utm_content: u("utm_content"),
             at: Some(now as i64),
         };
         let tagged = touch.referrer.is_some() || touch.utm_source.is_some() || touch.utm_campaign.is_some();
-        let path = opt_str(page, "path").unwrap_or_else(|| "/".into());
+        let path = cut(&opt_str(page, "path").unwrap_or_else(|| "/".into()), limits::URL);
         let title = get_str(page, "title").unwrap_or_default();
+        let referrer_host = referrer_host.map(|h| cut(&h, limits::UTM));
         let (new_visitor, new_session) = self.history.record_view(
             now,
             &path,
@@ -166,40 +229,7 @@ impl Tracker {
             tagged.then(|| touch.clone()),
             referrer_host.as_deref(),
         );
-        let last = self.history.last.as_ref();
-        self.page = PageNow {
-            path,
-            device: match get_str(page, "device").as_deref() {
-                Some("mobile") => DeviceClass::Mobile,
-                Some("tablet") => DeviceClass::Tablet,
-                _ => DeviceClass::Desktop,
-            },
-            referrer_host: referrer_host
-                .clone()
-                .or_else(|| last.and_then(|t| t.referrer.as_deref()).and_then(url_host)),
-            utm_source: touch.utm_source.clone().or_else(|| last.and_then(|t| t.utm_source.clone())),
-            utm_campaign: touch.utm_campaign.clone().or_else(|| last.and_then(|t| t.utm_campaign.clone())),
-            started: now,
-            scroll: 0,
-            exit: false,
-            clicked: Vec::new(),
-            events: Vec::new(),
-            shown: false,
-        };
-        if !count {
-            return;
-        }
-        let fresh = !self.gpc;
-        let view = Object::new()
-            .str("type", "pageview")
-            .str("path", &self.page.path)
-            .opt("referrer_host", &referrer_host)
-            .opt("utm_source", &touch.utm_source)
-            .bool("new_visitor", new_visitor && fresh)
-            .bool("new_session", new_session && fresh)
-            .end();
-        self.host.beacon(&server::endpoint(&self.api, &["/v1/events"]), &server::events(&self.site, view));
-        self.save();
+        (new_visitor, new_session, touch)
     }
 
     fn save(&mut self) {
@@ -218,15 +248,35 @@ impl Tracker {
         if allowed {
             self.persist = true;
             self.save();
-            return;
+        } else {
+            self.persist = false;
+            self.rebuild_history(false);
         }
-        if self.consent == Some(false) {
-            History::erase(&self.host, &self.site);
-        }
-        self.persist = false;
-        self.history = History { queue: core::mem::take(&mut self.history.queue), ..History::default() };
+    }
+
+    /// Replaces the history with the stored one (`stored`) or an empty one, plus this page's
+    /// view, keeping what happened since this page loaded: the campaigns shown, closed or
+    /// converted here (so one interruption per page view and cooldowns still hold).
+    fn rebuild_history(&mut self, stored: bool) {
         let page = self.host.page();
-        self.view(&page, false);
+        let fresh = if stored { History::load(&self.host, &self.site) } else { History::default() };
+        let here = core::mem::replace(&mut self.history, fresh);
+        self.record(&page, false);
+        let since = |t: Option<f64>| t.is_some_and(|t| t >= self.loaded_at);
+        let popup_here = since(here.last_popup);
+        for (id, mut m) in here.campaigns {
+            if since(m.closed_at)
+                || since(m.converted_at)
+                || (popup_here && m.session == here.visits && m.shown > 0)
+            {
+                m.session = self.history.visits;
+                *self.history.memory_mut(&id) = m;
+            }
+        }
+        if popup_here {
+            self.history.last_popup = here.last_popup;
+        }
+        self.arrival();
     }
 
     fn signals(&self) -> Signals {
@@ -254,6 +304,7 @@ impl Tracker {
         }
     }
 
+    /// Forgets the visitor's history (leads waiting for delivery stay queued).
     pub fn reset(&mut self) {
         History::erase(&self.host, &self.site);
         self.history = History::default();
@@ -266,12 +317,12 @@ impl Tracker {
             TAG_CONFIG => {}
             TAG_SUBMIT => self.submitted(Sent::from_answer(status, json)),
             queued => {
-                let Some(id) = self.in_flight.get((queued - TAG_QUEUE) as usize).cloned() else { return };
+                let Some(slot) = self.in_flight.get_mut((queued - TAG_QUEUE) as usize) else { return };
+                let id = core::mem::take(slot);
                 match Sent::from_answer(status, json) {
-                    Sent::Accepted(_) | Sent::Rejected(_) => self.history.dequeue(&id),
-                    Sent::Retry => self.history.postpone(&id, js::now()),
+                    Sent::Accepted(_) | Sent::Rejected(_) => queue::remove(&self.host, &self.site, &id),
+                    Sent::Retry => queue::postpone(&self.host, &self.site, &id, js::now()),
                 }
-                self.save_queue();
             }
         }
     }
@@ -291,7 +342,7 @@ impl Tracker {
     /// Every second: engaged time (page and day), then the rules.
     pub fn tick(&mut self, visible: bool) {
         let now = js::now();
-        if visible && now - self.last_interaction < ENGAGED_WINDOW_MS {
+        if visible && self.interacted && now - self.last_interaction < ENGAGED_WINDOW_MS {
             self.history.engaged_seconds += 1;
             self.history.today(now).engaged_seconds += 1;
             let path = self.page.path.clone();
@@ -306,7 +357,7 @@ impl Tracker {
 
     pub fn scrolled(&mut self, percent: u32) {
         let pct = percent.min(100) as u8;
-        self.last_interaction = js::now();
+        self.interacted();
         self.page.scroll = self.page.scroll.max(pct);
         self.history.max_scroll = self.history.max_scroll.max(pct);
         let path = self.page.path.clone();
@@ -318,6 +369,7 @@ impl Tracker {
 
     pub fn interacted(&mut self) {
         self.last_interaction = js::now();
+        self.interacted = true;
     }
 
     /// A single-page app changed the URL: a new page view when the path changed. Pending
@@ -326,6 +378,7 @@ impl Tracker {
         let page = self.host.page();
         if get_str(&page, "path").is_some_and(|p| p != self.page.path) {
             self.view(&page, true);
+            self.flush_queue();
             self.evaluate();
         }
     }
@@ -366,14 +419,14 @@ impl Tracker {
         self.evaluate();
     }
 
-    /// `lodestone.consent(granted)`: storage starts (or stops, and is erased) now.
+    /// `lodestone.consent(granted)`: storage starts now (from what an earlier consent
+    /// stored, plus this page), or stops and what was stored is erased.
     pub fn consent(&mut self, granted: bool) {
         self.consent = Some(granted);
-        if granted && !self.persist && self.config.is_some() {
-            // Rebuild from what was stored with an earlier consent, plus this page.
-            let page = self.host.page();
-            self.history = History::load(&self.host, &self.site);
-            self.view(&page, false);
+        if !granted {
+            History::erase(&self.host, &self.site);
+        } else if !self.persist && self.config.is_some() {
+            self.rebuild_history(true);
         }
         self.apply_privacy();
     }
@@ -553,57 +606,47 @@ impl Tracker {
         let Some(body) = self.lead_body(&campaign, &id, fields) else {
             return self.host.settle(false, "null");
         };
-        self.history.queue.push(Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() });
-        self.save_queue();
-        self.submitting = Some(id);
+        let lead = Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() };
+        queue::update(&self.host, &self.site, |q| q.push(lead));
+        self.submitting = Some((id, campaign));
         self.host.send(TAG_SUBMIT, &server::endpoint(&self.api, &["/v1/leads"]), Some(body));
     }
 
+    /// The server's answer to the lead just submitted (also when the popup has closed since).
     fn submitted(&mut self, sent: Sent) {
-        let (Some(id), Some(campaign)) = (self.submitting.take(), self.open.clone()) else { return };
+        let Some((id, campaign)) = self.submitting.take() else { return };
         let result = Object::new().str("campaign", &campaign);
         let result = match sent {
             Sent::Rejected(error) => {
-                self.history.dequeue(&id);
-                self.save_queue();
+                queue::remove(&self.host, &self.site, &id);
                 // `{field, message, code}` as the server named them.
                 return self.host.settle(false, &error);
             }
             Sent::Accepted(lead) => {
-                self.history.dequeue(&id);
+                queue::remove(&self.host, &self.site, &id);
                 result.str("id", &lead).bool("queued", false).end()
             }
             Sent::Retry => {
-                self.history.postpone(&id, js::now());
+                queue::postpone(&self.host, &self.site, &id, js::now());
                 result.bool("queued", true).end()
             }
         };
         self.history.memory_mut(&campaign).converted_at = Some(js::now());
-        self.save_queue();
+        self.save();
         self.campaign_event(&campaign, "converted");
         self.host.settle(true, &result);
         self.host.emit("lodestone:lead", &result);
     }
 
-    /// Saves after a change to the lead queue. A lead the visitor submitted is kept until
-    /// delivered whatever the storage setting (they asked for it to be sent), but without
-    /// storage only the queue is written, none of their engagement.
-    fn save_queue(&mut self) {
-        if self.persist {
-            self.save();
-        } else if !self.history.queue.is_empty() {
-            let mut queue_only = History { queue: self.history.queue.clone(), ..History::default() };
-            queue_only.save(&self.host, &self.site);
-        }
-    }
-
-    /// Sends the leads queued on earlier pages whose backoff has passed.
+    /// Sends the queued leads whose backoff has passed and that are not already in flight.
     fn flush_queue(&mut self) {
         let now = js::now();
         let url = server::endpoint(&self.api, &["/v1/leads"]);
-        for q in self.history.queue.iter().filter(|q| q.next <= now) {
-            self.host.send(TAG_QUEUE + self.in_flight.len() as u32, &url, Some(q.body.clone()));
-            self.in_flight.push(q.id.clone());
+        for q in queue::load(&self.host, &self.site) {
+            if q.next <= now && !self.in_flight.contains(&q.id) {
+                self.host.send(TAG_QUEUE + self.in_flight.len() as u32, &url, Some(q.body));
+                self.in_flight.push(q.id);
+            }
         }
     }
 
@@ -623,6 +666,8 @@ impl Tracker {
             .raw("last", &touch_js(&self.history.last))
             .end();
         let sig = self.signals();
+        // The score from exactly these signals (one reading of the clock), as the server will.
+        let score = compute_score(&site.scoring, &sig);
         let days = sig.days.iter().map(|d| {
             Object::new()
                 .num("day", d.day.into())
@@ -659,7 +704,7 @@ impl Tracker {
                 .opt("referrer", &opt_str(&page, "referrer"))
                 .raw("attribution", &attribution)
                 .raw("signals", &signals)
-                .raw("score", &score_json(&self.score()))
+                .raw("score", &score_json(&score))
                 .end(),
         )
     }
