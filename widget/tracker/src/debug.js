@@ -4,7 +4,7 @@
 // the cooldown state. Everything is written with textContent, inside its own shadow root.
 var root = null, body = null;
 var css = ":host{all:initial}" +
-  ".p{position:fixed;right:12px;bottom:12px;z-index:2147483647;width:380px;max-height:70vh;overflow:auto;" +
+  ".p{position:fixed;right:12px;bottom:12px;z-index:2147483647;width:380px;max-width:calc(100vw - 24px);box-sizing:border-box;max-height:70vh;overflow:auto;" +
   "background:#0f172a;color:#e2e8f0;font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;border-radius:8px;" +
   "box-shadow:0 10px 30px rgba(0,0,0,.4);padding:10px 12px}" +
   "h2{font-size:13px;margin:0 0 6px;color:#fff}h3{font-size:12px;margin:10px 0 2px;color:#fff}" +
