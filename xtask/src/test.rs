@@ -13,9 +13,13 @@ pub fn run() -> anyhow::Result<()> {
     ensure_wasm_target()?;
     // One run per wasm crate: the tracker is `no_std`, and checked together with the popup it
     // would see `std` (which Leptos needs) in its dependency graph.
-    for c in WASM_CRATES {
+    // The tracker also with `--features debug`, its debug build.
+    let runs: [(&str, &[&str]); 3] =
+        [(WASM_CRATES[0], &[]), (WASM_CRATES[0], &["--features", "debug"]), (WASM_CRATES[1], &[])];
+    for (c, features) in runs {
         let mut wasm = cargo();
         wasm.args(["clippy", "--target", "wasm32-unknown-unknown", "-p", "funnel", "-p", c]);
+        wasm.args(features);
         wasm.args(["--", "-D", "warnings"]);
         exec(wasm)?;
     }

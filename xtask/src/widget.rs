@@ -116,18 +116,24 @@ fn compact_glue(js: &str) -> String {
 
 /// The page-facing script: the tracker glue and the bootstrap (`widget/tracker/src/host.js`)
 /// in one function scope, so the only global it leaves is `window.lodestone`.
-fn lodestone_js(
-    glue: &str,
-    tracker_wasm: &str,
-    popup_js: &str,
-    popup_wasm: &str,
-    debug_js: &str,
-) -> anyhow::Result<String> {
+/// The hashed asset names the bootstrap loads.
+struct Names<'a> {
+    tracker_wasm: &'a str,
+    popup_js: &'a str,
+    popup_wasm: &'a str,
+    debug_js: &'a str,
+    debug_tracker_js: &'a str,
+    debug_tracker_wasm: &'a str,
+}
+
+fn lodestone_js(glue: &str, names: &Names<'_>) -> anyhow::Result<String> {
     let host = compact_glue(&fs::read_to_string(root().join("widget/tracker/src/host.js"))?)
-        .replace("{{TRACKER_WASM}}", tracker_wasm)
-        .replace("{{DEBUG_JS}}", debug_js)
-        .replace("{{POPUP_JS}}", popup_js)
-        .replace("{{POPUP_WASM}}", popup_wasm);
+        .replace("{{TRACKER_WASM}}", names.tracker_wasm)
+        .replace("{{DEBUG_JS}}", names.debug_js)
+        .replace("{{DEBUG_TRACKER_JS}}", names.debug_tracker_js)
+        .replace("{{DEBUG_TRACKER_WASM}}", names.debug_tracker_wasm)
+        .replace("{{POPUP_JS}}", names.popup_js)
+        .replace("{{POPUP_WASM}}", names.popup_wasm);
     Ok(format!("/*! Lodestone widget */\n(function () {{\n\"use strict\";\n{glue}\n{host}\n}})();\n"))
 }
 
@@ -148,19 +154,33 @@ pub fn build() -> anyhow::Result<()> {
         format!("--remap-path-prefix={}=", rustc_sysroot().display()),
     ];
     // One build per crate: the tracker is `no_std`, which it cannot be in one build with the
-    // popup (Leptos brings `std`, and features are unified within a build).
-    for krate in ["lodestone-tracker", "lodestone-popup"] {
-        let mut wasm = cargo();
-        wasm.args(["build", "--profile", "wasm-release", "--target", "wasm32-unknown-unknown", "-p", krate]);
-        wasm.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
-        exec(wasm)?;
-    }
+    // popup (Leptos brings `std`, and features are unified within a build). The tracker is
+    // built twice: its debug build (`--features debug`, loaded only with `?lodestone_debug=1`)
+    // first, kept aside, then the one every page loads.
     let target = root().join("target/wasm32-unknown-unknown/wasm-release");
     let work = root().join("target/widget-bindgen");
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work)?;
+    let builds: [(&str, &[&str]); 3] = [
+        ("lodestone-tracker", &["--features", "debug"]),
+        ("lodestone-tracker", &[]),
+        ("lodestone-popup", &[]),
+    ];
+    for (i, (krate, features)) in builds.iter().enumerate() {
+        let mut wasm = cargo();
+        wasm.args(["build", "--profile", "wasm-release", "--target", "wasm32-unknown-unknown", "-p", krate]);
+        wasm.args(*features);
+        wasm.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
+        exec(wasm)?;
+        if i == 0 {
+            fs::copy(target.join("lodestone_tracker.wasm"), work.join("lodestone_tracker_debug.wasm"))?;
+        }
+    }
     bindgen(&target.join("lodestone_tracker.wasm"), &work, Some("__lodestone_tracker"))?;
     bindgen(&target.join("lodestone_popup.wasm"), &work, None)?;
+    let debug_work = work.join("debug");
+    fs::create_dir_all(&debug_work)?;
+    bindgen(&work.join("lodestone_tracker_debug.wasm"), &debug_work, None)?;
 
     let tracker_wasm = Asset::hashed("tracker", "wasm", fs::read(work.join("lodestone_tracker_bg.wasm"))?);
     let popup_wasm = Asset::hashed("popup", "wasm", fs::read(work.join("lodestone_popup_bg.wasm"))?);
@@ -170,7 +190,22 @@ pub fn build() -> anyhow::Result<()> {
     // The debug overlay: loaded only with `?lodestone_debug=1`, outside the tracker's budget.
     let debug_src = fs::read_to_string(root().join("widget/tracker/src/debug.js"))?;
     let debug_js = Asset::hashed("debug", "js", compact_glue(&debug_src).into_bytes());
-    let script = lodestone_js(&glue, &tracker_wasm.name, &popup_js.name, &popup_wasm.name, &debug_js.name)?;
+    let debug_tracker_wasm =
+        Asset::hashed("tracker_debug", "wasm", fs::read(debug_work.join("lodestone_tracker_debug_bg.wasm"))?);
+    let debug_tracker_glue =
+        compact_glue(&fs::read_to_string(debug_work.join("lodestone_tracker_debug.js"))?);
+    let debug_tracker_js = Asset::hashed("tracker_debug", "js", debug_tracker_glue.into_bytes());
+    let script = lodestone_js(
+        &glue,
+        &Names {
+            tracker_wasm: &tracker_wasm.name,
+            popup_js: &popup_js.name,
+            popup_wasm: &popup_wasm.name,
+            debug_js: &debug_js.name,
+            debug_tracker_js: &debug_tracker_js.name,
+            debug_tracker_wasm: &debug_tracker_wasm.name,
+        },
+    )?;
 
     let dist = dist();
     let _ = fs::remove_dir_all(&dist);
@@ -182,7 +217,7 @@ pub fn build() -> anyhow::Result<()> {
         "lodestone.js".into(),
         serde_json::json!({ "path": "lodestone.js", "bytes": script.len(), "brotli": script_br, "integrity": sri(script.as_bytes()) }),
     );
-    for asset in [&tracker_wasm, &popup_js, &popup_wasm, &debug_js] {
+    for asset in [&tracker_wasm, &popup_js, &popup_wasm, &debug_js, &debug_tracker_js, &debug_tracker_wasm] {
         let br = write_compressed(&dist.join("assets").join(&asset.name), &asset.bytes)?;
         sizes.push(br);
         let logical =
@@ -201,12 +236,10 @@ pub fn build() -> anyhow::Result<()> {
     println!("  {:<40}{:>7}   raw {}", tracker_wasm.name, sizes[0], tracker_wasm.bytes.len());
     println!("  {:<40}{:>7}   raw {}", popup_js.name, sizes[1], popup_js.bytes.len());
     println!("  {:<40}{:>7}   raw {}", popup_wasm.name, sizes[2], popup_wasm.bytes.len());
-    println!(
-        "  {:<40}{:>7}   raw {}   (only with ?lodestone_debug=1)",
-        debug_js.name,
-        sizes[3],
-        debug_js.bytes.len()
-    );
+    for (i, asset) in [&debug_js, &debug_tracker_js, &debug_tracker_wasm].iter().enumerate() {
+        let (name, br, raw) = (&asset.name, sizes[3 + i], asset.bytes.len());
+        println!("  {name:<40}{br:>7}   raw {raw}   (only with ?lodestone_debug=1)");
+    }
     let over = |total: usize, budget: usize| {
         if total > budget { format!("   OVER BUDGET by {}", total - budget) } else { String::new() }
     };

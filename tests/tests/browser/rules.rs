@@ -269,19 +269,24 @@ async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     ))
     .await;
     let b = browser(Device::Desktop).await;
-    visit(&b, &s.page("/fixtures/rules.html?lodestone_debug=1")).await;
-    b.wait_until("document.querySelector('[data-lodestone-debug]')", 5).await;
+    // Visitors' pages load the tracker without the debug report; `lodestone.debug()` reloads
+    // the page into the debug build (as `?lodestone_debug=1` does).
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    b.js("lodestone.debug();").await;
+    b.wait_until("location.search.indexOf('lodestone_debug=1') >= 0 && document.querySelector('[data-lodestone-debug]')", 10)
+        .await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let text = b.js("return document.querySelector('[data-lodestone-debug]').shadowRoot.textContent;").await;
     let text = text.as_str().unwrap_or_default().to_owned();
     for expected in [
-        "Score 17",
+        "Score 19",
+        "+4  2 page views",
         "+15  viewed /fixtures/*",
         "\u{2717} deep-reader (priority 5)",
         "\u{2713} include",
         "\u{2713} exclude",
         "\u{2717} scroll_percent wants 60, saw",
-        "\u{2713} min_score wants 10, saw 17",
+        "\u{2713} min_score wants 10, saw 19",
         "\u{2717} pricing-only",
         "\u{2717} include",
         "\u{2713} one_per_page_view",

@@ -27,7 +27,6 @@ var host = {
     return { path: location.pathname, title: document.title, href: location.href.split("#")[0], host: location.host, referrer: ref,
       referrer_host: safe(function () { return new URL(ref).host; }) || "", utm: utm,
       device: w < 768 ? "mobile" : matchMedia("(pointer: coarse)").matches && w < 1200 ? "tablet" : "desktop",
-      debug: q.get("lodestone_debug") === "1",
       gpc: navigator.globalPrivacyControl === true, dnt: navigator.doNotTrack === "1" };
   },
   load: function (k) { return safe(function () { return localStorage.getItem(k); }); },
@@ -76,7 +75,7 @@ var host = {
   emit: function (name, detail) { setTimeout(function () { safe(function () { dispatchEvent(new CustomEvent(name, { detail: JSON.parse(detail) })); }); }, 0); },
   settle: function (ok, value) { var p = pending; pending = null; if (p) p[ok ? 0 : 1](JSON.parse(value)); },
   mark: function (name) { safe(function () { performance.mark(name); }); },
-  // The debug overlay (`?lodestone_debug=1` or `lodestone.debug()`): its own module, loaded only then.
+  // The debug overlay (`?lodestone_debug=1`): its own module, loaded only then.
   debug: function (json) {
     if (!debug) debug = import(asset("{{DEBUG_JS}}").href);
     debug.then(function (m) { m.render(JSON.parse(json)); }).catch(function () {});
@@ -94,10 +93,15 @@ function api(kind) {
 var site = script && script.getAttribute("data-site");
 if (site) {
   var origin = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, "");
-  window.lodestone = { ready: false, open: api(10), close: api(11), score: api(12), reset: api(13), track: api(19), consent: api(20), debug: api(21) };
-  __lodestone_tracker({ module_or_path: asset("{{TRACKER_WASM}}") }).then(function () {
-    __lodestone_tracker.start(site, origin, host);
-    t = __lodestone_tracker;
+  window.lodestone = { ready: false, open: api(10), close: api(11), score: api(12), reset: api(13), track: api(19), consent: api(20),
+    // The debug build of the tracker reports every rule's verdict; the page reloads into it.
+    debug: function () { var u = new URL(location.href); u.searchParams.set("lodestone_debug", "1"); location.assign(u.href); } };
+  (new URLSearchParams(location.search).get("lodestone_debug") === "1"
+    ? import(asset("{{DEBUG_TRACKER_JS}}").href).then(function (m) { return m.default({ module_or_path: asset("{{DEBUG_TRACKER_WASM}}") }).then(function () { return m; }); })
+    : __lodestone_tracker({ module_or_path: asset("{{TRACKER_WASM}}") }).then(function () { return __lodestone_tracker; })
+  ).then(function (m) {
+    m.start(site, origin, host);
+    t = m;
     window.lodestone.ready = true;
     queued.forEach(function (c) { fire(c[0], c[1], 0, c[2]); });
     queued = [];

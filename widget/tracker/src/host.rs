@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     pub type Host;
 
-    /// `{path, title, href, host, referrer, referrer_host, utm: {...}, device, debug, gpc, dnt}`
+    /// `{path, title, href, host, referrer, referrer_host, utm: {...}, device, gpc, dnt}`
     /// of the current page.
     #[wasm_bindgen(method)]
     pub fn page(this: &Host) -> JsValue;
@@ -48,6 +48,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn mark(this: &Host, name: &str);
     /// Renders the debug overlay from the engine's JSON report (loads its module the first time).
+    #[cfg(feature = "debug")]
     #[wasm_bindgen(method)]
     pub fn debug(this: &Host, report_json: &str);
 }

@@ -102,10 +102,9 @@ mod event {
     /// A click on a configured CTA: value = its name.
     pub const CTA: u32 = 17;
     pub const OUTBOUND: u32 = 18;
-    /// `lodestone.track(value)`, `consent(n == 1)`, `debug()`.
+    /// `lodestone.track(value)`, `consent(n == 1)`.
     pub const TRACK: u32 = 19;
     pub const CONSENT: u32 = 20;
-    pub const DEBUG: u32 = 21;
 }
 
 /// Handles one page event (see `event`); returns the score for `SCORE`, else 0. A re-entrant
@@ -139,7 +138,6 @@ pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
             event::OUTBOUND => t.outbound(),
             event::TRACK => t.track(value.as_string().unwrap_or_default()),
             event::CONSENT => t.consent(n == 1),
-            event::DEBUG => t.debug_on(),
             _ => {}
         }
         0

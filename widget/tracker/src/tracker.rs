@@ -21,6 +21,9 @@ use crate::queue::{self, Queued};
 use crate::server::{self, Sent};
 use crate::site::{self, Site};
 
+#[cfg(feature = "debug")]
+mod report;
+
 /// Engaged time counts only while the visitor interacted this recently.
 const ENGAGED_WINDOW_MS: f64 = 30_000.0;
 /// Exit signals count only after this long on the page.
@@ -67,7 +70,6 @@ pub struct Tracker {
     last_interaction: f64,
     /// Whether the visitor has interacted on this page at all: engaged time needs it.
     interacted: bool,
-    debug: bool,
     open: Option<String>,
     /// The submission id and campaign of the lead being submitted from the popup.
     submitting: Option<(String, String)>,
@@ -114,7 +116,6 @@ impl Tracker {
         let page = host.page();
         let gpc = get_bool(&page, "gpc") == Some(true) || get_bool(&page, "dnt") == Some(true);
         let history = History::load(&host, &site);
-        let debug = get_bool(&page, "debug") == Some(true);
         let mut tracker = Self {
             host,
             site,
@@ -140,7 +141,6 @@ impl Tracker {
             loaded_at: js::now(),
             last_interaction: js::now(),
             interacted: false,
-            debug,
             open: None,
             submitting: None,
             in_flight: Vec::new(),
@@ -431,11 +431,6 @@ impl Tracker {
         self.apply_privacy();
     }
 
-    pub fn debug_on(&mut self) {
-        self.debug = true;
-        self.evaluate();
-    }
-
     fn situation<'a>(&'a self, score: i32) -> Situation<'a> {
         let now = js::now();
         let h = &self.history;
@@ -474,9 +469,8 @@ impl Tracker {
         let Some(site) = &self.config else { return };
         let score = self.score();
         let situation = self.situation(score.total);
-        if self.debug {
-            self.host.debug(&self.report(site, &situation, &score));
-        }
+        #[cfg(feature = "debug")]
+        self.host.debug(&self.report(site, &situation, &score));
         if self.open.is_some() {
             return;
         }
@@ -487,61 +481,6 @@ impl Tracker {
             self.host.mark("lodestone:trigger");
             self.show(&id);
         }
-    }
-
-    /// The debug overlay's data: every campaign's verdicts, the score and the cooldowns.
-    fn report(&self, site: &Site, s: &Situation<'_>, score: &ScoreReport) -> String {
-        let rules = &site.campaigns;
-        let verdicts = |list: &[funnel::targeting::Verdict]| {
-            json::array(list.iter().map(|v| Object::new().str("rule", v.rule).bool("passed", v.passed).end()))
-        };
-        let reports = engine::explain(rules, &site.frequency, |id| self.history.memory(id), s);
-        let campaigns = reports.iter().zip(rules).map(|(r, c)| {
-            let m = self.history.memory(&r.id);
-            let leaves = r.trigger.iter().map(|v| {
-                Object::new()
-                    .str("rule", v.leaf.name())
-                    .bool("passed", v.passed)
-                    .str("wants", &v.leaf.wants())
-                    .num("seen", v.seen)
-                    .end()
-            });
-            let memory = Object::new()
-                .num("closed", m.closed_at.unwrap_or(0.0) as i64)
-                .num("converted", m.converted_at.unwrap_or(0.0) as i64)
-                .num("shown", m.shown_this_session.into())
-                .end();
-            Object::new()
-                .str("id", &r.id)
-                .num("priority", c.priority.into())
-                .bool("eligible", r.eligible)
-                .bool("showing", self.open.as_deref() == Some(&r.id))
-                .raw("targeting", &verdicts(&r.targeting))
-                .raw("trigger", &json::array(leaves))
-                .bool("trigger_holds", r.trigger_holds)
-                .raw("frequency", &verdicts(&r.frequency))
-                .raw("memory", &memory)
-                .end()
-        });
-        let privacy = if self.gpc { "gpc" } else { "consent" };
-        Object::new()
-            .str("site", &self.site)
-            .str("path", &self.page.path)
-            .str(
-                "device",
-                match self.page.device {
-                    DeviceClass::Desktop => "desktop",
-                    DeviceClass::Tablet => "tablet",
-                    DeviceClass::Mobile => "mobile",
-                },
-            )
-            .num("visits", self.history.visits.into())
-            .num("page_views", self.history.page_views.into())
-            .bool("stored", self.persist)
-            .str("privacy", privacy)
-            .raw("score", &score_json(score))
-            .raw("campaigns", &json::array(campaigns))
-            .end()
     }
 
     /// Mounts campaign `id` (from a trigger, a click or `lodestone.open`).

@@ -1,0 +1,71 @@
+//! The debug overlay's data, in the debug build of the tracker only (`--features debug`,
+//! loaded with `?lodestone_debug=1`): every campaign's verdicts with the values they saw, the
+//! score and its explanation, and the cooldowns. Visitors' pages never load this code.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use funnel::ScoreReport;
+use funnel::engine::{self, Situation};
+use funnel::targeting::DeviceClass;
+
+use super::{Tracker, score_json};
+use crate::json::{self, Object};
+use crate::site::Site;
+
+impl Tracker {
+    /// The debug overlay's data: every campaign's verdicts, the score and the cooldowns.
+    pub(super) fn report(&self, site: &Site, s: &Situation<'_>, score: &ScoreReport) -> String {
+        let rules = &site.campaigns;
+        let verdicts = |list: &[funnel::targeting::Verdict]| {
+            json::array(list.iter().map(|v| Object::new().str("rule", v.rule).bool("passed", v.passed).end()))
+        };
+        let reports = engine::explain(rules, &site.frequency, |id| self.history.memory(id), s);
+        let campaigns = reports.iter().zip(rules).map(|(r, c)| {
+            let m = self.history.memory(&r.id);
+            let leaves = r.trigger.iter().map(|v| {
+                Object::new()
+                    .str("rule", v.leaf.name())
+                    .bool("passed", v.passed)
+                    .str("wants", &v.leaf.wants())
+                    .num("seen", v.seen)
+                    .end()
+            });
+            let memory = Object::new()
+                .num("closed", m.closed_at.unwrap_or(0.0) as i64)
+                .num("converted", m.converted_at.unwrap_or(0.0) as i64)
+                .num("shown", m.shown_this_session.into())
+                .end();
+            Object::new()
+                .str("id", &r.id)
+                .num("priority", c.priority.into())
+                .bool("eligible", r.eligible)
+                .bool("showing", self.open.as_deref() == Some(&r.id))
+                .raw("targeting", &verdicts(&r.targeting))
+                .raw("trigger", &json::array(leaves))
+                .bool("trigger_holds", r.trigger_holds)
+                .raw("frequency", &verdicts(&r.frequency))
+                .raw("memory", &memory)
+                .end()
+        });
+        let privacy = if self.gpc { "gpc" } else { "consent" };
+        Object::new()
+            .str("site", &self.site)
+            .str("path", &self.page.path)
+            .str(
+                "device",
+                match self.page.device {
+                    DeviceClass::Desktop => "desktop",
+                    DeviceClass::Tablet => "tablet",
+                    DeviceClass::Mobile => "mobile",
+                },
+            )
+            .num("visits", self.history.visits.into())
+            .num("page_views", self.history.page_views.into())
+            .bool("stored", self.persist)
+            .str("privacy", privacy)
+            .raw("score", &score_json(score))
+            .raw("campaigns", &json::array(campaigns))
+            .end()
+    }
+}
