@@ -14,29 +14,41 @@ use crate::store::Store;
 /// How often pending counts are written to the store.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
-/// The counter names one event increments. Pure: the vocabulary of the stats report.
-pub fn counter_names(event: &Event) -> Vec<String> {
+/// Calls `f` with each counter name one event increments, as parts to concatenate (no
+/// allocation but for a referrer host with capitals). Pure: the vocabulary of the stats report.
+pub fn each_counter(event: &Event, mut f: impl FnMut(&[&str])) {
     match event {
         Event::Pageview { path, referrer_host, utm_source, new_visitor, new_session } => {
-            let mut names = vec!["pageviews".to_owned(), format!("path:{path}")];
+            f(&["pageviews"]);
+            f(&["path:", path]);
             if *new_visitor {
-                names.push("visitors".into());
+                f(&["visitors"]);
             }
             if *new_session {
-                names.push("sessions".into());
+                f(&["sessions"]);
             }
             if let Some(host) = referrer_host.as_deref().filter(|h| !h.is_empty()) {
-                names.push(format!("referrer:{}", host.to_lowercase()));
+                if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                    f(&["referrer:", &host.to_ascii_lowercase()]);
+                } else {
+                    f(&["referrer:", host]);
+                }
             }
             if let Some(src) = utm_source.as_deref().filter(|s| !s.is_empty()) {
-                names.push(format!("utm_source:{src}"));
+                f(&["utm_source:", src]);
             }
-            names
         }
         Event::Campaign { campaign, variant, action } => {
-            vec![format!("campaign:{campaign}:{}:{}", variant.as_deref().unwrap_or("-"), action.as_str())]
+            f(&["campaign:", campaign, ":", variant.as_deref().unwrap_or("-"), ":", action.as_str()]);
         }
     }
+}
+
+/// The counter names one event increments, as strings.
+pub fn counter_names(event: &Event) -> Vec<String> {
+    let mut names = Vec::new();
+    each_counter(event, |parts| names.push(parts.concat()));
+    names
 }
 
 /// Pending counts keyed `site 0 day 0 name`: one string per counter, found without allocating.
@@ -52,14 +64,17 @@ impl Counters {
     /// Adds one to each counter of each event, for `site` on `day`. The batch is added up
     /// first, so the shared lock is held only to merge a few totals.
     pub fn record(&self, site: &str, day: &str, events: &[Event]) {
-        let mut local: Vec<(String, u64)> = Vec::with_capacity(events.len() * 4);
+        let mut local: Vec<(String, u64)> = Vec::with_capacity(16);
+        let mut name = String::with_capacity(64);
         for event in events {
-            for name in counter_names(event) {
+            each_counter(event, |parts| {
+                name.clear();
+                parts.iter().for_each(|p| name.push_str(p));
                 match local.iter_mut().find(|(n, _)| *n == name) {
                     Some((_, count)) => *count += 1,
-                    None => local.push((name, 1)),
+                    None => local.push((name.clone(), 1)),
                 }
-            }
+            });
         }
         let mut key = format!("{site}\0{day}\0");
         let prefix = key.len();

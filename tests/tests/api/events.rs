@@ -78,4 +78,20 @@ async fn a_visitor_identifier_is_refused_and_bad_events_are_named() {
             assert!(err["error"]["message"].as_str().unwrap().contains("visitor_id"), "{err}");
         }
     }
+    // Malformed events are refused with the field or value at fault named.
+    let malformed = [
+        (json!({ "type": "pageview", "path": "/", "campaign": "welcome" }), "`campaign`", "events[0]"),
+        (json!({ "type": "campaign", "campaign": "welcome", "path": "/" }), "`path`", "events[0]"),
+        (json!({ "type": "campaign", "campaign": "welcome" }), "`action`", "events[0].action"),
+        (json!({ "type": "pageview" }), "`path`", "events[0].path"),
+        (json!({ "type": "click", "path": "/" }), "`click`", "events[0].type"),
+        (json!({ "path": "/" }), "`type`", "events[0].type"),
+    ];
+    for (event, named, field) in malformed {
+        let resp = app.post_events(&json!({ "site": "demo", "events": [event] })).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{event}");
+        let err: Value = resp.json().await.unwrap();
+        assert!(err["error"]["message"].as_str().unwrap().contains(named), "{event}: {err}");
+        assert!(err["error"]["field"].as_str().unwrap_or("").starts_with(field), "{event}: {err}");
+    }
 }
