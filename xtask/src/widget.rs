@@ -85,6 +85,37 @@ fn bindgen(wasm: &Path, out: &Path, no_modules_global: Option<&str>) -> anyhow::
     b.generate(out).with_context(|| format!("wasm-bindgen on {}", wasm.display()))
 }
 
+/// Renames the module's wasm-bindgen imports and exports (`__wbg_beacon_b6a89472ce2ceaf8`,
+/// `__wbindgen_malloc`, ...) to short names, in the module and in its glue alike: their hashes
+/// are incompressible bytes shipped twice to every visitor. Leaves both untouched should a
+/// short name already occur in the glue.
+fn shorten_names(dir: &Path, stem: &str) -> anyhow::Result<()> {
+    let (wasm_path, js_path) = (dir.join(format!("{stem}_bg.wasm")), dir.join(format!("{stem}.js")));
+    let mut js = fs::read_to_string(&js_path)?;
+    let mut module = walrus::Module::from_buffer(&fs::read(&wasm_path)?)?;
+    let generated = |name: &str| name.starts_with("__wbg_") || name.starts_with("__wbindgen_");
+    let mut renames: Vec<(String, String)> = Vec::new();
+    let mut short = |name: &mut String| {
+        if generated(name) {
+            let new = format!("${:x}", renames.len());
+            renames.push((std::mem::replace(name, new.clone()), new));
+        }
+    };
+    module.imports.iter_mut().for_each(|i| short(&mut i.name));
+    module.exports.iter_mut().for_each(|e| short(&mut e.name));
+    if renames.iter().any(|(_, new)| js.contains(new.as_str())) {
+        return Ok(());
+    }
+    // Longest first, so no name is replaced inside a longer one.
+    renames.sort_by_key(|(long, _)| std::cmp::Reverse(long.len()));
+    for (long, new) in &renames {
+        js = js.replace(long.as_str(), new);
+    }
+    fs::write(&wasm_path, module.emit_wasm())?;
+    fs::write(&js_path, js)?;
+    Ok(())
+}
+
 /// Shrinks wasm-bindgen's generated glue: drops comment lines, indentation and console warnings. Safe for that
 /// generated code (no template literals or strings spanning lines), not for JavaScript at large.
 fn compact_glue(js: &str) -> String {
@@ -181,6 +212,9 @@ pub fn build() -> anyhow::Result<()> {
     let debug_work = work.join("debug");
     fs::create_dir_all(&debug_work)?;
     bindgen(&work.join("lodestone_tracker_debug.wasm"), &debug_work, None)?;
+    shorten_names(&work, "lodestone_tracker")?;
+    shorten_names(&work, "lodestone_popup")?;
+    shorten_names(&debug_work, "lodestone_tracker_debug")?;
 
     let tracker_wasm = Asset::hashed("tracker", "wasm", fs::read(work.join("lodestone_tracker_bg.wasm"))?);
     let popup_wasm = Asset::hashed("popup", "wasm", fs::read(work.join("lodestone_popup_bg.wasm"))?);
