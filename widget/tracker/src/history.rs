@@ -25,7 +25,7 @@ const MAX_DAYS: u32 = 90;
 const DAY_MS: f64 = 86_400_000.0;
 /// Page titles are cut to this many characters.
 const MAX_TITLE: usize = 80;
-/// Above this many bytes, the oldest pages and days are dropped.
+/// Above this many bytes, the oldest pages are dropped.
 const MAX_BYTES: usize = 16 * 1024;
 
 /// One page of the site as the visitor has seen it.
@@ -87,14 +87,6 @@ fn remember(list: &mut Vec<String>, value: Option<&str>) {
             drop_oldest(list);
         }
     }
-}
-
-fn strings(v: &JsValue) -> Vec<String> {
-    items(v).filter_map(|p| p.as_string()).collect()
-}
-
-fn string_array(list: &[String]) -> String {
-    json::array(list.iter().map(|p| json::quote(p)))
 }
 
 fn key(site: &str) -> String {
@@ -189,9 +181,9 @@ impl History {
                 })
                 .filter(|d| d.day + MAX_DAYS > today)
                 .collect(),
-            referrer_hosts: strings(&get(&v, "refs")),
-            utm_sources: strings(&get(&v, "sources")),
-            utm_campaigns: strings(&get(&v, "utms")),
+            referrer_hosts: js::strings(&get(&v, "refs")),
+            utm_sources: js::strings(&get(&v, "sources")),
+            utm_campaigns: js::strings(&get(&v, "utms")),
             first: touch_from_js(&get(&v, "first")),
             last: touch_from_js(&get(&v, "last")),
             campaigns: items(&get(&v, "camps"))
@@ -247,9 +239,9 @@ impl History {
         };
         o.raw("pages", &json::array(pages))
             .raw("days", &json::array(days))
-            .raw("refs", &string_array(&self.referrer_hosts))
-            .raw("sources", &string_array(&self.utm_sources))
-            .raw("utms", &string_array(&self.utm_campaigns))
+            .raw("refs", &json::strings(&self.referrer_hosts))
+            .raw("sources", &json::strings(&self.utm_sources))
+            .raw("utms", &json::strings(&self.utm_campaigns))
             .raw("first", &touch_js(&self.first))
             .raw("last", &touch_js(&self.last))
             .raw("camps", &json::array(camps))

@@ -53,6 +53,11 @@ pub fn items(value: &JsValue) -> impl Iterator<Item = JsValue> + '_ {
     (0..len).map(move |i| reflect_get(value, &JsValue::from(i)).unwrap_or(JsValue::UNDEFINED))
 }
 
+/// The strings among the elements of `value` when it is an array.
+pub fn strings(value: &JsValue) -> Vec<String> {
+    items(value).filter_map(|s| s.as_string()).collect()
+}
+
 pub fn stringify(value: &JsValue) -> Option<String> {
     json_stringify(value).ok()?.as_string()
 }

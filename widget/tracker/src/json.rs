@@ -44,6 +44,11 @@ pub fn array(items: impl IntoIterator<Item = String>) -> String {
     out
 }
 
+/// A JSON array of strings.
+pub fn strings(list: &[String]) -> String {
+    array(list.iter().map(|s| quote(s)))
+}
+
 /// Writes one JSON object. Keys are trusted literals; values are escaped.
 pub struct Object(String);
 

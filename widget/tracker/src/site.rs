@@ -11,7 +11,7 @@ use funnel::targeting::{DeviceClass, Targeting, VisitorKind};
 use funnel::{Campaign, ConsentSpec, ScoringRules};
 use wasm_bindgen::JsValue;
 
-use crate::js::{get, get_bool, get_f64, get_str, items};
+use crate::js::{self, get, get_bool, get_f64, get_str, items};
 
 /// What the tracker uses of a site's config.
 pub struct Site {
@@ -33,11 +33,8 @@ fn int(v: &JsValue, key: &str) -> Option<i32> {
     get_f64(v, key).map(|n| n as i32)
 }
 
-fn strings(v: &JsValue) -> Vec<String> {
-    items(v).filter_map(|s| s.as_string()).collect()
-}
-
-fn device(s: &str) -> DeviceClass {
+/// A device class by its config (and bootstrap) name.
+pub fn device(s: &str) -> DeviceClass {
     match s {
         "mobile" => DeviceClass::Mobile,
         "tablet" => DeviceClass::Tablet,
@@ -74,8 +71,8 @@ fn condition(v: &JsValue) -> Condition {
 fn targeting(t: &JsValue) -> Targeting {
     let time = |k| get_f64(t, k).map(|v| v as i64);
     Targeting {
-        include: strings(&get(t, "include")),
-        exclude: strings(&get(t, "exclude")),
+        include: js::strings(&get(t, "include")),
+        exclude: js::strings(&get(t, "exclude")),
         referrer: get_str(t, "referrer"),
         utm_source: get_str(t, "utm_source"),
         utm_campaign: get_str(t, "utm_campaign"),

@@ -158,11 +158,7 @@ impl Tracker {
         let (new_visitor, new_session, touch) = self.record(page, spa);
         self.page = PageNow {
             path: cut(&opt_str(page, "path").unwrap_or_else(|| "/".into()), limits::URL),
-            device: match get_str(page, "device").as_deref() {
-                Some("mobile") => DeviceClass::Mobile,
-                Some("tablet") => DeviceClass::Tablet,
-                _ => DeviceClass::Desktop,
-            },
+            device: site::device(&get_str(page, "device").unwrap_or_default()),
             referrer_host: None,
             utm_source: None,
             utm_campaign: None,
@@ -615,7 +611,6 @@ impl Tracker {
                 .num("cta_clicks", d.cta_clicks.into())
                 .end()
         });
-        let strings = |l: &[String]| json::array(l.iter().map(|p| json::quote(p)));
         let signals = Object::new()
             .num("visits", sig.visits.into())
             .num("page_views", sig.page_views.into())
@@ -623,12 +618,12 @@ impl Tracker {
             .num("max_scroll_percent", sig.max_scroll_percent.into())
             .num("cta_clicks", sig.cta_clicks.into())
             .num("outbound_clicks", sig.outbound_clicks.into())
-            .raw("paths", &strings(&sig.paths))
+            .raw("paths", &json::strings(&sig.paths))
             .raw("days", &json::array(days))
             .num("today", sig.today.into())
-            .raw("referrer_hosts", &strings(&sig.referrer_hosts))
-            .raw("utm_sources", &strings(&sig.utm_sources))
-            .raw("utm_campaigns", &strings(&sig.utm_campaigns))
+            .raw("referrer_hosts", &json::strings(&sig.referrer_hosts))
+            .raw("utm_sources", &json::strings(&sig.utm_sources))
+            .raw("utm_campaigns", &json::strings(&sig.utm_campaigns))
             .end();
         Some(
             Object::new()
