@@ -49,6 +49,17 @@ async fn appears_within(b: &Browser, seconds: u64) -> bool {
     false
 }
 
+/// A real click (WebDriver) on the element with id `id`.
+async fn click(b: &Browser, id: &str) {
+    b.client.find(fantoccini::Locator::Id(id)).await.unwrap().click().await.unwrap();
+}
+
+/// Closes the popup with ESC, as a visitor would, and waits until it is gone.
+async fn close_with_escape(b: &Browser) {
+    b.press(ESCAPE, false).await;
+    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+}
+
 fn stored(key: &str) -> String {
     format!("return (JSON.parse(localStorage.getItem('lodestone:demo')) || {{}}).{key};")
 }
@@ -113,7 +124,7 @@ async fn desktop_exit_intent_fires_through_the_top_edge_but_not_on_a_link_click(
     assert!(!appears_within(&b, 1).await, "exit intent before the minimum dwell");
     tokio::time::sleep(Duration::from_millis(2500)).await;
     // A click on an in-site link, then the pointer leaving (as the page goes): no popup.
-    b.client.find(fantoccini::Locator::Id("inlink")).await.unwrap().click().await.unwrap();
+    click(&b, "inlink").await;
     b.js(TOP_EXIT).await;
     assert!(!appears_within(&b, 1).await, "exit popup on a link click");
     b.js(TOP_EXIT).await;
@@ -153,13 +164,12 @@ async fn clicks_on_configured_ctas_trigger_and_data_lodestone_open_opens() {
     let b = browser(Device::Desktop).await;
     visit(&b, &s.page("/fixtures/rules.html")).await;
     assert!(!appears_within(&b, 1).await);
-    b.client.find(fantoccini::Locator::Id("cta")).await.unwrap().click().await.unwrap();
+    click(&b, "cta").await;
     b.wait_for_popup(3).await;
     assert_eq!(shown(&b).await, json!("demo-cta"));
     assert_eq!(b.js(&stored("cta")).await, json!(1));
-    b.press(ESCAPE, false).await;
-    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
-    b.client.find(fantoccini::Locator::Id("open-guide")).await.unwrap().click().await.unwrap();
+    close_with_escape(&b).await;
+    click(&b, "open-guide").await;
     b.wait_for_popup(3).await;
     assert_eq!(shown(&b).await, json!("guide"));
     b.close().await;
@@ -197,8 +207,7 @@ async fn at_most_once_per_session_holds_across_reloads_until_a_new_session() {
     let b = browser(Device::Desktop).await;
     visit(&b, &s.page("/fixtures/rules.html")).await;
     b.wait_for_popup(4).await;
-    b.press(ESCAPE, false).await;
-    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+    close_with_escape(&b).await;
     b.client.refresh().await.unwrap();
     assert!(!appears_within(&b, 3).await, "shown twice in one session");
     // 31 minutes of inactivity later, a new session: it may show again.
@@ -237,8 +246,7 @@ async fn consent_mode_stores_nothing_until_the_page_grants_consent() {
     let b = browser(Device::Desktop).await;
     visit(&b, &s.page("/fixtures/rules.html")).await;
     b.wait_for_popup(4).await;
-    b.press(ESCAPE, false).await;
-    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+    close_with_escape(&b).await;
     assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
     // Consent from the page's banner: storage starts with this page, and the close made
     // before it still counts (no second popup on this page, the cooldown is stored).
