@@ -4,6 +4,7 @@
 mod bench;
 mod cmd;
 mod demo;
+mod minify;
 mod test;
 mod widget;
 

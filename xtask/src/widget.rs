@@ -12,6 +12,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256, Sha384};
 
 use crate::cmd::{cargo, ensure_wasm_target, exec, root};
+use crate::minify::{Kind, minify};
 
 /// Budgets in brotli bytes (decimal kilobytes), glue plus wasm.
 const TRACKER_BUDGET: usize = 20_000;
@@ -116,35 +117,6 @@ fn shorten_names(dir: &Path, stem: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Shrinks wasm-bindgen's generated glue: drops comment lines, indentation and console warnings. Safe for that
-/// generated code (no template literals or strings spanning lines), not for JavaScript at large.
-fn compact_glue(js: &str) -> String {
-    if js.lines().any(|l| l.matches('`').count() % 2 == 1) {
-        return js.to_owned();
-    }
-    let mut out = String::with_capacity(js.len());
-    let mut in_block = false;
-    for line in js.lines() {
-        let t = line.trim();
-        if in_block {
-            in_block = !t.ends_with("*/");
-            continue;
-        }
-        if t.starts_with("/*") {
-            in_block = !t.ends_with("*/");
-            continue;
-        }
-        // Also drops wasm-bindgen's one-line developer warnings: nothing of ours writes to the
-        // host page's console.
-        if t.is_empty() || t.starts_with("//") || (t.starts_with("console.warn(") && t.ends_with(')')) {
-            continue;
-        }
-        out.push_str(t);
-        out.push('\n');
-    }
-    out
-}
-
 /// The page-facing script: the tracker glue and the bootstrap (`widget/tracker/src/host.js`)
 /// in one function scope, so the only global it leaves is `window.lodestone`.
 /// The hashed asset names the bootstrap loads.
@@ -158,14 +130,15 @@ struct Names<'a> {
 }
 
 fn lodestone_js(glue: &str, names: &Names<'_>) -> anyhow::Result<String> {
-    let host = compact_glue(&fs::read_to_string(root().join("widget/tracker/src/host.js"))?)
+    let host = fs::read_to_string(root().join("widget/tracker/src/host.js"))?
         .replace("{{TRACKER_WASM}}", names.tracker_wasm)
         .replace("{{DEBUG_JS}}", names.debug_js)
         .replace("{{DEBUG_TRACKER_JS}}", names.debug_tracker_js)
         .replace("{{DEBUG_TRACKER_WASM}}", names.debug_tracker_wasm)
         .replace("{{POPUP_JS}}", names.popup_js)
         .replace("{{POPUP_WASM}}", names.popup_wasm);
-    Ok(format!("/*! Lodestone widget */\n(function () {{\n\"use strict\";\n{glue}\n{host}\n}})();\n"))
+    let script = format!("(function () {{\n\"use strict\";\n{glue}\n{host}\n}})();\n");
+    Ok(format!("/*! Lodestone widget */\n{}", minify(&script, Kind::Classic)?))
 }
 
 fn rustc_sysroot() -> PathBuf {
@@ -218,16 +191,16 @@ pub fn build() -> anyhow::Result<()> {
 
     let tracker_wasm = Asset::hashed("tracker", "wasm", fs::read(work.join("lodestone_tracker_bg.wasm"))?);
     let popup_wasm = Asset::hashed("popup", "wasm", fs::read(work.join("lodestone_popup_bg.wasm"))?);
-    let popup_glue = compact_glue(&fs::read_to_string(work.join("lodestone_popup.js"))?);
+    let popup_glue = minify(&fs::read_to_string(work.join("lodestone_popup.js"))?, Kind::Module)?;
     let popup_js = Asset::hashed("popup", "js", popup_glue.into_bytes());
-    let glue = compact_glue(&fs::read_to_string(work.join("lodestone_tracker.js"))?);
+    let glue = fs::read_to_string(work.join("lodestone_tracker.js"))?;
     // The debug overlay: loaded only with `?lodestone_debug=1`, outside the tracker's budget.
     let debug_src = fs::read_to_string(root().join("widget/tracker/src/debug.js"))?;
-    let debug_js = Asset::hashed("debug", "js", compact_glue(&debug_src).into_bytes());
+    let debug_js = Asset::hashed("debug", "js", minify(&debug_src, Kind::Module)?.into_bytes());
     let debug_tracker_wasm =
         Asset::hashed("tracker_debug", "wasm", fs::read(debug_work.join("lodestone_tracker_debug_bg.wasm"))?);
     let debug_tracker_glue =
-        compact_glue(&fs::read_to_string(debug_work.join("lodestone_tracker_debug.js"))?);
+        minify(&fs::read_to_string(debug_work.join("lodestone_tracker_debug.js"))?, Kind::Module)?;
     let debug_tracker_js = Asset::hashed("tracker_debug", "js", debug_tracker_glue.into_bytes());
     let script = lodestone_js(
         &glue,
