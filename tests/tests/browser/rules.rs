@@ -372,3 +372,30 @@ async fn the_stored_history_is_capped_in_size_and_age_oldest_first() {
     assert_eq!(b.js(&stored("visits")).await, json!(1));
     b.close().await;
 }
+
+/// One visitor, two tabs: each records its page view, and whichever tab writes last keeps the
+/// other's (a visitor who opens articles in new tabs is counted in full).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tabs_of_one_visitor_keep_each_others_page_views() {
+    let s = stack_for(config("", &[("later", "trigger = { delay_seconds = 600 }")])).await;
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/index.html")).await;
+    let first = b.client.window().await.unwrap();
+    let second = b.client.new_window(true).await.unwrap().handle;
+    b.client.switch_to_window(second).await.unwrap();
+    visit(&b, &s.page("/blog/lead-magnets.html")).await;
+    b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo')).views === 2", 5).await;
+
+    // Back in the first tab, which loaded before the second one's view: an outbound click
+    // makes it store its history again.
+    b.client.switch_to_window(first).await.unwrap();
+    b.js("var a = document.createElement('a'); a.href = 'https://elsewhere.example/';\
+          a.addEventListener('click', function (e) { e.preventDefault(); });\
+          document.body.appendChild(a); a.click();")
+        .await;
+    b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo')).out === 1", 5).await;
+    assert_eq!(b.js(&stored("views")).await, json!(2), "the second tab's view is kept");
+    let pages = b.js(&stored("pages.map(function (p) { return p.p; })")).await;
+    assert_eq!(pages, json!(["/index.html", "/blog/lead-magnets.html"]));
+    b.close().await;
+}

@@ -105,6 +105,8 @@ mod event {
     /// `lodestone.track(value)`, `consent(n == 1)`.
     pub const TRACK: u32 = 19;
     pub const CONSENT: u32 = 20;
+    /// Another tab of the site stored its history (a `storage` event).
+    pub const STORED_ELSEWHERE: u32 = 21;
 }
 
 /// Handles one page event (see `event`); returns the score for `SCORE`, else 0. A re-entrant
@@ -138,6 +140,7 @@ pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
             event::OUTBOUND => t.outbound(),
             event::TRACK => t.track(value.as_string().unwrap_or_default()),
             event::CONSENT => t.consent(n == 1),
+            event::STORED_ELSEWHERE => t.stored_elsewhere(),
             _ => {}
         }
         0

@@ -352,15 +352,30 @@ impl Tracker {
     }
 
     pub fn scrolled(&mut self, percent: u32) {
-        let pct = percent.min(100) as u8;
         self.interacted();
-        self.page.scroll = self.page.scroll.max(pct);
+        self.page.scroll = self.page.scroll.max(percent.min(100) as u8);
+        self.scroll_into_history();
+        self.evaluate();
+    }
+
+    /// This page's deepest scroll, into the site's and the page's maximum.
+    fn scroll_into_history(&mut self) {
+        let (path, pct) = (self.page.path.clone(), self.page.scroll);
         self.history.max_scroll = self.history.max_scroll.max(pct);
-        let path = self.page.path.clone();
         if let Some(p) = self.history.page_mut(&path) {
             p.scroll = p.scroll.max(pct);
         }
-        self.evaluate();
+    }
+
+    /// Another tab of this site stored the history. Each tab adopts the others' writes, so
+    /// what it stored includes all this tab has stored: adopt it, and the next save here keeps
+    /// that tab's page views instead of overwriting them. Only the scroll depth is stored at
+    /// the next tick rather than at once; it is put back.
+    pub fn stored_elsewhere(&mut self) {
+        if self.persist {
+            self.history = History::load(&self.host, &self.site);
+            self.scroll_into_history();
+        }
     }
 
     pub fn interacted(&mut self) {
