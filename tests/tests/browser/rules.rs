@@ -303,6 +303,16 @@ async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     }
     let shot = b.screenshot("debug-overlay").await;
     println!("debug overlay screenshot: {}", shot.display());
+
+    // The campaign on screen is marked as showing, not as failing its own one-per-page rule.
+    b.js("lodestone.open('pricing-only');").await;
+    b.wait_for_popup(5).await;
+    b.wait_until(
+        "document.querySelector('[data-lodestone-debug]').shadowRoot.textContent.indexOf('\\u25b6 pricing-only (priority 0) showing now') >= 0",
+        3,
+    )
+    .await;
+    println!("with the popup showing: {}", b.screenshot("debug-overlay-showing").await.display());
     b.close().await;
 }
 

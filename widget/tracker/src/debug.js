@@ -52,8 +52,10 @@ export function render(d) {
   d.score.explanation.forEach(function (i) { ul.appendChild(el("li", null, (i.points > 0 ? "+" : "") + i.points + "  " + i.reason)); });
   frag.appendChild(ul);
   d.campaigns.forEach(function (c) {
-    var h = el("h3", c.eligible ? "ok" : "no", (c.eligible ? "\u2713 " : "\u2717 ") + c.id + " (priority " + c.priority + ")");
-    if (c.showing) h.appendChild(el("span", "dim", " showing"));
+    // The campaign on screen is not eligible again (one popup per page view): say it shows.
+    var mark = c.showing ? "\u25b6 " : c.eligible ? "\u2713 " : "\u2717 ";
+    var h = el("h3", c.showing || c.eligible ? "ok" : "no", mark + c.id + " (priority " + c.priority + ")");
+    if (c.showing) h.appendChild(el("span", "dim", " showing now"));
     frag.appendChild(h);
     section(frag, "targeting", c.targeting);
     section(frag, "trigger (" + (c.trigger_holds ? "holds" : "not yet") + ")", c.trigger);
