@@ -14,6 +14,15 @@ use crate::store::Store;
 /// How often pending counts are written to the store.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
+/// At most this many distinct values of one dimension (paths, referrer hosts, UTM sources,
+/// campaign variant and action pairs) get a counter of their own per site and day; the rest
+/// are added up under `DIMENSION:(other)`. Visitors choose these values: unbounded, anyone
+/// could grow the store without limit.
+pub const MAX_DISTINCT_PER_DAY: usize = 1000;
+
+/// The counter name's value part for everything beyond [`MAX_DISTINCT_PER_DAY`].
+pub const OTHER: &str = "(other)";
+
 /// Calls `f` with each counter name one event increments, as parts to concatenate (no
 /// allocation but for a referrer host with capitals). Pure: the vocabulary of the stats report.
 pub fn each_counter(event: &Event, mut f: impl FnMut(&[&str])) {
@@ -54,10 +63,14 @@ pub fn counter_names(event: &Event) -> Vec<String> {
 /// Pending counts keyed `site 0 day 0 name`: one string per counter, found without allocating.
 type Pending = HashMap<String, u64>;
 
+/// How many counters each `(site, day, dimension)` has in the store, once looked up.
+type Distinct = HashMap<(String, String, String), usize>;
+
 /// Counts waiting to be written. Cloneable handle.
 #[derive(Clone, Default)]
 pub struct Counters {
     pending: Arc<Mutex<Pending>>,
+    distinct: Arc<Mutex<Distinct>>,
 }
 
 impl Counters {
@@ -97,10 +110,9 @@ impl Counters {
         if taken.is_empty() {
             return Ok(());
         }
-        let result = store.add_counters(taken.iter().filter_map(|(key, v)| {
-            let mut parts = key.splitn(3, '\0');
-            Some((parts.next()?, parts.next()?, parts.next()?, *v))
-        }));
+        let result = self.bounded(store, &taken).and_then(|deltas| {
+            store.add_counters(deltas.iter().map(|(site, day, name, v)| (*site, *day, name.as_str(), *v)))
+        });
         if result.is_err() {
             let mut pending = self.pending.lock().expect("counter lock");
             for (k, v) in taken {
@@ -110,6 +122,51 @@ impl Counters {
         result?;
         store.flush()?;
         Ok(())
+    }
+
+    /// Each pending count as `(site, day, name, delta)`, where a name the store does not have
+    /// yet, beyond its dimension's [`MAX_DISTINCT_PER_DAY`] for that site and day, becomes
+    /// `DIMENSION:(other)`.
+    fn bounded<'a>(
+        &self,
+        store: &Store,
+        taken: &'a Pending,
+    ) -> Result<Vec<(&'a str, &'a str, String, u64)>, crate::store::StoreError> {
+        let mut distinct = self.distinct.lock().expect("counter lock");
+        let mut out = Vec::with_capacity(taken.len());
+        let mut oldest_day: Option<&str> = None;
+        for (key, delta) in taken {
+            let mut parts = key.splitn(3, '\0');
+            let (Some(site), Some(day), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            oldest_day = Some(oldest_day.map_or(day, |d| d.min(day)));
+            let name = match name.split_once(':') {
+                Some((dimension, _)) if !store.has_counter(site, day, name)? => {
+                    let id = (site.to_owned(), day.to_owned(), dimension.to_owned());
+                    let count = match distinct.entry(id) {
+                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            let prefix = format!("{dimension}:");
+                            e.insert(store.count_counters(site, day, &prefix, MAX_DISTINCT_PER_DAY)?)
+                        }
+                    };
+                    if *count < MAX_DISTINCT_PER_DAY {
+                        *count += 1;
+                        name.to_owned()
+                    } else {
+                        format!("{dimension}:{OTHER}")
+                    }
+                }
+                _ => name.to_owned(),
+            };
+            out.push((site, day, name, *delta));
+        }
+        // Days before this batch's get no more counts: forget what was looked up for them.
+        if let Some(oldest) = oldest_day {
+            distinct.retain(|(_, day, _), _| day.as_str() >= oldest);
+        }
+        Ok(out)
     }
 
     /// Persists every [`FLUSH_EVERY`] until `stop` turns true, then once more.
@@ -180,5 +237,54 @@ mod tests {
         assert_eq!(get("pageviews"), Some(2));
         assert_eq!(get("sessions"), Some(2));
         assert_eq!(get("visitors"), None);
+    }
+
+    fn pageview(path: &str) -> Event {
+        Event::Pageview {
+            path: path.into(),
+            referrer_host: None,
+            utm_source: None,
+            new_visitor: false,
+            new_session: false,
+        }
+    }
+
+    #[test]
+    fn distinct_values_beyond_the_daily_bound_are_added_up_as_other_also_after_a_restart() {
+        let store = Store::temporary().unwrap();
+        let (site, day) = ("s", "2026-11-22");
+        let counters = Counters::default();
+        let paths: Vec<Event> = (0..MAX_DISTINCT_PER_DAY + 5).map(|i| pageview(&format!("/p{i}"))).collect();
+        counters.record(site, day, &paths);
+        counters.record(site, "2026-11-23", &[pageview("/next-day")]);
+        counters.persist(&store).unwrap();
+        let paths_stored = |day: &str| {
+            let rows = store.counters(site, day, day).unwrap();
+            rows.into_iter()
+                .filter(|r| r.name.starts_with("path:"))
+                .map(|r| (r.name, r.value))
+                .collect::<Vec<_>>()
+        };
+        let rows = paths_stored(day);
+        assert_eq!(rows.len(), MAX_DISTINCT_PER_DAY + 1, "the bound, plus one (other)");
+        let other = |rows: &[(String, u64)]| rows.iter().find(|(n, _)| n == "path:(other)").map(|(_, v)| *v);
+        assert_eq!(other(&rows), Some(5));
+        assert_eq!(paths_stored("2026-11-23").len(), 1, "another day has its own bound");
+        assert_eq!(
+            store.counters(site, day, day).unwrap().iter().find(|r| r.name == "pageviews").unwrap().value,
+            1005
+        );
+
+        // A restarted server (new counters) knows the bound from the store: new paths go to
+        // (other), known ones keep counting on their own.
+        let known = rows.iter().map(|(n, _)| n.as_str()).find(|n| *n != "path:(other)").unwrap().to_owned();
+        let restarted = Counters::default();
+        let known_path = known.trim_start_matches("path:");
+        restarted.record(site, day, &[pageview(known_path), pageview("/new-1"), pageview("/new-2")]);
+        restarted.persist(&store).unwrap();
+        let rows = paths_stored(day);
+        assert_eq!(rows.len(), MAX_DISTINCT_PER_DAY + 1);
+        assert_eq!(other(&rows), Some(7));
+        assert_eq!(rows.iter().find(|(n, _)| *n == known).map(|(_, v)| *v), Some(2));
     }
 }

@@ -259,6 +259,30 @@ impl Store {
         Ok(())
     }
 
+    /// Whether `site` has a counter `name` on `day`.
+    pub fn has_counter(&self, site: &str, day: &str, name: &str) -> Result<bool, StoreError> {
+        Ok(self.counters.contains_key(keyed(site, &[day.as_bytes(), name.as_bytes()]))?)
+    }
+
+    /// How many counters of `site` on `day` have a name starting with `prefix`, counting no
+    /// further than `limit`.
+    pub fn count_counters(
+        &self,
+        site: &str,
+        day: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for entry in
+            self.counters.scan_prefix(keyed(site, &[day.as_bytes(), prefix.as_bytes()])).keys().take(limit)
+        {
+            entry?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Every counter of `site` for the days `from..=to` (`YYYY-MM-DD`).
     pub fn counters(&self, site: &str, from: &str, to: &str) -> Result<Vec<CounterRow>, StoreError> {
         let p = keyed(site, &[]);
