@@ -1,10 +1,12 @@
-//! `ApiError`: every failure a handler can answer with, rendered as the JSON error body.
+//! `ApiError`: every failure a handler can answer with, rendered as the JSON error body (or,
+//! for a person posting a plain HTML form, as a small page saying the same).
 //! 4xx carry safe text and the field at fault; 5xx are logged and never echoed.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use funnel::{ErrorBody, ErrorDetail, FieldError};
 
+use super::html::{self, escape};
 use crate::store::StoreError;
 use crate::writer::WriteError;
 
@@ -59,10 +61,11 @@ impl From<WriteError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and the error body; a 5xx is logged here and its detail never echoed.
+    fn detail(&self) -> (StatusCode, ErrorDetail) {
         let (status, code, field) = self.parts();
-        let message = match &self {
+        let message = match self {
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "request failed");
                 "Something went wrong on our side; nothing was stored. Please retry.".to_owned()
@@ -70,14 +73,70 @@ impl IntoResponse for ApiError {
             Self::Invalid(e) => e.message.clone(),
             other => other.to_string(),
         };
-        let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message, field } };
-        let mut response = (status, axum::Json(body)).into_response();
+        (status, ErrorDetail { code: code.to_owned(), message, field })
+    }
+
+    /// Headers the status calls for (`Retry-After`, `WWW-Authenticate`).
+    fn with_headers(&self, mut response: Response) -> Response {
         if let Self::RateLimited { retry_after_secs } = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from((*retry_after_secs).max(1)));
         }
-        if status == StatusCode::UNAUTHORIZED {
+        if response.status() == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+
+    /// The error as a page for a person whose browser posted a plain HTML form: the same
+    /// status, the message and the field, and a link `back` to the form's page when known.
+    pub fn into_html_response(self, back: Option<&str>) -> Response {
+        let (status, detail) = self.detail();
+        let field =
+            detail.field.as_deref().map_or(String::new(), |f| format!(" <small>({})</small>", escape(f)));
+        let back = back
+            .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+            .map_or(String::new(), |url| format!(r#"<p><a href="{}">Back to the form</a></p>"#, escape(url)));
+        let title = match status {
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY | StatusCode::PAYLOAD_TOO_LARGE => {
+                "Please check your entry"
+            }
+            StatusCode::TOO_MANY_REQUESTS => "Please wait a moment",
+            s if s.is_server_error() => "Something went wrong",
+            _ => "This form could not be sent",
+        };
+        let body = format!("<h1>{title}</h1><p>{}{field}</p>{back}", escape(&detail.message));
+        self.with_headers((status, html::page(title, &body)).into_response())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, error) = self.detail();
+        let response = (status, axum::Json(ErrorBody { error })).into_response();
+        self.with_headers(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn page(e: ApiError, back: Option<&str>) -> (StatusCode, String) {
+        let response = e.into_html_response(back);
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_form_error_page_keeps_the_status_and_links_back_only_to_web_pages() {
+        let (status, html) =
+            page(ApiError::NotFound { what: "campaign", field: "campaign" }, Some("javascript:alert(1)"))
+                .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(html.contains("<h1>This form could not be sent</h1><p>campaign not found <small>(campaign)</small></p></body>"), "{html}");
+        let (status, html) = page(ApiError::Internal("disk on fire".into()), None).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(html.contains("Something went wrong") && !html.contains("disk on fire"), "{html}");
     }
 }

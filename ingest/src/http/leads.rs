@@ -24,16 +24,36 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/leads", post(create))
 }
 
-async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    req: Request,
-) -> Result<Response, ApiError> {
+async fn create(State(state): State<AppState>, headers: HeaderMap, req: Request) -> Response {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let body = read_body(req, &state).await?;
+    match accept(&state, &headers, req, is_form).await {
+        Ok(response) => response,
+        // A browser that posted a plain form shows the answer to a person: a page, not JSON.
+        Err(e) if is_form && wants_html(&headers) => {
+            e.into_html_response(headers.get(header::REFERER).and_then(|v| v.to_str().ok()))
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Whether the client asks for HTML (a browser navigating), rather than any type or JSON.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+async fn accept(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: Request,
+    is_form: bool,
+) -> Result<Response, ApiError> {
+    let body = read_body(req, state).await?;
     let submission = if is_form {
         let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
         lead_from_form(&body, referer)?
@@ -44,7 +64,7 @@ async fn create(
         true => ApiError::Invalid(funnel::FieldError::new("site", "required", "site is required.")),
         false => ApiError::NotFound { what: "site", field: "site" },
     })?;
-    check_origin(site, &headers)?;
+    check_origin(site, headers)?;
     let campaign = site
         .campaign(&submission.campaign)
         .ok_or(ApiError::NotFound { what: "campaign", field: "campaign" })?;

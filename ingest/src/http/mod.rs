@@ -7,6 +7,7 @@ pub mod body;
 pub mod error;
 pub mod events;
 pub mod guard;
+pub mod html;
 pub mod leads;
 pub mod ops;
 pub mod site_config;

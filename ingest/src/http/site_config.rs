@@ -11,6 +11,7 @@ use super::AppState;
 use super::body::query_map;
 use super::error::ApiError;
 use super::guard::check_origin;
+use super::html::{self, escape};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/sites/{site}/config", get(config)).route("/v1/thanks", get(thanks))
@@ -34,22 +35,6 @@ async fn config(
     Ok((cache, [(header::CONTENT_TYPE, "application/json")], site.config_json.clone()).into_response())
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 async fn thanks(State(state): State<AppState>, RawQuery(q): RawQuery) -> Result<Html<String>, ApiError> {
     let q = query_map(q.as_deref())?;
     let site = q
@@ -60,26 +45,10 @@ async fn thanks(State(state): State<AppState>, RawQuery(q): RawQuery) -> Result<
         .get("campaign")
         .and_then(|c| site.campaign(c))
         .ok_or(ApiError::NotFound { what: "campaign", field: "campaign" })?;
-    let link =
-        campaign.success.lead_magnet_url.as_deref().map_or(String::new(), |url| {
-            format!(r#"<p><a href="{}">Download it now</a></p>"#, escape_html(url))
-        });
-    Ok(Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
-         content=\"width=device-width,initial-scale=1\"><title>Thank you</title></head><body \
-         style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem\">\
-         <h1>{}</h1>{link}</body></html>",
-        escape_html(&campaign.success.message)
-    )))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            super::escape_html(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
+    let link = campaign
+        .success
+        .lead_magnet_url
+        .as_deref()
+        .map_or(String::new(), |url| format!(r#"<p><a href="{}">Download it now</a></p>"#, escape(url)));
+    Ok(html::page("Thank you", &format!("<h1>{}</h1>{link}", escape(&campaign.success.message))))
 }

@@ -265,4 +265,28 @@ async fn a_plain_html_form_post_is_stored_and_redirected_to_the_thank_you_page()
         .unwrap();
     let (status, err) = error_of(bad).await;
     assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email")));
+
+    // A browser posting the form shows the answer to a person: the same status, as a page
+    // naming the field, with a link back to the form's page (escaped).
+    let page_url = "http://127.0.0.1:8081/blog/post.html?a=1&b=\"<x>";
+    let bad = app
+        .client
+        .post(app.url("/v1/leads"))
+        .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+        .header("referer", page_url)
+        .form(&[("site", "demo"), ("campaign", "welcome"), ("email", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = bad.text().await.unwrap();
+    assert!(page.contains("<small>(email)</small>"), "{page}");
+    assert!(
+        page.contains(
+            r#"<a href="http://127.0.0.1:8081/blog/post.html?a=1&amp;b=&quot;&lt;x&gt;">Back to the form</a>"#
+        ),
+        "{page}"
+    );
+    assert_eq!(app.all_leads("demo").await.len(), 1, "nothing stored for the bad posts");
 }

@@ -1,0 +1,47 @@
+//! The few HTML pages the server answers to people rather than programs (after a plain HTML
+//! form post): one plain page layout, and escaping for everything put into it.
+
+use axum::response::Html;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A small self-contained page; `title` is escaped here, `body` must already be HTML.
+pub fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width,initial-scale=1\"><meta name=\"robots\" content=\"noindex\">\
+         <title>{}</title></head><body style=\"font-family:system-ui,sans-serif;max-width:36rem;\
+         margin:4rem auto;padding:0 1rem\">{body}</body></html>",
+        escape(title)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            super::escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn the_title_is_escaped() {
+        assert!(super::page("<x>", "<p>ok</p>").0.contains("<title>&lt;x&gt;</title></head><body"));
+    }
+}
