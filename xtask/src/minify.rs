@@ -7,6 +7,12 @@ use oxc::codegen::{Codegen, CodegenOptions, CommentOptions};
 use oxc::minifier::{CompressOptions, MangleOptions, Minifier, MinifierOptions};
 use oxc::parser::Parser;
 use oxc::span::SourceType;
+use oxc_compat::EngineTargets;
+
+/// The newest syntax the output may use. The glue already needs `async` functions (ES2017);
+/// nothing newer is introduced, so a browser too old for the widget still parses the bootstrap
+/// and gets its `window.lodestone` (whose calls then do nothing).
+const TARGET: &str = "es2017";
 
 /// How a script is loaded: an ES module (`import()`), or a classic `<script>` whose top-level
 /// names are the page's globals and must keep their names.
@@ -32,7 +38,11 @@ pub fn minify(source: &str, kind: Kind) -> anyhow::Result<String> {
     let mut program = parsed.program;
     let options = MinifierOptions {
         mangle: Some(MangleOptions::default()),
-        compress: Some(CompressOptions { drop_console: true, ..CompressOptions::smallest() }),
+        compress: Some(CompressOptions {
+            target: EngineTargets::from_target(TARGET).map_err(anyhow::Error::msg)?,
+            drop_console: true,
+            ..CompressOptions::smallest()
+        }),
         mangle_properties: None,
     };
     let minified = Minifier::new(options).minify(&allocator, &mut program);
@@ -68,6 +78,16 @@ mod tests {
             .unwrap();
         assert!(out.contains("mount"), "{out}");
         assert!(!out.contains("long_argument"), "{out}");
+    }
+
+    #[test]
+    fn no_syntax_newer_than_the_target_is_introduced() {
+        let out = minify(
+            "(function (a) { window.x = a === null || a === undefined ? 1 : a; window.y = a && a.b; })(1);",
+            Kind::Classic,
+        )
+        .unwrap();
+        assert!(!out.contains("??") && !out.contains("?."), "{out}");
     }
 
     #[test]
