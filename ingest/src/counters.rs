@@ -15,13 +15,28 @@ use crate::store::Store;
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// At most this many distinct values of one dimension (paths, referrer hosts, UTM sources,
-/// campaign variant and action pairs) get a counter of their own per site and day; the rest
-/// are added up under `DIMENSION:(other)`. Visitors choose these values: unbounded, anyone
-/// could grow the store without limit.
+/// and each campaign's variant and action pairs) get a counter of their own per site and day;
+/// the rest are added up as `(other)`. Visitors choose these values: unbounded, anyone could
+/// grow the store without limit.
 pub const MAX_DISTINCT_PER_DAY: usize = 1000;
 
-/// The counter name's value part for everything beyond [`MAX_DISTINCT_PER_DAY`].
+/// The value that stands for everything beyond [`MAX_DISTINCT_PER_DAY`].
 pub const OTHER: &str = "(other)";
+
+/// The dimension a counter belongs to, as the prefix its names share, and the name its
+/// overflow is counted under: `path:/x` is in `path:` (overflow `path:(other)`), and
+/// `campaign:ID:VARIANT:ACTION` in `campaign:ID:` (overflow `campaign:ID:(other):ACTION`,
+/// so the stats still see the action). `None` for the fixed totals (`pageviews`, ...). Pure.
+pub fn dimension(name: &str) -> Option<(&str, String)> {
+    let (kind, rest) = name.split_once(':')?;
+    if kind == "campaign" {
+        let (campaign, variant_action) = rest.split_once(':')?;
+        let action = variant_action.rsplit_once(':').map_or(variant_action, |(_, a)| a);
+        let prefix = &name[..kind.len() + campaign.len() + 2];
+        return Some((prefix, format!("{prefix}{OTHER}:{action}")));
+    }
+    Some((&name[..kind.len() + 1], format!("{kind}:{OTHER}")))
+}
 
 /// Calls `f` with each counter name one event increments, as parts to concatenate (no
 /// allocation but for a referrer host with capitals). Pure: the vocabulary of the stats report.
@@ -114,6 +129,8 @@ impl Counters {
             store.add_counters(deltas.iter().map(|(site, day, name, v)| (*site, *day, name.as_str(), *v)))
         });
         if result.is_err() {
+            // What was counted for names that never reached the store is looked up again.
+            self.distinct.lock().expect("counter lock").clear();
             let mut pending = self.pending.lock().expect("counter lock");
             for (k, v) in taken {
                 *pending.entry(k).or_default() += v;
@@ -141,21 +158,20 @@ impl Counters {
                 continue;
             };
             oldest_day = Some(oldest_day.map_or(day, |d| d.min(day)));
-            let name = match name.split_once(':') {
-                Some((dimension, _)) if !store.has_counter(site, day, name)? => {
-                    let id = (site.to_owned(), day.to_owned(), dimension.to_owned());
+            let name = match dimension(name) {
+                Some((prefix, overflow)) if !store.has_counter(site, day, name)? => {
+                    let id = (site.to_owned(), day.to_owned(), prefix.to_owned());
                     let count = match distinct.entry(id) {
                         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                         std::collections::hash_map::Entry::Vacant(e) => {
-                            let prefix = format!("{dimension}:");
-                            e.insert(store.count_counters(site, day, &prefix, MAX_DISTINCT_PER_DAY)?)
+                            e.insert(store.count_counters(site, day, prefix, MAX_DISTINCT_PER_DAY)?)
                         }
                     };
                     if *count < MAX_DISTINCT_PER_DAY {
                         *count += 1;
                         name.to_owned()
                     } else {
-                        format!("{dimension}:{OTHER}")
+                        overflow
                     }
                 }
                 _ => name.to_owned(),
@@ -237,6 +253,41 @@ mod tests {
         assert_eq!(get("pageviews"), Some(2));
         assert_eq!(get("sessions"), Some(2));
         assert_eq!(get("visitors"), None);
+    }
+
+    #[test]
+    fn each_dimension_overflows_into_its_own_other() {
+        assert_eq!(dimension("path:/a:b"), Some(("path:", "path:(other)".to_owned())));
+        assert_eq!(dimension("referrer:news.example"), Some(("referrer:", "referrer:(other)".to_owned())));
+        assert_eq!(
+            dimension("campaign:welcome:b:shown"),
+            Some(("campaign:welcome:", "campaign:welcome:(other):shown".to_owned()))
+        );
+        assert_eq!(dimension("pageviews"), None);
+    }
+
+    #[test]
+    fn junk_variants_of_one_campaign_leave_the_others_counts_alone() {
+        let store = Store::temporary().unwrap();
+        let counters = Counters::default();
+        let shown = |campaign: &str, variant: String| Event::Campaign {
+            campaign: campaign.into(),
+            variant: Some(variant),
+            action: CampaignAction::Shown,
+        };
+        let mut events: Vec<Event> =
+            (0..MAX_DISTINCT_PER_DAY + 2).map(|i| shown("welcome", format!("v{i}"))).collect();
+        events.push(shown("exit", "a".into()));
+        counters.record("s", "2026-11-22", &events);
+        counters.persist(&store).unwrap();
+        let rows = store.counters("s", "2026-11-22", "2026-11-22").unwrap();
+        let get = |n: &str| rows.iter().find(|r| r.name == n).map(|r| r.value);
+        assert_eq!(get("campaign:welcome:(other):shown"), Some(2));
+        assert_eq!(get("campaign:exit:a:shown"), Some(1));
+        let report = crate::stats::build_report("s", "2026-11-22", "2026-11-22", &rows);
+        let other =
+            report.campaigns.iter().find(|c| c.campaign == "welcome" && c.variant.as_deref() == Some(OTHER));
+        assert_eq!(other.map(|c| c.shown), Some(2), "the stats report shows the overflow");
     }
 
     fn pageview(path: &str) -> Event {
