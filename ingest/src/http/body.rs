@@ -16,26 +16,27 @@ pub const LEAD_BODY_LIMIT: usize = 16 * 1024;
 /// Body limit of `POST /v1/events`.
 pub const EVENT_BODY_LIMIT: usize = 32 * 1024;
 
-/// A JSON body, parsed whatever its content type.
+/// A JSON body of an event batch, parsed whatever its content type.
 pub struct AnyJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AnyJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = read_body(req, state).await?;
+        let bytes = read_body(req, state, EVENT_BODY_LIMIT).await?;
         parse_json(&bytes).map(AnyJson)
     }
 }
 
-/// Reads the whole body within the route's limit.
-pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(body_error)
+/// Reads the whole body within the route's limit (`limit`, as the route's `DefaultBodyLimit`
+/// enforces it, named in the error).
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S, limit: usize) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| body_error(rejection, limit))
 }
 
-fn body_error(rejection: BytesRejection) -> ApiError {
+fn body_error(rejection: BytesRejection, limit: usize) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::TooLarge { limit: LEAD_BODY_LIMIT.max(EVENT_BODY_LIMIT) }
+        ApiError::TooLarge { limit }
     } else {
         ApiError::malformed(format!("cannot read the request body: {rejection}"), None)
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use subtle::ConstantTimeEq;
@@ -17,6 +17,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::AppState;
 use super::error::ApiError;
+use super::html;
 use crate::sites::{Site, Sites};
 
 /// CORS for the public API: any origin that some site allows may call it; the handlers then
@@ -65,19 +66,20 @@ fn client_ip(req: &Request, header: Option<&HeaderName>) -> Option<IpAddr> {
     req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }
 
-/// Middleware: answers 429 with `Retry-After` once a client IP exceeds its quota.
-pub async fn rate_limit(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+/// Middleware: answers 429 with `Retry-After` once a client IP exceeds its quota (as a page
+/// when a person's browser posted a plain form).
+pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let (Some(limiter), Some(ip)) = (&state.limiter, client_ip(&req, state.client_ip_header.as_ref()))
         && let Err(not_until) = limiter.check_key(&ip)
     {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
-        return Err(ApiError::RateLimited { retry_after_secs: wait.as_secs_f64().ceil() as u64 });
+        let error = ApiError::RateLimited { retry_after_secs: wait.as_secs_f64().ceil() as u64 };
+        return match html::is_browser_form_post(req.headers()) {
+            true => error.into_html_response(html::referer(req.headers())),
+            false => error.into_response(),
+        };
     }
-    Ok(next.run(req).await)
+    next.run(req).await
 }
 
 /// Middleware: the admin routes need `Authorization: Bearer <token>`, compared in constant time.

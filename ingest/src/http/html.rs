@@ -1,7 +1,21 @@
 //! The few HTML pages the server answers to people rather than programs (after a plain HTML
 //! form post): one plain page layout, and escaping for everything put into it.
 
+use axum::http::{HeaderMap, header};
 use axum::response::Html;
+
+/// Whether a person's browser posted a plain HTML form and will show our answer as a page:
+/// a form content type, and HTML among the accepted types.
+pub fn is_browser_form_post(headers: &HeaderMap) -> bool {
+    let has =
+        |name, text: &str| headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains(text));
+    has(header::CONTENT_TYPE, "application/x-www-form-urlencoded") && has(header::ACCEPT, "text/html")
+}
+
+/// The page that sent the request (`Referer`), for a link back to it.
+pub fn referer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::REFERER).and_then(|v| v.to_str().ok())
+}
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {

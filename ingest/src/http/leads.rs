@@ -12,9 +12,10 @@ use funnel::{Attribution, ConsentGiven, LeadAccepted, LeadSubmission, Touch, Val
 use uuid::Uuid;
 
 use super::AppState;
-use super::body::{parse_json, read_body};
+use super::body::{LEAD_BODY_LIMIT, parse_json, read_body};
 use super::error::ApiError;
 use super::guard::check_origin;
+use super::html;
 use crate::records::{ConsentRecord, StoredLead};
 use crate::sites::Site;
 use crate::store::NewLead;
@@ -32,19 +33,9 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, req: Request)
     match accept(&state, &headers, req, is_form).await {
         Ok(response) => response,
         // A browser that posted a plain form shows the answer to a person: a page, not JSON.
-        Err(e) if is_form && wants_html(&headers) => {
-            e.into_html_response(headers.get(header::REFERER).and_then(|v| v.to_str().ok()))
-        }
+        Err(e) if html::is_browser_form_post(&headers) => e.into_html_response(html::referer(&headers)),
         Err(e) => e.into_response(),
     }
-}
-
-/// Whether the client asks for HTML (a browser navigating), rather than any type or JSON.
-fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"))
 }
 
 async fn accept(
@@ -53,7 +44,7 @@ async fn accept(
     req: Request,
     is_form: bool,
 ) -> Result<Response, ApiError> {
-    let body = read_body(req, state).await?;
+    let body = read_body(req, state, LEAD_BODY_LIMIT).await?;
     let submission = if is_form {
         let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
         lead_from_form(&body, referer)?

@@ -193,6 +193,7 @@ async fn a_body_over_the_limit_is_answered_413_as_json() {
     let (status, err) = error_of(app.post_lead(&body).await).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(err["error"]["code"], "too_large");
+    assert!(err["error"]["message"].as_str().unwrap().contains("(16384 bytes)"), "{err}");
 }
 
 #[tokio::test]
