@@ -392,13 +392,13 @@ async fn two_tabs_of_one_visitor_keep_each_others_page_views() {
     visit(&b, &s.page("/index.html")).await;
     let first = b.client.window().await.unwrap();
     let second = b.client.new_window(true).await.unwrap().handle;
-    b.client.switch_to_window(second).await.unwrap();
+    b.client.switch_to_window(second.clone()).await.unwrap();
     visit(&b, &s.page("/blog/lead-magnets.html")).await;
     b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo')).views === 2", 5).await;
 
     // Back in the first tab, which loaded before the second one's view: an outbound click
     // makes it store its history again.
-    b.client.switch_to_window(first).await.unwrap();
+    b.client.switch_to_window(first.clone()).await.unwrap();
     b.js("var a = document.createElement('a'); a.href = 'https://elsewhere.example/';\
           a.addEventListener('click', function (e) { e.preventDefault(); });\
           document.body.appendChild(a); a.click();")
@@ -407,5 +407,14 @@ async fn two_tabs_of_one_visitor_keep_each_others_page_views() {
     assert_eq!(b.js(&stored("views")).await, json!(2), "the second tab's view is kept");
     let pages = b.js(&stored("pages.map(function (p) { return p.p; })")).await;
     assert_eq!(pages, json!(["/index.html", "/blog/lead-magnets.html"]));
+
+    // The second tab erases the history (`lodestone.reset()`): the first one stops storing
+    // rather than writing it back.
+    b.client.switch_to_window(second).await.unwrap();
+    b.js("lodestone.reset();").await;
+    b.client.switch_to_window(first).await.unwrap();
+    b.js("document.querySelector('a[href^=\"https://elsewhere\"]').click();").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
     b.close().await;
 }

@@ -67,8 +67,8 @@ var host = {
       var orig = h[k];
       if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); setTimeout(function () { lastPath = location.pathname; fire(14); }, 0); return r; };
     });
-    // Another tab of this site stored the visitor's history: adopt it before writing again.
-    on(window, "storage", function (e) { if (e.key === "lodestone:" + site) fire(21); });
+    // Another tab of this site stored (or erased) the visitor's history: adopt it before writing again.
+    on(window, "storage", function (e) { if (e.key === "lodestone:" + site) fire(21, e.newValue === null ? 1 : 0); });
     setInterval(function () { fire(2, d.visibilityState === "visible" ? 1 : 0); }, 1000);
   },
   prefetch: function () { (window.requestIdleCallback || function (f) { setTimeout(f, 200); })(function () { loadPopup(); }); },

@@ -105,7 +105,7 @@ mod event {
     /// `lodestone.track(value)`, `consent(n == 1)`.
     pub const TRACK: u32 = 19;
     pub const CONSENT: u32 = 20;
-    /// Another tab of the site stored its history (a `storage` event).
+    /// Another tab of the site stored its history (a `storage` event); `n` = 1 when it erased it.
     pub const STORED_ELSEWHERE: u32 = 21;
 }
 
@@ -140,7 +140,7 @@ pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
             event::OUTBOUND => t.outbound(),
             event::TRACK => t.track(value.as_string().unwrap_or_default()),
             event::CONSENT => t.consent(n == 1),
-            event::STORED_ELSEWHERE => t.stored_elsewhere(),
+            event::STORED_ELSEWHERE => t.stored_elsewhere(n == 1),
             _ => {}
         }
         0

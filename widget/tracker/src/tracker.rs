@@ -242,6 +242,11 @@ impl Tracker {
         let allowed =
             !(self.gpc && site.privacy.honor_gpc) && self.consent.unwrap_or(!site.privacy.consent_mode);
         if allowed {
+            // Storing starts now: from the stored history as it is now (another tab may have
+            // written since this page loaded), plus this page.
+            if !self.persist {
+                self.rebuild_history(true);
+            }
             self.persist = true;
             self.save();
         } else {
@@ -367,12 +372,20 @@ impl Tracker {
         }
     }
 
-    /// Another tab of this site stored the history. Each tab adopts the others' writes, so
-    /// what it stored includes all this tab has stored: adopt it, and the next save here keeps
-    /// that tab's page views instead of overwriting them. Only the scroll depth is stored at
-    /// the next tick rather than at once; it is put back.
-    pub fn stored_elsewhere(&mut self) {
-        if self.persist {
+    /// Another tab of this site stored the history (`removed`: erased it). Each tab adopts the
+    /// others' writes, so what it stored includes all this tab has stored: adopt it, and the
+    /// next save here keeps that tab's page views instead of overwriting them. Only the scroll
+    /// depth is stored at the next tick rather than at once; it is put back. An erased history
+    /// (`lodestone.reset()`, consent withdrawn) stops storing here too, until this page is
+    /// told otherwise.
+    pub fn stored_elsewhere(&mut self, removed: bool) {
+        if !self.persist {
+            return;
+        }
+        if removed {
+            self.persist = false;
+            self.rebuild_history(false);
+        } else {
             self.history = History::load(&self.host, &self.site);
             self.scroll_into_history();
         }
@@ -436,8 +449,6 @@ impl Tracker {
         self.consent = Some(granted);
         if !granted {
             History::erase(&self.host, &self.site);
-        } else if !self.persist && self.config.is_some() {
-            self.rebuild_history(true);
         }
         self.apply_privacy();
     }
