@@ -141,6 +141,16 @@ impl TestApp {
         req.body(body.to_string()).send().await.expect("request")
     }
 
+    /// POSTs `form` to `/v1/leads` as a plain HTML form (`application/x-www-form-urlencoded`),
+    /// with `headers` (such as `origin`, `referer`, `accept`).
+    pub async fn post_form(&self, form: &[(&str, &str)], headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.client.post(self.url("/v1/leads")).form(form);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.send().await.expect("request")
+    }
+
     pub async fn admin_get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).bearer_auth(&self.admin_token).send().await.expect("request")
     }

@@ -44,14 +44,8 @@ async fn sites_and_campaigns_come_from_the_config_file() {
         app.client.get(app.url("/v1/sites/demo/config")).send().await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
-    let resp = app
-        .client
-        .post(app.url("/v1/leads"))
-        .header("origin", "https://shop.example")
-        .form(&[("site", "shop"), ("campaign", "ebook"), ("email", "b@shop.example")])
-        .send()
-        .await
-        .unwrap();
+    let form = [("site", "shop"), ("campaign", "ebook"), ("email", "b@shop.example")];
+    let resp = app.post_form(&form, &[("origin", "https://shop.example")]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(resp.headers()["location"], "https://shop.example/thanks");
 }

@@ -80,14 +80,8 @@ async fn a_client_over_its_rate_limit_is_answered_429_with_retry_after() {
     assert!(limited.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
     assert_eq!(limited.json::<Value>().await.unwrap()["error"]["code"], "rate_limited");
     // A person's browser posting a plain form is told so on a page, with the same status.
-    let form = app
-        .client
-        .post(app.url("/v1/leads"))
-        .header("accept", "text/html,*/*;q=0.8")
-        .form(&[("site", "demo"), ("campaign", "welcome"), ("email", "rl@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let fields = [("site", "demo"), ("campaign", "welcome"), ("email", "rl@example.com")];
+    let form = app.post_form(&fields, &[("accept", "text/html,*/*;q=0.8")]).await;
     assert_eq!(form.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(form.headers()["retry-after"].to_str().is_ok());
     assert!(form.text().await.unwrap().contains("<h1>Please wait a moment</h1>"));

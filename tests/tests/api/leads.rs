@@ -236,14 +236,8 @@ async fn a_plain_html_form_post_is_stored_and_redirected_to_the_thank_you_page()
         ("website", ""),
     ];
     let resp = app
-        .client
-        .post(app.url("/v1/leads"))
-        .header("origin", DEMO_ORIGIN)
-        .header("referer", "http://127.0.0.1:8081/blog/post.html")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .post_form(&form, &[("origin", DEMO_ORIGIN), ("referer", "http://127.0.0.1:8081/blog/post.html")])
+        .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(location, "/v1/thanks?site=demo&campaign=welcome");
@@ -257,28 +251,16 @@ async fn a_plain_html_form_post_is_stored_and_redirected_to_the_thank_you_page()
     assert_eq!(leads[0]["consent"]["granted"], true);
     assert_eq!(leads[0]["page_url"], "http://127.0.0.1:8081/blog/post.html");
 
-    let bad = app
-        .client
-        .post(app.url("/v1/leads"))
-        .form(&[("site", "demo"), ("campaign", "welcome"), ("email", "x")])
-        .send()
-        .await
-        .unwrap();
+    let invalid = [("site", "demo"), ("campaign", "welcome"), ("email", "x")];
+    let bad = app.post_form(&invalid, &[]).await;
     let (status, err) = error_of(bad).await;
     assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email")));
 
     // A browser posting the form shows the answer to a person: the same status, as a page
     // naming the field, with a link back to the form's page (escaped).
     let page_url = "http://127.0.0.1:8081/blog/post.html?a=1&b=\"<x>";
-    let bad = app
-        .client
-        .post(app.url("/v1/leads"))
-        .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
-        .header("referer", page_url)
-        .form(&[("site", "demo"), ("campaign", "welcome"), ("email", "x")])
-        .send()
-        .await
-        .unwrap();
+    let accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let bad = app.post_form(&invalid, &[("accept", accept), ("referer", page_url)]).await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let page = bad.text().await.unwrap();
