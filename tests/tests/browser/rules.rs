@@ -38,6 +38,12 @@ async fn shown(b: &Browser) -> Value {
     b.in_widget("root.querySelector('h2') && root.querySelector('h2').textContent").await
 }
 
+/// Waits up to `seconds` for a popup and checks it is campaign `id`'s.
+async fn shows(b: &Browser, id: &str, seconds: u64) {
+    b.wait_for_popup(seconds).await;
+    assert_eq!(shown(b).await, json!(id));
+}
+
 /// Whether a popup appears within `seconds`.
 async fn appears_within(b: &Browser, seconds: u64) -> bool {
     for _ in 0..seconds * 10 {
@@ -79,8 +85,7 @@ async fn the_higher_priority_wins_between_two_eligible_campaigns() {
     .await;
     let b = browser(Device::Desktop).await;
     visit(&b, &s.page("/fixtures/rules.html")).await;
-    b.wait_for_popup(5).await;
-    assert_eq!(shown(&b).await, json!("high"));
+    shows(&b, "high", 5).await;
     b.close().await;
 }
 
@@ -107,8 +112,7 @@ async fn single_page_navigation_counts_views_and_a_delayed_popup_never_fires_on_
     assert!(!appears_within(&b, 4).await, "a delayed popup fired after navigating away");
     assert_eq!(b.js(&stored("views")).await, json!(2));
     b.js("document.getElementById('spa-pricing').click();").await;
-    b.wait_for_popup(5).await;
-    assert_eq!(shown(&b).await, json!("app-pricing"));
+    shows(&b, "app-pricing", 5).await;
     let pages = b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).pages.map(function (p) { return p.p; });").await;
     assert_eq!(pages, json!(["/fixtures/rules.html", "/fixtures/app/blog", "/fixtures/app/pricing"]));
     b.close().await;
@@ -128,8 +132,7 @@ async fn desktop_exit_intent_fires_through_the_top_edge_but_not_on_a_link_click(
     b.js(TOP_EXIT).await;
     assert!(!appears_within(&b, 1).await, "exit popup on a link click");
     b.js(TOP_EXIT).await;
-    b.wait_for_popup(3).await;
-    assert_eq!(shown(&b).await, json!("exit"));
+    shows(&b, "exit", 3).await;
     b.close().await;
 }
 
@@ -149,8 +152,7 @@ async fn mobile_exit_intent_fires_on_a_fast_scroll_up() {
     b.js("window.scrollTo(0, 1500);").await;
     tokio::time::sleep(Duration::from_millis(120)).await;
     b.js("window.scrollTo(0, 0);").await;
-    b.wait_for_popup(3).await;
-    assert_eq!(shown(&b).await, json!("mobile-exit"));
+    shows(&b, "mobile-exit", 3).await;
     b.close().await;
 }
 
@@ -165,13 +167,11 @@ async fn clicks_on_configured_ctas_trigger_and_data_lodestone_open_opens() {
     visit(&b, &s.page("/fixtures/rules.html")).await;
     assert!(!appears_within(&b, 1).await);
     click(&b, "cta").await;
-    b.wait_for_popup(3).await;
-    assert_eq!(shown(&b).await, json!("demo-cta"));
+    shows(&b, "demo-cta", 3).await;
     assert_eq!(b.js(&stored("cta")).await, json!(1));
     close_with_escape(&b).await;
     click(&b, "open-guide").await;
-    b.wait_for_popup(3).await;
-    assert_eq!(shown(&b).await, json!("guide"));
+    shows(&b, "guide", 3).await;
     b.close().await;
 }
 
@@ -188,8 +188,7 @@ async fn a_score_threshold_is_reached_across_pages() {
         assert!(!appears_within(&b, 1).await, "shown on {page}");
     }
     visit(&b, &s.page("/pricing.html")).await;
-    b.wait_for_popup(3).await;
-    assert_eq!(shown(&b).await, json!("engaged"));
+    shows(&b, "engaged", 3).await;
     assert_eq!(b.js("return lodestone.score();").await, json!(30));
     b.close().await;
 }
@@ -331,8 +330,7 @@ async fn a_custom_event_and_inactivity_trigger_their_campaigns() {
     b.js("lodestone.track('video_started');").await;
     assert!(!appears_within(&b, 1).await, "another event triggered it");
     b.js("lodestone.track('video_finished');").await;
-    b.wait_for_popup(3).await;
-    assert_eq!(shown(&b).await, json!("after-video"));
+    shows(&b, "after-video", 3).await;
     b.close().await;
 
     // A visitor who stops interacting: the inactivity campaign, once 5 s have passed idle.
@@ -340,8 +338,7 @@ async fn a_custom_event_and_inactivity_trigger_their_campaigns() {
     visit(&b, &s.page("/fixtures/rules.html")).await;
     b.js("window.scrollTo(0, 10);").await;
     assert!(!appears_within(&b, 3).await, "shown before 5 s of inactivity");
-    b.wait_for_popup(5).await;
-    assert_eq!(shown(&b).await, json!("idle"));
+    shows(&b, "idle", 5).await;
     b.close().await;
 }
 

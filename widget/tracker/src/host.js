@@ -41,7 +41,7 @@ var host = {
     }).catch(function () { fire(1, tag, 0, null); });
   },
   // Scroll depth and fast scrolls up, interactions, clicks (data-lodestone-open, configured CTAs,
-  // outbound links), exit intent, SPA navigation, other tabs' writes, and the one-second tick.
+  // outbound links), exit intent, SPA navigation, and the one-second tick.
   listen: function (ctas) {
     var d = document, h = history;
     on(window, "scroll", function () {
@@ -67,8 +67,6 @@ var host = {
       var orig = h[k];
       if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); setTimeout(function () { lastPath = location.pathname; fire(14); }, 0); return r; };
     });
-    // Another tab of this site stored (or erased) the visitor's history: adopt it before writing again.
-    on(window, "storage", function (e) { if (e.key === "lodestone:" + site) fire(21, e.newValue === null ? 1 : 0); });
     setInterval(function () { fire(2, d.visibilityState === "visible" ? 1 : 0); }, 1000);
   },
   prefetch: function () { (window.requestIdleCallback || function (f) { setTimeout(f, 200); })(function () { loadPopup(); }); },
@@ -104,6 +102,8 @@ if (site) {
   ).then(function (m) {
     m.start(site, origin, host);
     t = m;
+    // Another tab of this site stored (or erased) the visitor's history since it was read.
+    on(window, "storage", function (e) { if (e.key === "lodestone:" + site) fire(21, e.newValue === null ? 1 : 0); });
     window.lodestone.ready = true;
     queued.forEach(function (c) { fire(c[0], c[1], 0, c[2]); });
     queued = [];

@@ -61,6 +61,9 @@ pub struct Tracker {
     consent: Option<bool>,
     /// Whether the history may be stored (decided once the config says how).
     persist: bool,
+    /// The history in memory is not the stored one plus this page (privacy kept it to this
+    /// page, or another tab wrote since it was read): storing must start by reading it again.
+    stale: bool,
     history: History,
     config: Option<Site>,
     page: PageNow,
@@ -123,6 +126,7 @@ impl Tracker {
             gpc,
             consent: None,
             persist: false,
+            stale: false,
             history,
             config: None,
             page: PageNow {
@@ -242,9 +246,8 @@ impl Tracker {
         let allowed =
             !(self.gpc && site.privacy.honor_gpc) && self.consent.unwrap_or(!site.privacy.consent_mode);
         if allowed {
-            // Storing starts now: from the stored history as it is now (another tab may have
-            // written since this page loaded), plus this page.
-            if !self.persist {
+            // Storing starts now: from the stored history as it is now, plus this page.
+            if !self.persist && self.stale {
                 self.rebuild_history(true);
             }
             self.persist = true;
@@ -261,6 +264,7 @@ impl Tracker {
     fn rebuild_history(&mut self, stored: bool) {
         let page = self.host.page();
         let fresh = if stored { History::load(&self.host, &self.site) } else { History::default() };
+        self.stale = !stored;
         let here = core::mem::replace(&mut self.history, fresh);
         self.record(&page, false);
         let since = |t: Option<f64>| t.is_some_and(|t| t >= self.loaded_at);
@@ -377,9 +381,10 @@ impl Tracker {
     /// next save here keeps that tab's page views instead of overwriting them. Only the scroll
     /// depth is stored at the next tick rather than at once; it is put back. An erased history
     /// (`lodestone.reset()`, consent withdrawn) stops storing here too, until this page is
-    /// told otherwise.
+    /// told otherwise. Before this page stores, the write only marks its history stale.
     pub fn stored_elsewhere(&mut self, removed: bool) {
         if !self.persist {
+            self.stale = true;
             return;
         }
         if removed {
