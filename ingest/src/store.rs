@@ -1,8 +1,7 @@
 //! The durable store over sled: leads, the consent ledger, the idempotency and email indexes,
 //! and the per-day event counters. Blocking calls; async code reaches it through the writer.
 //!
-//! Leads and everything written with them live in one tree, so a whole group commit is one
-//! atomic `apply_batch`. Keys start with a one-byte namespace, then `site 0x00`:
+//! Leads and their index entries live in one tree. Keys start with a one-byte namespace, then `site 0x00`:
 //! - `L site 0 lead-uuid(16 bytes, v7: time-ordered)` -> lead, its consent record inside
 //! - `S site 0 submission_id` -> lead uuid
 //!
@@ -11,7 +10,6 @@
 //!
 //! The `counters` tree holds `site 0 YYYY-MM-DD 0 name` -> u64 big-endian.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use sled::Tree;
@@ -106,43 +104,6 @@ fn key(namespace: u8, site: &str, parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
-/// Leads staged for one atomic write. Idempotency is checked against the store and against
-/// what is already staged, so two retries in one group commit still store one lead.
-pub struct LeadBatch<'a> {
-    store: &'a Store,
-    batch: sled::Batch,
-    staged: HashMap<Vec<u8>, String>,
-}
-
-impl LeadBatch<'_> {
-    /// Stages `new` unless its submission id is already stored or staged.
-    pub fn add(&mut self, new: &NewLead) -> Result<LeadOutcome, StoreError> {
-        let site = &new.site;
-        let sub_key = key(SUBMISSION, site, &[new.submission_id.as_bytes()]);
-        if let Some(id) = self.staged.get(&sub_key) {
-            return Ok(LeadOutcome { id: id.clone(), created: false });
-        }
-        if let Some(existing) = self.store.leads.get(&sub_key)? {
-            let id = Uuid::from_slice(&existing).map_err(|_| StoreError::LeadId)?;
-            return Ok(LeadOutcome { id: id.to_string(), created: false });
-        }
-        let id = new.id.as_bytes();
-        self.batch.insert(key(LEAD, site, &[id]), new.lead.as_slice());
-        self.batch.insert(sub_key.clone(), id.as_slice());
-        let id = new.id.to_string();
-        self.staged.insert(sub_key, id.clone());
-        Ok(LeadOutcome { id, created: true })
-    }
-
-    /// Writes everything staged atomically (not yet durable: flush the store after).
-    pub fn commit(self) -> Result<(), StoreError> {
-        if !self.staged.is_empty() {
-            self.store.leads.apply_batch(self.batch)?;
-        }
-        Ok(())
-    }
-}
-
 impl Store {
     /// Opens (or creates) the database in `dir` with a page cache of `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
@@ -168,18 +129,33 @@ impl Store {
         Ok(self.db.flush()?)
     }
 
-    /// An empty batch of leads to stage and commit together.
-    pub fn lead_batch(&self) -> LeadBatch<'_> {
-        LeadBatch { store: self, batch: sled::Batch::default(), staged: HashMap::new() }
-    }
-
-    /// Writes one lead and its index entries atomically, unless its
-    /// submission id is already stored, in which case the stored lead's id is returned.
+    /// Writes one lead and its index entry, unless its submission id is already stored, in
+    /// which case the stored lead's id is returned (not yet durable: flush the store after).
+    ///
+    /// The two are separate inserts rather than one atomic batch: sled's `apply_batch` takes
+    /// an exclusive lock that waits for any flush in progress, which would serialise writing
+    /// with flushing. Crash consistency comes from order instead. sled recovers a prefix of
+    /// its log, and the index entry is written first, so a recovered lead always has its
+    /// index entry. An index entry whose lead was lost with a crash (never acknowledged,
+    /// since the flush did not complete) is found on the retry and written afresh.
+    /// Only the writer thread calls this, so check-then-insert does not race.
     pub fn insert_lead(&self, new: &NewLead) -> Result<LeadOutcome, StoreError> {
-        let mut batch = self.lead_batch();
-        let outcome = batch.add(new)?;
-        batch.commit()?;
-        Ok(outcome)
+        let site = &new.site;
+        let sub_key = key(SUBMISSION, site, &[new.submission_id.as_bytes()]);
+        let id = new.id.as_bytes();
+        // One lookup for a new submission id: the index entry is written only where none is.
+        let mut expected: Option<sled::IVec> = None;
+        while let Err(taken) = self.leads.compare_and_swap(&sub_key, expected.take(), Some(id.as_slice()))? {
+            let Some(current) = taken.current else { continue };
+            let stored = Uuid::from_slice(&current).map_err(|_| StoreError::LeadId)?;
+            if self.leads.contains_key(key(LEAD, site, &[stored.as_bytes()]))? {
+                return Ok(LeadOutcome { id: stored.to_string(), created: false });
+            }
+            // The index entry outlived its lead in a crash: point it at this one.
+            expected = Some(current);
+        }
+        self.leads.insert(key(LEAD, site, &[id]), new.lead.as_slice())?;
+        Ok(LeadOutcome { id: new.id.to_string(), created: true })
     }
 
     /// The keys to remove to erase every lead of `email_key` (any letter case) on `site`: each
@@ -349,6 +325,21 @@ mod tests {
         let again = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
         assert!(first.created && !again.created);
         assert_eq!(first.id, again.id);
+        assert_eq!(store.leads("s").count(), 1);
+    }
+
+    #[test]
+    fn an_index_entry_that_outlived_its_lead_does_not_block_the_retry() {
+        let store = Store::temporary().unwrap();
+        let lost = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
+        // As after a crash that kept the index entry (written first) but not the lead.
+        let lost_key = key(LEAD, "s", &[Uuid::parse_str(&lost.id).unwrap().as_bytes()]);
+        store.leads.remove(lost_key).unwrap();
+        let retry = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
+        assert!(retry.created, "the retry stores the lead");
+        assert_ne!(retry.id, lost.id);
+        let again = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
+        assert_eq!((again.created, again.id.as_str()), (false, retry.id.as_str()));
         assert_eq!(store.leads("s").count(), 1);
     }
 

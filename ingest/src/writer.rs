@@ -1,9 +1,14 @@
-//! Group commit: one writer thread applies pending writes in batches, makes each batch durable
-//! with one blocking `flush()`, and only then answers the requests that asked for them.
+//! Group commit: one writer thread applies pending writes as they come; a flusher thread makes
+//! everything applied so far durable with one blocking `flush()`, and only then answers the
+//! requests that asked for those writes.
 //!
-//! Invariant: a reply is sent only after the write it reports on has been flushed, so every
-//! acknowledged lead survives a process crash.
+//! The two run side by side: while one flush waits on the disk, the writes that arrive meanwhile
+//! are already applied, and the next flush makes them all durable at once.
+//!
+//! Invariant: a reply is sent only after a flush that began after its write was applied, so
+//! every acknowledged lead survives a process crash.
 
+use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -11,8 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::metrics::Metrics;
 use crate::store::{LeadOutcome, NewLead, Store, StoreError};
 
-/// Most writes applied before one flush.
-const MAX_BATCH: usize = 512;
+/// Most writes applied before they are handed to the flusher.
+const MAX_GROUP: usize = 512;
 
 /// A durable write the writer performs.
 #[derive(Debug)]
@@ -45,20 +50,25 @@ struct Pending {
     reply: oneshot::Sender<Result<WriteDone, WriteError>>,
 }
 
-/// Handle to the writer thread. Cloneable; the thread ends once every handle is dropped and
-/// the queue is drained.
+/// Handle to the writer. Cloneable; its threads end once every handle is dropped and the
+/// queue is drained and flushed.
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Pending>,
 }
 
 impl Writer {
-    /// Starts the writer thread over `store`.
+    /// Starts the writer and flusher threads over `store`.
     pub fn spawn(store: Store, metrics: Metrics) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(4096);
+        let (applied_tx, applied_rx) = std_mpsc::channel();
+        let flusher_store = store.clone();
+        std::thread::Builder::new()
+            .name("lodestone-flusher".into())
+            .spawn(move || flush_loop(&flusher_store, &metrics, &applied_rx))?;
         std::thread::Builder::new()
             .name("lodestone-writer".into())
-            .spawn(move || run(&store, &metrics, rx))?;
+            .spawn(move || apply_loop(&store, rx, &applied_tx))?;
         Ok(Self { tx })
     }
 
@@ -70,55 +80,50 @@ impl Writer {
     }
 }
 
-/// Applies `ops` in order (leads staged into one atomic batch, an erase committing what came
-/// before it), then flushes once. On a failed commit or flush, every write of the group
-/// reports the error: nothing unflushed is acknowledged.
-fn apply_and_flush(store: &Store, ops: &[WriteOp]) -> Vec<Result<WriteDone, StoreError>> {
-    let mut results = Vec::with_capacity(ops.len());
-    let mut batch = store.lead_batch();
-    let mut failure: Option<String> = None;
-    for op in ops {
-        match op {
-            WriteOp::Lead(new) => results.push(batch.add(new).map(WriteDone::Lead)),
-            WriteOp::Erase { keys } => {
-                let staged = std::mem::replace(&mut batch, store.lead_batch());
-                if let Err(e) = staged.commit() {
-                    failure.get_or_insert(e.to_string());
-                }
-                results.push(store.erase(keys).map(WriteDone::Erased));
-            }
+/// A write applied, not yet durable, with the request waiting for it.
+type Applied = (oneshot::Sender<Result<WriteDone, WriteError>>, Result<WriteDone, StoreError>);
+
+fn apply(store: &Store, op: &WriteOp) -> Result<WriteDone, StoreError> {
+    match op {
+        WriteOp::Lead(new) => store.insert_lead(new).map(WriteDone::Lead),
+        WriteOp::Erase { keys } => store.erase(keys).map(WriteDone::Erased),
+    }
+}
+
+/// Applies writes in arrival order and hands them to the flusher in groups (whatever arrived
+/// while the previous group was being applied).
+fn apply_loop(store: &Store, mut rx: mpsc::Receiver<Pending>, flusher: &std_mpsc::Sender<Vec<Applied>>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut group = Vec::with_capacity(64);
+        let mut next = Some(first);
+        while let Some(Pending { op, reply }) = next {
+            group.push((reply, apply(store, &op)));
+            next = if group.len() < MAX_GROUP { rx.try_recv().ok() } else { None };
         }
-    }
-    if let Err(e) = batch.commit() {
-        failure.get_or_insert(e.to_string());
-    }
-    if let Err(e) = store.flush() {
-        failure.get_or_insert(e.to_string());
-    }
-    match failure {
-        None => results,
-        Some(e) => {
-            tracing::error!(error = %e, "group commit failed; the batch is not acknowledged");
-            ops.iter().map(|_| Err(StoreError::Sled(sled::Error::Unsupported(e.clone())))).collect()
+        if flusher.send(group).is_err() {
+            return;
         }
     }
 }
 
-fn run(store: &Store, metrics: &Metrics, mut rx: mpsc::Receiver<Pending>) {
-    let mut ops = Vec::with_capacity(MAX_BATCH);
-    let mut replies = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        let mut next = Some(first);
-        while let Some(Pending { op, reply }) = next {
-            ops.push(op);
-            replies.push(reply);
-            next = if ops.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+/// Flushes once for every group applied since the last flush, then answers them. On a failed
+/// flush, every write it covered reports the error: nothing unflushed is acknowledged.
+fn flush_loop(store: &Store, metrics: &Metrics, applied: &std_mpsc::Receiver<Vec<Applied>>) {
+    while let Ok(mut group) = applied.recv() {
+        while let Ok(more) = applied.try_recv() {
+            group.extend(more);
         }
         let started = Instant::now();
-        let results = apply_and_flush(store, &ops);
-        metrics.observe_commit(ops.len(), started.elapsed());
-        ops.clear();
-        for (reply, result) in replies.drain(..).zip(results) {
+        let flushed = store.flush();
+        metrics.observe_commit(group.len(), started.elapsed());
+        if let Err(e) = &flushed {
+            tracing::error!(error = %e, "flush failed; the writes it covered are not acknowledged");
+        }
+        for (reply, result) in group {
+            let result = match &flushed {
+                Ok(_) => result,
+                Err(e) => Err(StoreError::Sled(sled::Error::Unsupported(e.to_string()))),
+            };
             if matches!(result, Ok(WriteDone::Lead(LeadOutcome { created: true, .. }))) {
                 metrics.lead_stored();
             }
