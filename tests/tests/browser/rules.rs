@@ -415,3 +415,26 @@ async fn two_tabs_of_one_visitor_keep_each_others_page_views() {
     assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tabs_history_stored_while_a_page_waits_for_its_config_is_kept() {
+    let s = stack_for(config("", &[("later", "trigger = { delay_seconds = 600 }")])).await;
+    let b = browser(Device::Desktop).await;
+    // The first tab has read the (empty) history but, without its config, stores nothing yet.
+    b.goto(&s.page("/fixtures/rules.html?hold_config=1")).await;
+    b.wait_until("window.lodestone && window.lodestone.ready === true && window.heldConfig === true", 10)
+        .await;
+    let first = b.client.window().await.unwrap();
+    let second = b.client.new_window(true).await.unwrap().handle;
+    b.client.switch_to_window(second).await.unwrap();
+    visit(&b, &s.page("/index.html")).await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo')) || {}).views === 1", 5).await;
+
+    // Its config arrives: it stores the history as the second tab left it, plus its own view.
+    b.client.switch_to_window(first).await.unwrap();
+    b.js("releaseConfig();").await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo')) || {}).views === 2", 5).await;
+    let pages = b.js(&stored("pages.map(function (p) { return p.p; })")).await;
+    assert_eq!(pages, json!(["/index.html", "/fixtures/rules.html"]));
+    b.close().await;
+}
