@@ -1,7 +1,8 @@
-//! The durable store over sled: leads, the consent ledger, the idempotency and email indexes,
-//! and the per-day event counters. Blocking calls; async code reaches it through the writer.
+//! The durable store over sled: leads, the consent ledger, the idempotency index, and the
+//! per-day event counters. Blocking calls; async code reaches it through the writer.
 //!
-//! Leads and their index entries live in one tree. Keys start with a one-byte namespace, then `site 0x00`:
+//! Leads and their index entries live in one tree. Keys start with a one-byte namespace, then
+//! `site 0x00`:
 //! - `L site 0 lead-uuid(16 bytes, v7: time-ordered)` -> lead, its consent record inside
 //! - `S site 0 submission_id` -> lead uuid
 //!
@@ -138,7 +139,7 @@ impl Store {
     /// its log, and the index entry is written first, so a recovered lead always has its
     /// index entry. An index entry whose lead was lost with a crash (never acknowledged,
     /// since the flush did not complete) is found on the retry and written afresh.
-    /// Only the writer thread calls this, so check-then-insert does not race.
+    /// Only the writer thread calls this, so the repair of such an entry does not race.
     pub fn insert_lead(&self, new: &NewLead) -> Result<LeadOutcome, StoreError> {
         let site = &new.site;
         let sub_key = key(SUBMISSION, site, &[new.submission_id.as_bytes()]);
