@@ -1,7 +1,7 @@
 //! Assembling and running the server: open the store, start the writer and counter tasks,
 //! serve until the shutdown signal, then drain in-flight requests and flush before returning.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -30,7 +30,12 @@ pub enum StartError {
     Writer(std::io::Error),
     #[error("--client-ip-header is not a valid header name")]
     ClientIpHeader,
+    #[error("--admin-token (LODESTONE_ADMIN_TOKEN) must be at least {MIN_ADMIN_TOKEN_LEN} characters")]
+    AdminToken,
 }
+
+/// The shortest admin token accepted from any source (flag, environment or config file).
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
 /// A ready-to-serve server: its state and background tasks.
 pub struct App {
@@ -52,6 +57,9 @@ impl App {
     /// Builds the server over an already opened store (tests pass `Store::temporary()`).
     /// Must be called inside a Tokio runtime: it starts the writer and counter tasks.
     pub fn with_store(settings: &ServeSettings, sites: Sites, store: Store) -> Result<Self, StartError> {
+        if settings.admin_token.as_ref().is_some_and(|t| t.chars().count() < MIN_ADMIN_TOKEN_LEN) {
+            return Err(StartError::AdminToken);
+        }
         let configured = settings.admin_token.clone().or_else(|| sites.admin_token.clone());
         let token_generated = configured.is_none();
         let admin_token =
@@ -84,8 +92,11 @@ impl App {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish,
-/// writes the pending counters and flushes the store.
+/// How long a graceful shutdown waits for in-flight requests (longer than the body timeout).
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish
+/// (for at most [`DRAIN_LIMIT`]), writes the pending counters and flushes the store.
 pub async fn serve(
     listener: TcpListener,
     app: App,
@@ -104,7 +115,24 @@ pub async fn serve(
         });
     }
     let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+    let (draining, drain_started) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = draining.send(());
+    };
+    let server = axum::serve(listener, service).with_graceful_shutdown(signal).into_future();
+    // In-flight requests get DRAIN_LIMIT to finish; a client that stalls longer does not keep
+    // the process (and the final flush) waiting.
+    let deadline = async {
+        match drain_started.await {
+            Ok(()) => tokio::time::sleep(DRAIN_LIMIT).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = server => served?,
+        () = deadline => tracing::warn!(seconds = DRAIN_LIMIT.as_secs(), "requests still in flight after the drain limit; stopping"),
+    }
     let _ = stop_counters.send(true);
     let _ = counter_task.await;
     tokio::task::spawn_blocking(move || store.flush())

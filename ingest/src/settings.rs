@@ -52,7 +52,8 @@ pub struct ServeSettings {
     pub rate_limit_burst: u32,
 
     /// Header holding the client IP when behind a reverse proxy (e.g. `X-Real-IP`); by default
-    /// the peer address of the connection is used.
+    /// the peer address of the connection is used. With a list (`X-Forwarded-For`), the
+    /// right-most address, the one the proxy added, is used.
     #[arg(long, env = "LODESTONE_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
 

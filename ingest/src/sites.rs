@@ -125,7 +125,7 @@ impl Sites {
     pub fn from_file(file: FileConfig) -> Result<Self, ConfigError> {
         let invalid = |key: String, message: &str| ConfigError::Invalid { key, message: message.to_owned() };
         if let Some(t) = &file.admin_token
-            && t.len() < 16
+            && t.chars().count() < crate::app::MIN_ADMIN_TOKEN_LEN
         {
             return Err(invalid("admin_token".into(), "must be at least 16 characters"));
         }
@@ -162,6 +162,17 @@ impl Sites {
                     || c.consent.version.chars().count() > limits::CONSENT_VERSION
                 {
                     return Err(invalid(key("consent.version"), "must be 1-40 characters"));
+                }
+                for (name, url) in [
+                    ("success.thank_you_url", &c.success.thank_you_url),
+                    ("success.lead_magnet_url", &c.success.lead_magnet_url),
+                ] {
+                    if url.as_deref().is_some_and(|u| !is_link(u)) {
+                        return Err(invalid(
+                            key(name),
+                            "must be an http(s) URL or a path starting with /, without spaces or control characters",
+                        ));
+                    }
                 }
                 if bad_scroll(&c.trigger) {
                     return Err(invalid(key("trigger.scroll_percent"), "must be 0-100"));
@@ -304,6 +315,15 @@ fn is_origin(s: &str) -> bool {
     })
 }
 
+/// A link the popup may render and a form may be redirected to: `http(s)://...` or `/path`,
+/// printable (it goes into a `Location` header) and at most the length of a lead's URL.
+fn is_link(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://") || s.starts_with('/'))
+        && s.chars().count() <= limits::URL
+        && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +411,18 @@ mod tests {
                     "x".repeat(181)
                 ),
                 "sites[0].scoring.referrers[0].pattern",
+            ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\nsuccess = {{ thank_you_url = \"https://shop.example/\\nthanks\" }}"
+                ),
+                "sites[0].campaigns[0].success.thank_you_url",
+            ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\nsuccess = {{ lead_magnet_url = \"javascript:alert(1)\" }}"
+                ),
+                "sites[0].campaigns[0].success.lead_magnet_url",
             ),
         ];
         for (text, key) in cases {

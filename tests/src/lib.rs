@@ -32,6 +32,8 @@ pub struct Options {
     pub listen: Option<std::net::SocketAddr>,
     /// Keep the data here instead of a fresh temporary directory.
     pub data_dir: Option<PathBuf>,
+    /// Header the client IP is read from (`--client-ip-header`).
+    pub client_ip_header: Option<String>,
 }
 
 /// A running server and a client for it. Stops and removes its data when dropped.
@@ -77,6 +79,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     settings.rate_limit_per_minute = options.rate_limit_per_minute;
     settings.rate_limit_burst = options.rate_limit_burst;
     settings.assets_dir = options.assets_dir.clone();
+    settings.client_ip_header = options.client_ip_header.clone();
     let sites = match settings.config.as_deref() {
         Some(path) => Sites::load(Some(path)).expect("config loads"),
         None => Sites::demo_allowing(&options.allowed_origins),
@@ -198,25 +201,26 @@ pub async fn all_leads(client: &reqwest::Client, base: &str, token: &str, site: 
     }
 }
 
-/// The `lodestone` binary of this build. `cargo xtask test` builds it before the tests; when it
-/// is missing (a bare `cargo test`), it is built here into a separate target directory.
+/// The `lodestone` binary of this build, brought up to date once per test run (a no-op when
+/// `cargo xtask test` has just built it), so process tests never run a stale server.
 pub fn lodestone_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let bin = profile_dir.join(format!("lodestone{}", std::env::consts::EXE_SUFFIX));
-    if bin.exists() {
-        return bin;
-    }
+    let target = profile_dir.parent().expect("target");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_owned(),
+        Some(other) => other.to_owned(),
+    };
     static BUILD: Once = Once::new();
-    let target = profile_dir.parent().expect("target").join("process-tests");
     BUILD.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "-p", "ingest", "--bin", "lodestone", "--target-dir"])
-            .arg(&target)
+            .args(["build", "--quiet", "-p", "ingest", "--bin", "lodestone", "--profile", &profile])
+            .arg("--target-dir")
+            .arg(target)
             .status()
             .expect("run cargo build");
         assert!(status.success(), "building the lodestone binary failed");
     });
-    target.join("debug").join(format!("lodestone{}", std::env::consts::EXE_SUFFIX))
+    profile_dir.join(format!("lodestone{}", std::env::consts::EXE_SUFFIX))
 }

@@ -58,6 +58,14 @@ async fn list(
         })?,
     };
     let cursor = q.get("cursor").cloned();
+    if cursor.as_deref().is_some_and(|c| uuid::Uuid::parse_str(c).is_err()) {
+        return Err(FieldError::new(
+            "cursor",
+            "invalid",
+            "cursor must be a next_cursor from a previous page.",
+        )
+        .into());
+    }
     let store = state.store.clone();
     let page = tokio::task::spawn_blocking(move || store.lead_page(&site, cursor.as_deref(), limit))
         .await
@@ -105,7 +113,9 @@ const DAY: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-
 fn parse_day(field: &'static str, value: Option<&String>, default: Date) -> Result<Date, ApiError> {
     match value {
         None => Ok(default),
-        Some(v) => Date::parse(v, DAY).map_err(|_| {
+        // Years outside 1970-9999 are refused: nothing is counted there, and date arithmetic
+        // near the edges of the calendar would overflow.
+        Some(v) => Date::parse(v, DAY).ok().filter(|d| (1970..=9999).contains(&d.year())).ok_or_else(|| {
             FieldError::new(field, "invalid", format!("{field} must be a date like 2026-01-31.")).into()
         }),
     }
@@ -120,7 +130,7 @@ async fn stats(
     let q = query_map(q.as_deref())?;
     let today = OffsetDateTime::now_utc().date();
     let to = parse_day("to", q.get("to"), today)?;
-    let from = parse_day("from", q.get("from"), to - Duration::days(29))?;
+    let from = parse_day("from", q.get("from"), to.saturating_sub(Duration::days(29)))?;
     if from > to {
         return Err(FieldError::new("from", "invalid", "from must not be after to.").into());
     }

@@ -2,6 +2,7 @@
 //! sends `text/plain` to avoid a CORS preflight), with errors that name the field.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -28,10 +29,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AnyJson<T> {
     }
 }
 
+/// How long a client may take to send a body once its headers are in: a stalled client is
+/// answered 408 instead of holding its connection (and a graceful shutdown) forever.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Reads the whole body within the route's limit (`limit`, as the route's `DefaultBodyLimit`
-/// enforces it, named in the error).
+/// enforces it, named in the error) and within [`BODY_TIMEOUT`].
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S, limit: usize) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|rejection| body_error(rejection, limit))
+    match tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(req, state)).await {
+        Ok(read) => read.map_err(|rejection| body_error(rejection, limit)),
+        Err(_) => Err(ApiError::Timeout),
+    }
 }
 
 fn body_error(rejection: BytesRejection, limit: usize) -> ApiError {

@@ -24,6 +24,10 @@ pub enum ApiError {
     OriginNotAllowed,
     #[error("a valid admin token is required (Authorization: Bearer <token>)")]
     Unauthorized,
+    #[error("the request body did not arrive in time")]
+    Timeout,
+    #[error("this route does not answer that method")]
+    MethodNotAllowed,
     #[error("too many requests; retry later")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
@@ -43,6 +47,10 @@ impl ApiError {
             Self::NotFound { field, .. } => (StatusCode::NOT_FOUND, "not_found", Some((*field).to_owned())),
             Self::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed", Some("origin".into())),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", Some("authorization".into())),
+            Self::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout", Some("body".into())),
+            Self::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", Some("method".into()))
+            }
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }

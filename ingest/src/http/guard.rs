@@ -58,7 +58,9 @@ fn client_ip(req: &Request, header: Option<&HeaderName>) -> Option<IpAddr> {
             .headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            // The right-most entry: the one the trusted proxy in front of the server added
+            // (the client controls everything to its left).
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok())
     {
         return Some(ip);
@@ -94,7 +96,8 @@ pub async fn require_admin(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if bool::from(presented.as_bytes().ct_eq(state.admin_token.as_bytes())) {
+    // An empty token is never valid, whatever the configuration.
+    if !presented.is_empty() && bool::from(presented.as_bytes().ct_eq(state.admin_token.as_bytes())) {
         Ok(next.run(req).await)
     } else {
         Err(ApiError::Unauthorized)

@@ -64,15 +64,24 @@ pub fn router(state: AppState) -> Router {
         .merge(leads::router().layer(DefaultBodyLimit::max(body::LEAD_BODY_LIMIT)))
         .merge(events::router().layer(DefaultBodyLimit::max(body::EVENT_BODY_LIMIT)))
         .merge(site_config::router())
+        // Before the layers, so a wrong method still gets the CORS answer (and preflights work).
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), guard::rate_limit))
         .layer(guard::cors(state.sites.clone()));
-    let admin = admin::router().layer(from_fn_with_state(state.clone(), guard::require_admin));
+    let admin = admin::router()
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), guard::require_admin));
     Router::new()
         .merge(public)
         .merge(admin)
-        .merge(ops::router())
-        .merge(assets::router(state.assets_dir.clone()))
+        .merge(ops::router().method_not_allowed_fallback(method_not_allowed))
+        .merge(assets::router(state.assets_dir.clone()).method_not_allowed_fallback(method_not_allowed))
         .fallback(|| async { error::ApiError::NotFound { what: "route", field: "path" } })
         .layer(from_fn_with_state(state.clone(), ops::track))
         .with_state(state)
+}
+
+/// A known path asked with a method it does not answer: the JSON error (axum adds `Allow`).
+async fn method_not_allowed() -> error::ApiError {
+    error::ApiError::MethodNotAllowed
 }

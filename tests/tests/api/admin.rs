@@ -14,6 +14,8 @@ async fn admin_routes_need_the_bearer_token() {
         let wrong =
             app.client.get(app.url(path)).bearer_auth("test-admin-token-0123456788").send().await.unwrap();
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let empty = app.client.get(app.url(path)).header("authorization", "Bearer ").send().await.unwrap();
+        assert_eq!(empty.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
     let erase = app.client.delete(app.url("/v1/sites/demo/leads?email=a@example.com")).send().await.unwrap();
     assert_eq!(erase.status(), StatusCode::UNAUTHORIZED);
@@ -48,9 +50,11 @@ async fn leads_are_listed_newest_first_in_cursor_pages_without_gaps_or_repeats()
     assert_eq!(pages, 3);
     posted.reverse();
     assert_eq!(seen, posted);
-    let bad = app.admin_get("/v1/sites/demo/leads?limit=0").await;
-    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(bad.json::<Value>().await.unwrap()["error"]["field"], "limit");
+    for (query, field) in [("limit=0", "limit"), ("cursor=garbage", "cursor")] {
+        let bad = app.admin_get(&format!("/v1/sites/demo/leads?{query}")).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(bad.json::<Value>().await.unwrap()["error"]["field"], field);
+    }
     assert_eq!(app.admin_get("/v1/sites/ghost/leads").await.status(), StatusCode::NOT_FOUND);
 }
 
@@ -130,6 +134,8 @@ async fn stats_ranges_are_validated_and_name_the_field() {
         ("from=2026-13-01", "from"),
         ("from=2026-11-02&to=2026-11-01", "from"),
         ("from=2020-01-01&to=2026-01-01", "to"),
+        ("to=-9999-01-01", "to"),
+        ("from=0001-01-01&to=2026-01-02", "from"),
     ] {
         let resp = app.admin_get(&format!("/v1/sites/demo/stats?{query}")).await;
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");

@@ -91,3 +91,23 @@ fn help_documents_every_setting_and_its_environment_variable() {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
 }
+
+#[test]
+fn the_binary_refuses_an_empty_or_short_admin_token_from_the_environment_or_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (env, flag) in [(Some(""), None), (Some("short"), None), (None, Some("fifteen-chars-x"))] {
+        let mut cmd = Command::new(lodestone_binary());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path().join("data"));
+        cmd.env_remove("LODESTONE_ADMIN_TOKEN");
+        if let Some(value) = env {
+            cmd.env("LODESTONE_ADMIN_TOKEN", value);
+        }
+        if let Some(value) = flag {
+            cmd.args(["--admin-token", value]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "started with token {env:?} {flag:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("LODESTONE_ADMIN_TOKEN") && stderr.contains("at least 16"), "{stderr}");
+    }
+}

@@ -88,3 +88,32 @@ async fn a_client_over_its_rate_limit_is_answered_429_with_retry_after() {
     // Admin routes are not rate limited.
     assert_eq!(app.admin_get("/v1/sites/demo/leads").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn behind_a_proxy_the_limit_follows_the_address_the_proxy_added_not_the_one_the_client_wrote() {
+    let app = spawn_with(Options {
+        rate_limit_per_minute: 1,
+        rate_limit_burst: 2,
+        client_ip_header: Some("x-forwarded-for".into()),
+        ..Options::default()
+    })
+    .await;
+    let post = |i: u32, forwarded: String| {
+        let body = lead_body("xff@example.com", &format!("sub-xff-{i:04}"));
+        app.client
+            .post(app.url("/v1/leads"))
+            .header("origin", DEMO_ORIGIN)
+            .header("content-type", "text/plain")
+            .header("x-forwarded-for", forwarded)
+            .body(body.to_string())
+            .send()
+    };
+    // The client forges a new left-most address every time; the proxy appends the real one.
+    let mut codes = Vec::new();
+    for i in 0..4 {
+        codes.push(post(i, format!("10.9.9.{i}, 203.0.113.7")).await.unwrap().status().as_u16());
+    }
+    assert_eq!(codes, [201, 201, 429, 429]);
+    // Another client behind the same proxy has its own quota.
+    assert_eq!(post(9, "203.0.113.8".into()).await.unwrap().status(), StatusCode::CREATED);
+}

@@ -180,3 +180,39 @@ fn send_signal(pid: i32, signal: &str) -> i32 {
     let out = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
     if out.success() { 0 } else { -1 }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stalls_mid_body_gets_408_and_does_not_hold_up_sigterm() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path()).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // Headers promise 100 bytes; one arrives, then nothing.
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stalled
+        .write_all(
+            b"POST /v1/leads HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    // And one that never finishes its headers.
+    let mut headless = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    headless.write_all(b"POST /v1/leads HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    assert_eq!(send_signal(i32::try_from(server.child.id()).unwrap(), "TERM"), 0);
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), stalled.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""field":"body""#), "{answer}");
+    let limit = ingest::app::DRAIN_LIMIT + Duration::from_secs(5);
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < limit, "lodestone waited on the stalled clients past the drain limit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status {status}");
+}

@@ -32,3 +32,17 @@ async fn an_unknown_route_is_answered_404_as_json() {
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "not_found");
 }
+
+#[tokio::test]
+async fn a_known_route_asked_with_the_wrong_method_is_answered_405_as_json_with_allow() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/v1/leads")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let allow = resp.headers().get("allow").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    assert!(allow.contains("POST"), "allow: {allow:?}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (body["error"]["code"].as_str(), body["error"]["field"].as_str()),
+        (Some("method_not_allowed"), Some("method"))
+    );
+}
