@@ -88,6 +88,13 @@ pub fn verdicts(f: &Frequency, site: &SiteFrequency, m: Memory, recent: Recent, 
     out
 }
 
+/// Whether closing a popup that showed at `shown_at` starts its after-close cooldown: always,
+/// unless the visitor converted during that showing (sent the form, then dismissed the thanks).
+/// A conversion from an earlier showing does not exempt this close.
+pub fn close_starts_cooldown(converted_at: Option<f64>, shown_at: Option<f64>) -> bool {
+    !converted_at.is_some_and(|c| shown_at.is_none_or(|s| c >= s))
+}
+
 /// Whether every frequency rule lets the campaign show now.
 pub fn allows(f: &Frequency, site: &SiteFrequency, m: Memory, recent: Recent, now_ms: f64) -> bool {
     verdicts(f, site, m, recent, now_ms).iter().all(|v| v.passed)
@@ -98,6 +105,20 @@ mod tests {
     use super::*;
 
     const NOW: f64 = 1_800_000_000_000.0;
+
+    #[test]
+    fn a_close_starts_the_cooldown_unless_the_visitor_converted_in_that_showing() {
+        let shown = Some(NOW - 60_000.0);
+        let cases = [
+            ("never converted", None, shown, true),
+            ("converted in this showing", Some(NOW - 30_000.0), shown, false),
+            ("converted in an earlier showing", Some(NOW - 31.0 * DAY_MS), shown, true),
+            ("converted, showing unknown", Some(NOW - 30_000.0), None, false),
+        ];
+        for (name, converted, shown, expected) in cases {
+            assert_eq!(close_starts_cooldown(converted, shown), expected, "{name}");
+        }
+    }
 
     #[test]
     fn frequency_table() {

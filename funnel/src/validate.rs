@@ -31,6 +31,8 @@ pub mod limits {
     pub const REASON: usize = 200;
     pub const EVENTS_PER_BATCH: usize = 50;
     pub const HOST: usize = 253;
+    /// Bytes of a lead's JSON body the server reads.
+    pub const LEAD_BODY: usize = 16 * 1024;
 }
 
 /// An email address of plausible shape. The domain's ASCII letters are lower-cased;

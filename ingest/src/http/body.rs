@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use super::error::ApiError;
 
 /// Body limit of `POST /v1/leads`.
-pub const LEAD_BODY_LIMIT: usize = 16 * 1024;
+pub const LEAD_BODY_LIMIT: usize = funnel::limits::LEAD_BODY;
 /// Body limit of `POST /v1/events`.
 pub const EVENT_BODY_LIMIT: usize = 32 * 1024;
 

@@ -137,3 +137,25 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
     assert_eq!(leads[0]["email"], "offline@example.com");
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_from_a_page_with_a_very_long_address_is_stored_with_the_address_cut_to_the_limit() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    // Ad and tracking parameters can take an address past the 2,048 characters a lead keeps.
+    let long = "x".repeat(3000);
+    b.goto(&s.page(&format!("/blog/lead-magnets.html?click_id={long}"))).await;
+    b.js(
+        "window.__leads = []; addEventListener('lodestone:lead', function (e) { __leads.push(e.detail); });",
+    )
+    .await;
+    b.wait_for_popup(10).await;
+    b.submit_lead("long@example.com").await;
+    b.wait_until("window.__leads.length === 1", 10).await;
+    let leads = s.app.all_leads("demo").await;
+    assert_eq!(leads.len(), 1, "{leads:?}");
+    let page_url = leads[0]["page_url"].as_str().unwrap();
+    assert_eq!(page_url.chars().count(), 2048);
+    assert!(page_url.contains("/blog/lead-magnets.html?click_id=xxx"), "{page_url}");
+    b.close().await;
+}

@@ -327,7 +327,8 @@ async fn a_custom_event_and_inactivity_trigger_their_campaigns() {
     .await;
     let b = browser(Device::Desktop).await;
     visit(&b, &s.page("/fixtures/rules.html")).await;
-    b.js("lodestone.track('video_started');").await;
+    // Repeats of one event do not crowd out the next (the page keeps each name once).
+    b.js("for (var i = 0; i < 25; i++) { lodestone.track('video_started'); lodestone.track('progress_' + (i % 3)); }").await;
     assert!(!appears_within(&b, 1).await, "another event triggered it");
     b.js("lodestone.track('video_finished');").await;
     shows(&b, "after-video", 3).await;
@@ -436,5 +437,50 @@ async fn another_tabs_history_stored_while_a_page_waits_for_its_config_is_kept()
     b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo')) || {}).views === 2", 5).await;
     let pages = b.js(&stored("pages.map(function (p) { return p.p; })")).await;
     assert_eq!(pages, json!(["/index.html", "/fixtures/rules.html"]));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_answered_with_a_web_page_stores_nothing_and_shows_nothing() {
+    let s = stack_for(config("", &[("soon", "trigger = { delay_seconds = 1 }")])).await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/rules.html?bad_config=1")).await;
+    b.wait_until("window.lodestone && window.lodestone.ready === true", 10).await;
+    assert!(!appears_within(&b, 3).await, "a popup without a config");
+    assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_happens_while_the_config_is_on_its_way_is_not_lost() {
+    let s = stack_for(config(
+        "",
+        &[
+            ("asked", "trigger = { delay_seconds = 600 }"),
+            (
+                "home-only",
+                "targeting = { include = [\"/fixtures/rules.html\"] }\ntrigger = { delay_seconds = 1 }",
+            ),
+        ],
+    ))
+    .await;
+    // A page asking for a campaign before the config has arrived gets it once it does.
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/rules.html?hold_config=1")).await;
+    b.wait_until("window.lodestone && window.lodestone.ready === true && window.heldConfig === true", 10)
+        .await;
+    b.js("lodestone.open('asked');").await;
+    b.js("releaseConfig();").await;
+    shows(&b, "asked", 3).await;
+    b.close().await;
+
+    // An SPA navigation before the config: the rules judge the page the visitor is on now.
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/rules.html?hold_config=1")).await;
+    b.wait_until("window.lodestone && window.lodestone.ready === true && window.heldConfig === true", 10)
+        .await;
+    b.js("go('/fixtures/app/settings');").await;
+    b.js("releaseConfig();").await;
+    assert!(!appears_within(&b, 3).await, "a home-only campaign showed on another page");
     b.close().await;
 }

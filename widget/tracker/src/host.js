@@ -2,7 +2,7 @@
 // made in the wasm module; this only moves events and bytes, and never throws into the page.
 // Event numbers passed to `fire` are the `event` constants in lib.rs.
 var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, lastY = scrollY, lastAt = 0, lastPath = location.pathname, queued = [];
-var base = script && new URL("./", script.src);
+var base = script && safe(function () { return new URL("./", script.src); });
 function safe(f) { try { return f(); } catch (e) { return null; } }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
 function asset(name) { return new URL("assets/" + name, base); }
@@ -71,7 +71,7 @@ var host = {
   },
   prefetch: function () { (window.requestIdleCallback || function (f) { setTimeout(f, 200); })(function () { loadPopup(); }); },
   show: function (json) { loadPopup().then(function (m) { m.mount(json, ctx); fire(6); }).catch(function () { fire(7); }); },
-  hide: function () { if (popup) popup.then(function (m) { safe(function () { m.unmount(); }); }); },
+  hide: function () { if (popup) popup.then(function (m) { safe(function () { m.unmount(); }); }).catch(function () {}); },
   emit: function (name, detail) { setTimeout(function () { safe(function () { dispatchEvent(new CustomEvent(name, { detail: JSON.parse(detail) })); }); }, 0); },
   settle: function (ok, value) { var p = pending; pending = null; if (p) p[ok ? 0 : 1](JSON.parse(value)); },
   mark: function (name) { safe(function () { performance.mark(name); }); },
@@ -85,12 +85,12 @@ var host = {
 // an early `open`) are queued and replayed in order once it has.
 function api(kind) {
   return function (arg) {
-    var v = arg === undefined || arg === true || arg === false ? undefined : String(arg), n = arg === true ? 1 : 0;
+    var v = arg === undefined || arg === true || arg === false ? undefined : safe(function () { return String(arg); }), n = arg === true ? 1 : 0;
     if (!t) { queued.push([kind, n, v]); return undefined; }
     return fire(kind, n, 0, v);
   };
 }
-var site = script && script.getAttribute("data-site");
+var site = base && script.getAttribute("data-site");
 if (site) {
   var origin = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, "");
   window.lodestone = { ready: false, open: api(10), close: api(11), score: api(12), reset: api(13), track: api(19), consent: api(20),

@@ -166,7 +166,9 @@ pub fn parse(config: &JsValue) -> Site {
         },
         privacy: Privacy {
             honor_gpc: get_bool(&p, "honor_gpc").unwrap_or(true),
-            consent_mode: get_bool(&p, "consent_mode").unwrap_or(false),
+            // Fails closed: a config that is not Lodestone's (a proxy's error page, an SPA's
+            // index.html) stores nothing until the page grants consent.
+            consent_mode: get_bool(&p, "consent_mode").unwrap_or(true),
         },
         cta: get(config, "cta"),
     }

@@ -74,6 +74,8 @@ pub struct Tracker {
     /// Whether the visitor has interacted on this page at all: engaged time needs it.
     interacted: bool,
     open: Option<String>,
+    /// A campaign asked for (`lodestone.open`, a click) before the config arrived.
+    asked: Option<String>,
     /// The submission id and campaign of the lead being submitted from the popup.
     submitting: Option<(String, String)>,
     /// Submission ids of queued leads in flight, by tag.
@@ -84,8 +86,9 @@ fn opt_str(v: &JsValue, key: &str) -> Option<String> {
     get_str(v, key).filter(|s| !s.is_empty())
 }
 
+/// Adds `value` once: a trigger asks whether it happened, so repeats must not fill the list.
 fn push_bounded(list: &mut Vec<String>, value: String) {
-    if list.len() < MAX_PAGE_SIGNALS {
+    if list.len() < MAX_PAGE_SIGNALS && !list.contains(&value) {
         list.push(value);
     }
 }
@@ -146,6 +149,7 @@ impl Tracker {
             last_interaction: js::now(),
             interacted: false,
             open: None,
+            asked: None,
             submitting: None,
             in_flight: Vec::new(),
         };
@@ -341,6 +345,12 @@ impl Tracker {
         if has_campaigns {
             self.host.prefetch();
         }
+        // What happened while the config was on its way: an SPA navigation (the history
+        // hooks were not installed yet) and a campaign asked for.
+        self.navigated();
+        if let Some(id) = self.asked.take() {
+            self.show(&id);
+        }
         self.evaluate();
     }
 
@@ -515,7 +525,10 @@ impl Tracker {
         if self.open.is_some() {
             return;
         }
-        let Some(site) = &self.config else { return };
+        let Some(site) = &self.config else {
+            self.asked = Some(id.to_owned());
+            return;
+        };
         let Some(i) = site.campaigns.iter().position(|c| c.id == id) else { return };
         let Some(json) = site.raw.get(i).and_then(js::stringify) else { return };
         self.page.shown = true;
@@ -544,8 +557,9 @@ impl Tracker {
     /// The popup closed (by the visitor, or by the API): the cooldown starts.
     pub fn closed(&mut self, reason: &str) {
         let Some(id) = self.open.take() else { return };
+        let shown_at = self.history.last_popup;
         let memory = self.history.memory_mut(&id);
-        if memory.converted_at.is_none() {
+        if funnel::frequency::close_starts_cooldown(memory.converted_at, shown_at) {
             memory.closed_at = Some(js::now());
         }
         self.save();
@@ -569,7 +583,10 @@ impl Tracker {
     pub fn submit(&mut self, fields: &JsValue) {
         let Some(campaign) = self.open.clone() else { return self.host.settle(false, "null") };
         let id = submission_id();
-        let Some(body) = self.lead_body(&campaign, &id, fields) else {
+        // A long history could take the body past the server's limit: then the signals go
+        // without their lists (the counts, score and attribution stay).
+        let body = self.lead_body(&campaign, &id, fields, false).filter(|b| b.len() <= limits::LEAD_BODY);
+        let Some(body) = body.or_else(|| self.lead_body(&campaign, &id, fields, true)) else {
             return self.host.settle(false, "null");
         };
         let lead = Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() };
@@ -618,7 +635,13 @@ impl Tracker {
 
     /// The full lead: the popup's answers plus this visitor's consent record, attribution,
     /// signals and score.
-    fn lead_body(&self, campaign: &str, submission_id: &str, fields: &JsValue) -> Option<String> {
+    fn lead_body(
+        &self,
+        campaign: &str,
+        submission_id: &str,
+        fields: &JsValue,
+        compact: bool,
+    ) -> Option<String> {
         let site = self.config.as_ref()?;
         let spec = &site.campaigns.iter().find(|c| c.id == campaign)?.consent;
         let page = self.host.page();
@@ -631,7 +654,14 @@ impl Tracker {
             .raw("first", &touch_js(&self.history.first))
             .raw("last", &touch_js(&self.history.last))
             .end();
-        let sig = self.signals();
+        let mut sig = self.signals();
+        if compact {
+            sig.paths.clear();
+            sig.days.clear();
+            sig.referrer_hosts.clear();
+            sig.utm_sources.clear();
+            sig.utm_campaigns.clear();
+        }
         // The score from exactly these signals (one reading of the clock), as the server will.
         let score = compute_score(&site.scoring, &sig);
         let days = sig.days.iter().map(|d| {
@@ -665,8 +695,8 @@ impl Tracker {
                 .str("website", &get_str(fields, "website").unwrap_or_default())
                 .raw("consent", &consent)
                 .str("submission_id", submission_id)
-                .opt("page_url", &opt_str(&page, "href"))
-                .opt("referrer", &opt_str(&page, "referrer"))
+                .opt("page_url", &opt_str(&page, "href").map(|u| cut(&u, limits::URL)))
+                .opt("referrer", &opt_str(&page, "referrer").map(|u| cut(&u, limits::URL)))
                 .raw("attribution", &attribution)
                 .raw("signals", &signals)
                 .raw("score", &score_json(&score))
