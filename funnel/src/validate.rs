@@ -251,6 +251,16 @@ impl LeadSubmission {
 }
 
 /// The consent rule: a campaign that requires consent needs the box ticked.
+/// A link a campaign may carry (its lead magnet, its thank-you page): `http(s)://...` or a
+/// `/path`, printable (it may go into a `Location` header), at most [`limits::URL`] long. A
+/// `javascript:` URL is not one.
+pub fn is_link(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://") || s.starts_with('/'))
+        && s.chars().count() <= limits::URL
+        && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
 pub fn check_consent(required: bool, granted: bool) -> Result<(), FieldError> {
     if required && !granted {
         return Err(FieldError::new(

@@ -167,7 +167,7 @@ impl Sites {
                     ("success.thank_you_url", &c.success.thank_you_url),
                     ("success.lead_magnet_url", &c.success.lead_magnet_url),
                 ] {
-                    if url.as_deref().is_some_and(|u| !is_link(u)) {
+                    if url.as_deref().is_some_and(|u| !funnel::validate::is_link(u)) {
                         return Err(invalid(
                             key(name),
                             "must be an http(s) URL or a path starting with /, without spaces or control characters",
@@ -313,15 +313,6 @@ fn is_origin(s: &str) -> bool {
             && !host.contains('/')
             && host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
     })
-}
-
-/// A link the popup may render and a form may be redirected to: `http(s)://...` or `/path`,
-/// printable (it goes into a `Location` header) and at most the length of a lead's URL.
-fn is_link(s: &str) -> bool {
-    let lower = s.to_ascii_lowercase();
-    (lower.starts_with("https://") || lower.starts_with("http://") || s.starts_with('/'))
-        && s.chars().count() <= limits::URL
-        && !s.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 #[cfg(test)]

@@ -25,10 +25,9 @@ fn text(obj: &JsValue, key: &str) -> String {
     field(obj, key).as_string().unwrap_or_default()
 }
 
-/// Only `http(s)` links are rendered as links: a `javascript:` URL in a config is refused.
+/// Only `http(s)` links (or paths) are rendered as links: a `javascript:` URL in a config is refused.
 fn safe_url(url: String) -> Option<String> {
-    let lower = url.trim_start().to_ascii_lowercase();
-    (lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with('/')).then_some(url)
+    funnel::validate::is_link(&url).then_some(url)
 }
 
 impl View {
