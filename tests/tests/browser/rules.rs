@@ -34,6 +34,14 @@ async fn visit(b: &Browser, url: &str) {
     tokio::time::sleep(Duration::from_millis(150)).await;
 }
 
+/// Opens the rules fixture with its config request held (until `releaseConfig()`) and waits
+/// until the tracker has started without it.
+async fn visit_holding_config(b: &Browser, s: &Stack) {
+    b.goto(&s.page("/fixtures/rules.html?hold_config=1")).await;
+    b.wait_until("window.lodestone && window.lodestone.ready === true && window.heldConfig === true", 10)
+        .await;
+}
+
 async fn shown(b: &Browser) -> Value {
     b.in_widget("root.querySelector('h2') && root.querySelector('h2').textContent").await
 }
@@ -422,9 +430,7 @@ async fn another_tabs_history_stored_while_a_page_waits_for_its_config_is_kept()
     let s = stack_for(config("", &[("later", "trigger = { delay_seconds = 600 }")])).await;
     let b = browser(Device::Desktop).await;
     // The first tab has read the (empty) history but, without its config, stores nothing yet.
-    b.goto(&s.page("/fixtures/rules.html?hold_config=1")).await;
-    b.wait_until("window.lodestone && window.lodestone.ready === true && window.heldConfig === true", 10)
-        .await;
+    visit_holding_config(&b, &s).await;
     let first = b.client.window().await.unwrap();
     let second = b.client.new_window(true).await.unwrap().handle;
     b.client.switch_to_window(second).await.unwrap();
@@ -466,9 +472,7 @@ async fn what_happens_while_the_config_is_on_its_way_is_not_lost() {
     .await;
     // A page asking for a campaign before the config has arrived gets it once it does.
     let b = browser(Device::Desktop).await;
-    b.goto(&s.page("/fixtures/rules.html?hold_config=1")).await;
-    b.wait_until("window.lodestone && window.lodestone.ready === true && window.heldConfig === true", 10)
-        .await;
+    visit_holding_config(&b, &s).await;
     b.js("lodestone.open('asked');").await;
     b.js("releaseConfig();").await;
     shows(&b, "asked", 3).await;
@@ -476,9 +480,7 @@ async fn what_happens_while_the_config_is_on_its_way_is_not_lost() {
 
     // An SPA navigation before the config: the rules judge the page the visitor is on now.
     let b = browser(Device::Desktop).await;
-    b.goto(&s.page("/fixtures/rules.html?hold_config=1")).await;
-    b.wait_until("window.lodestone && window.lodestone.ready === true && window.heldConfig === true", 10)
-        .await;
+    visit_holding_config(&b, &s).await;
     b.js("go('/fixtures/app/settings');").await;
     b.js("releaseConfig();").await;
     assert!(!appears_within(&b, 3).await, "a home-only campaign showed on another page");
