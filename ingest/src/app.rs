@@ -1,9 +1,9 @@
 //! Assembling and running the server: open the store, start the writer and counter tasks,
 //! serve until the shutdown signal, then drain in-flight requests and flush before returning.
 
-use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderName;
 use tokio::net::TcpListener;
@@ -42,6 +42,7 @@ pub struct App {
     state: AppState,
     counter_task: JoinHandle<()>,
     stop_counters: watch::Sender<bool>,
+    header_timeout: Duration,
     /// `true` when no token was configured and one was generated for this run.
     pub token_generated: bool,
 }
@@ -84,7 +85,8 @@ impl App {
             client_ip_header,
             assets_dir: settings.assets_dir.clone(),
         });
-        Ok(Self { state, counter_task, stop_counters, token_generated })
+        let header_timeout = Duration::from_secs(settings.header_timeout_secs.max(1));
+        Ok(Self { state, counter_task, stop_counters, header_timeout, token_generated })
     }
 
     pub fn admin_token(&self) -> &str {
@@ -93,7 +95,7 @@ impl App {
 }
 
 /// How long a graceful shutdown waits for in-flight requests (longer than the body timeout).
-pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(15);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish
 /// (for at most [`DRAIN_LIMIT`]), writes the pending counters and flushes the store.
@@ -102,7 +104,7 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let App { state, counter_task, stop_counters, .. } = app;
+    let App { state, counter_task, stop_counters, header_timeout, .. } = app;
     let store = state.store.clone();
     if let Some(limiter) = state.limiter.clone() {
         tokio::spawn(async move {
@@ -114,13 +116,13 @@ pub async fn serve(
             }
         });
     }
-    let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let router = router(state);
     let (draining, drain_started) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
         let _ = draining.send(());
     };
-    let server = axum::serve(listener, service).with_graceful_shutdown(signal).into_future();
+    let server = crate::connections::serve(listener, router, header_timeout, signal);
     // In-flight requests get DRAIN_LIMIT to finish; a client that stalls longer does not keep
     // the process (and the final flush) waiting.
     let deadline = async {
@@ -130,7 +132,7 @@ pub async fn serve(
         }
     };
     tokio::select! {
-        served = server => served?,
+        () = server => {}
         () = deadline => tracing::warn!(seconds = DRAIN_LIMIT.as_secs(), "requests still in flight after the drain limit; stopping"),
     }
     let _ = stop_counters.send(true);

@@ -6,6 +6,7 @@
 //! `stats` (anonymous events), `export` (CSV), `metrics` (Prometheus).
 
 pub mod app;
+pub mod connections;
 pub mod counters;
 pub mod export;
 pub mod http;

@@ -57,6 +57,11 @@ pub struct ServeSettings {
     #[arg(long, env = "LODESTONE_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
 
+    /// Seconds a client may take to send a request's headers; also how long a keep-alive
+    /// connection may stay idle. A slower client's connection is closed.
+    #[arg(long, env = "LODESTONE_HEADER_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+
     /// Directory holding the built widget (`lodestone.js`, `assets/`). Defaults to the widget
     /// built into this binary.
     #[arg(long, env = "LODESTONE_ASSETS_DIR")]
@@ -75,6 +80,7 @@ impl ServeSettings {
             rate_limit_per_minute: 0,
             rate_limit_burst: 60,
             client_ip_header: None,
+            header_timeout_secs: 30,
             assets_dir: None,
         }
     }

@@ -34,6 +34,8 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// Header the client IP is read from (`--client-ip-header`).
     pub client_ip_header: Option<String>,
+    /// Seconds a client may take over its request headers (`--header-timeout-secs`).
+    pub header_timeout_secs: Option<u64>,
 }
 
 /// A running server and a client for it. Stops and removes its data when dropped.
@@ -80,6 +82,9 @@ pub async fn spawn_with(options: Options) -> TestApp {
     settings.rate_limit_burst = options.rate_limit_burst;
     settings.assets_dir = options.assets_dir.clone();
     settings.client_ip_header = options.client_ip_header.clone();
+    if let Some(secs) = options.header_timeout_secs {
+        settings.header_timeout_secs = secs;
+    }
     let sites = match settings.config.as_deref() {
         Some(path) => Sites::load(Some(path)).expect("config loads"),
         None => Sites::demo_allowing(&options.allowed_origins),

@@ -2,7 +2,7 @@
 //! stats from the counters, and erase every lead of an email address.
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,7 +15,7 @@ use time::{
 use tokio::sync::mpsc;
 
 use super::AppState;
-use super::body::query_map;
+use super::body::{SiteInPath, query_map};
 use super::error::ApiError;
 use crate::export::CsvRows;
 use crate::records::StoredLead;
@@ -46,7 +46,7 @@ struct LeadList {
 
 async fn list(
     State(state): State<AppState>,
-    Path(site): Path<String>,
+    SiteInPath(site): SiteInPath,
     RawQuery(q): RawQuery,
 ) -> Result<Json<LeadList>, ApiError> {
     known_site(&state, &site)?;
@@ -73,7 +73,10 @@ async fn list(
     Ok(Json(LeadList { leads: page.leads, next_cursor: page.next_cursor }))
 }
 
-async fn export_csv(State(state): State<AppState>, Path(site): Path<String>) -> Result<Response, ApiError> {
+async fn export_csv(
+    State(state): State<AppState>,
+    SiteInPath(site): SiteInPath,
+) -> Result<Response, ApiError> {
     known_site(&state, &site)?;
     let (tx, rx) = mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let store = state.store.clone();
@@ -123,7 +126,7 @@ fn parse_day(field: &'static str, value: Option<&String>, default: Date) -> Resu
 
 async fn stats(
     State(state): State<AppState>,
-    Path(site): Path<String>,
+    SiteInPath(site): SiteInPath,
     RawQuery(q): RawQuery,
 ) -> Result<Json<StatsReport>, ApiError> {
     known_site(&state, &site)?;
@@ -151,7 +154,7 @@ async fn stats(
 
 async fn erase(
     State(state): State<AppState>,
-    Path(site): Path<String>,
+    SiteInPath(site): SiteInPath,
     RawQuery(q): RawQuery,
 ) -> Result<impl IntoResponse, ApiError> {
     known_site(&state, &site)?;

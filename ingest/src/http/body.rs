@@ -1,13 +1,14 @@
-//! Request bodies and queries parsed at the edge: JSON whatever the content type (the widget
-//! sends `text/plain` to avoid a CORS preflight), with errors that name the field.
+//! Request bodies, queries and path parameters parsed at the edge: JSON whatever the content
+//! type (the widget sends `text/plain` to avoid a CORS preflight), with errors that name the field.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -26,6 +27,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AnyJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = read_body(req, state, EVENT_BODY_LIMIT).await?;
         parse_json(&bytes).map(AnyJson)
+    }
+}
+
+/// The `{site}` segment of a route's path. A segment that is not valid percent-encoded UTF-8
+/// is a 400 naming `site`, as JSON like every other error (axum's own rejection is plain text).
+pub struct SiteInPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SiteInPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(site)) => Ok(Self(site)),
+            Err(rejection) => Err(ApiError::malformed(
+                format!("invalid site in the path: {rejection}"),
+                Some("site".into()),
+            )),
+        }
     }
 }
 

@@ -2,13 +2,13 @@
 //! `GET /v1/thanks` (the thank-you page after a plain HTML form post).
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
-use super::body::query_map;
+use super::body::{SiteInPath, query_map};
 use super::error::ApiError;
 use super::guard::check_origin;
 use super::html::{self, escape};
@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
 
 async fn config(
     State(state): State<AppState>,
-    Path(site): Path<String>,
+    SiteInPath(site): SiteInPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let site = state.sites.get(&site).ok_or(ApiError::NotFound { what: "site", field: "site" })?;

@@ -1,4 +1,7 @@
-use lodestone_tests::{lead_body, spawn_app};
+use std::time::{Duration, Instant};
+
+use lodestone_tests::{Options, lead_body, spawn_app, spawn_with};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -45,4 +48,36 @@ async fn a_known_route_asked_with_the_wrong_method_is_answered_405_as_json_with_
         (body["error"]["code"].as_str(), body["error"]["field"].as_str()),
         (Some("method_not_allowed"), Some("method"))
     );
+}
+
+#[tokio::test]
+async fn a_site_in_the_path_that_is_not_valid_utf8_is_answered_400_as_json_naming_it() {
+    let app = spawn_app().await;
+    let public = app.client.get(app.url("/v1/sites/%FF/config")).send().await.unwrap();
+    let admin = app.admin_get("/v1/sites/%FF%FE/leads").await;
+    for resp in [public, admin] {
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            (body["error"]["code"].as_str(), body["error"]["field"].as_str()),
+            (Some("malformed"), Some("site")),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected_after_the_header_timeout() {
+    let app = spawn_with(Options { header_timeout_secs: Some(1), ..Options::default() }).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /v1/leads HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection was still open after 10 s");
+    assert!(started.elapsed() >= Duration::from_millis(900), "closed before the timeout: {:?}", started.elapsed());
+    // A client that sends its request in time is served as usual.
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
 }
