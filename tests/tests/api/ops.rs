@@ -1,9 +1,9 @@
 use std::time::{Duration, Instant};
 
 use lodestone_tests::{Options, lead_body, spawn_app, spawn_with};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use reqwest::StatusCode;
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn health_answers_ok() {
@@ -76,7 +76,11 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected_after_the_head
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the connection was still open after 10 s");
-    assert!(started.elapsed() >= Duration::from_millis(900), "closed before the timeout: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed before the timeout: {:?}",
+        started.elapsed()
+    );
     // A client that sends its request in time is served as usual.
     let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);

@@ -381,6 +381,58 @@ async fn the_stored_history_is_capped_in_size_and_age_oldest_first() {
         h["h"]["days"].as_array().unwrap().iter().map(|d| d["d"].as_u64().unwrap()).min().unwrap();
     assert!(today - oldest_day < 90, "activity older than 90 days kept: {} days", today - oldest_day);
 
+    // Even with one page left, the cap holds: long first and last touches (about 10 KB) and
+    // full referrer and UTM lists (about 6 KB) lose their oldest list entries first.
+    b.js(
+        "var k = 'lodestone:demo', h = JSON.parse(localStorage.getItem(k)), now = Date.now(), long = function (c) { return c.repeat(200); };\
+         var touch = function (at) { return { referrer: 'https://r.example/' + 'r'.repeat(1980), landing_page: 'https://site.example/' + 'l'.repeat(1970), utm_source: long('s'), utm_medium: long('m'), utm_campaign: long('c'), utm_term: long('t'), utm_content: long('o'), at: at }; };\
+         h.first = touch(now - 86400000); h.last = touch(now - 3600000);\
+         var list = function (p) { var l = []; for (var i = 0; i < 10; i++) l.push(p + i + '-' + 'v'.repeat(195)); return l; };\
+         h.refs = list('ref'); h.sources = list('src'); h.utms = list('utm');\
+         localStorage.setItem(k, JSON.stringify(h));",
+    )
+    .await;
+    b.client.refresh().await.unwrap();
+    b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo')).views === 32", 10).await;
+    let h = b
+        .js("var t = localStorage.getItem('lodestone:demo'); return { len: t.length, h: JSON.parse(t) };")
+        .await;
+    assert!(h["len"].as_u64().unwrap() <= 16 * 1024, "stored {} bytes with one page", h["len"]);
+    let h = &h["h"];
+    assert_eq!(h["pages"].as_array().unwrap().len(), 1, "{}", h["pages"]);
+    assert!(
+        h["first"]["at"].is_number() && h["last"]["at"].is_number(),
+        "touches dropped before list entries"
+    );
+    let mut kept = 0;
+    for (key, prefix) in [("refs", "ref"), ("sources", "src"), ("utms", "utm")] {
+        let list: Vec<String> = h[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap()[..prefix.len() + 1].to_owned())
+            .collect();
+        let newest: Vec<String> = (10 - list.len()..10).map(|i| format!("{prefix}{i}")).collect();
+        assert_eq!(list, newest, "{key}: the oldest entries go first");
+        kept += list.len();
+    }
+    assert!(kept < 30, "some list entries were dropped");
+
+    // Pages and touches older than 90 days are forgotten, even in a history still in use.
+    b.js(
+        "var k = 'lodestone:demo', h = JSON.parse(localStorage.getItem(k)), old = Date.now() - 100 * 86400000;\
+         h.pages.push({ p: '/ancient', t: 'old', v: 1, e: 0, s: 0, a: old }); h.first.at = old;\
+         localStorage.setItem(k, JSON.stringify(h));",
+    )
+    .await;
+    b.client.refresh().await.unwrap();
+    b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo')).views === 33", 10).await;
+    let h = b.js("return JSON.parse(localStorage.getItem('lodestone:demo'));").await;
+    let pages: Vec<&str> = h["pages"].as_array().unwrap().iter().map(|p| p["p"].as_str().unwrap()).collect();
+    assert_eq!(pages, ["/fixtures/rules.html"], "a page last viewed 100 days ago is forgotten");
+    assert!(h["first"].is_null(), "a first touch from 100 days ago is forgotten: {}", h["first"]);
+    assert!(h["last"]["at"].is_number(), "the recent last touch is kept");
+
     // A history last seen 91 days ago is forgotten as a whole.
     b.js("var k='lodestone:demo',h=JSON.parse(localStorage.getItem(k));h.seen-=91*86400000;localStorage.setItem(k,JSON.stringify(h));").await;
     b.client.refresh().await.unwrap();
@@ -484,5 +536,74 @@ async fn what_happens_while_the_config_is_on_its_way_is_not_lost() {
     b.js("go('/fixtures/app/settings');").await;
     b.js("releaseConfig();").await;
     assert!(!appears_within(&b, 3).await, "a home-only campaign showed on another page");
+    b.close().await;
+}
+
+/// A visitor submits popup `a`, closes it before the answer, then opens and submits `b`. Each
+/// answer belongs to its own lead: `a`'s success neither settles `b`'s form nor takes `b` out
+/// of the browser's queue, and `b`, whose request failed, is delivered later, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_popups_submitted_on_one_page_each_get_their_own_answer() {
+    let s = stack_for(config(
+        "",
+        &[("a", "trigger = { delay_seconds = 600 }"), ("b", "trigger = { delay_seconds = 600 }")],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    // The first two lead requests wait until the test releases them, as a successful answer
+    // or as a network failure; later ones go straight through.
+    b.js(
+        "window.held = []; var real = window.fetch;\
+         window.fetch = function (url, o) {\
+           if (String(url).indexOf('/v1/leads') < 0 || window.held.length >= 2) return real.apply(this, arguments);\
+           var self = this, args = arguments;\
+           return new Promise(function (resolve, reject) {\
+             window.held.push(function (ok) { if (ok) real.apply(self, args).then(resolve, reject); else reject(new TypeError('offline')); });\
+           });\
+         };",
+    )
+    .await;
+    b.js("lodestone.open('a');").await;
+    shows(&b, "a", 5).await;
+    b.submit_lead("first@example.com").await;
+    b.wait_until("window.held.length === 1", 5).await;
+    b.js("lodestone.close();").await;
+    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+    b.js("lodestone.open('b');").await;
+    shows(&b, "b", 5).await;
+    b.submit_lead("second@example.com").await;
+    b.wait_until("window.held.length === 2", 5).await;
+
+    b.js("window.held[0](true);").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.app.all_leads("demo").await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the first lead never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        b.in_widget("root.querySelector('button.submit').disabled").await,
+        json!(true),
+        "b's form is still waiting for its own answer"
+    );
+    b.js("window.held[1](false);").await;
+    b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.note').hidden", 5)
+        .await;
+    let queued = b.js("return (JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).map(function (q) { return JSON.parse(q.body).email; });").await;
+    assert_eq!(queued, json!(["second@example.com"]), "only b waits in the queue");
+
+    // Past its backoff (5 s), the next page sends b.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    b.goto(&s.page("/index.html")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.app.all_leads("demo").await.len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "b never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut emails: Vec<String> =
+        s.app.all_leads("demo").await.iter().map(|l| l["email"].as_str().unwrap().to_owned()).collect();
+    emails.sort();
+    assert_eq!(emails, ["first@example.com", "second@example.com"]);
     b.close().await;
 }

@@ -25,7 +25,7 @@ const MAX_DAYS: u32 = 90;
 const DAY_MS: f64 = 86_400_000.0;
 /// Page titles are cut to this many characters.
 const MAX_TITLE: usize = 80;
-/// Above this many bytes, the oldest pages are dropped.
+/// Above this many bytes, the oldest entries are dropped (see [`History::save`]).
 const MAX_BYTES: usize = 16 * 1024;
 
 /// One page of the site as the visitor has seen it.
@@ -36,6 +36,8 @@ pub struct Page {
     pub views: u32,
     pub engaged: u32,
     pub scroll: u8,
+    /// When it was last viewed (ms since the epoch); older than the age cap, it is forgotten.
+    pub seen: f64,
 }
 
 /// What the browser remembers about one campaign.
@@ -149,7 +151,10 @@ impl History {
             shown: get_u32(m, "shown"),
             session: get_u32(m, "session"),
         };
-        let today = day_of(js::now());
+        let now = js::now();
+        let today = day_of(now);
+        // A first or last touch older than the age cap (or without a time) is forgotten.
+        let recent = |t: Option<Touch>| t.filter(|t| now - t.at.unwrap_or(0) as f64 <= MAX_AGE_MS);
         Self {
             visits: get_u32(&v, "visits"),
             page_views: get_u32(&v, "views"),
@@ -169,8 +174,10 @@ impl History {
                         views: get_u32(&p, "v"),
                         engaged: get_u32(&p, "e"),
                         scroll: get_u32(&p, "s").min(100) as u8,
+                        seen: get_f64(&p, "a").unwrap_or(now),
                     })
                 })
+                .filter(|p| now - p.seen <= MAX_AGE_MS)
                 .collect(),
             days: items(&get(&v, "days"))
                 .map(|d| DayActivity {
@@ -184,8 +191,8 @@ impl History {
             referrer_hosts: js::strings(&get(&v, "refs")),
             utm_sources: js::strings(&get(&v, "sources")),
             utm_campaigns: js::strings(&get(&v, "utms")),
-            first: touch_from_js(&get(&v, "first")),
-            last: touch_from_js(&get(&v, "last")),
+            first: recent(touch_from_js(&get(&v, "first"))),
+            last: recent(touch_from_js(&get(&v, "last"))),
             campaigns: items(&get(&v, "camps"))
                 .filter_map(|c| Some((get_str(&c, "id")?, memory(&c))))
                 .collect(),
@@ -213,6 +220,7 @@ impl History {
                 .num("v", p.views.into())
                 .num("e", p.engaged.into())
                 .num("s", p.scroll.into())
+                .num("a", p.seen as i64)
                 .end()
         });
         let days = self.days.iter().map(|d| {
@@ -248,17 +256,34 @@ impl History {
             .end()
     }
 
-    /// Writes the history of `site`, dropping the oldest pages to stay under the size cap
-    /// (days are bounded by their age cap). Storage errors (quota, disabled storage) are ignored.
+    /// Writes the history of `site`, under the size cap. Over it, the oldest entries go
+    /// first: pages but the current one, then the oldest referrer hosts, UTM sources and
+    /// UTM campaigns, then the first touch, then the last. What remains (one page, at most 90
+    /// days of activity, the campaigns, counts) is far below the cap. Storage errors (quota,
+    /// disabled storage) are ignored.
     pub fn save(&mut self, host: &Host, site: &str) {
         loop {
             let text = self.to_json();
-            if text.len() <= MAX_BYTES || self.pages.len() < 2 {
+            if text.len() <= MAX_BYTES || !self.drop_oldest_entry() {
                 host.save(&key(site), &text);
                 return;
             }
-            drop_oldest(&mut self.pages);
         }
+    }
+
+    /// Drops the entry [`History::save`] gives up first; `false` when none is left to drop.
+    fn drop_oldest_entry(&mut self) -> bool {
+        let list = [&mut self.referrer_hosts, &mut self.utm_sources, &mut self.utm_campaigns]
+            .into_iter()
+            .find(|l| !l.is_empty());
+        if self.pages.len() > 1 {
+            drop_oldest(&mut self.pages);
+        } else if let Some(list) = list {
+            drop_oldest(list);
+        } else if self.first.take().is_none() && self.last.take().is_none() {
+            return false;
+        }
+        true
     }
 
     /// Removes the stored history of `site`.
@@ -296,6 +321,7 @@ impl History {
             None => Page { path: path.to_owned(), ..Page::default() },
         };
         page.views += 1;
+        page.seen = now;
         page.title = title.chars().take(MAX_TITLE).collect();
         self.pages.push(page);
         if self.pages.len() > MAX_PATHS {

@@ -30,10 +30,10 @@ const ENGAGED_WINDOW_MS: f64 = 30_000.0;
 const MIN_DWELL_MS: f64 = 3_000.0;
 /// At most this many clicks and custom events are remembered per page.
 const MAX_PAGE_SIGNALS: usize = 20;
-/// Request tags: the config, the lead just submitted; queued leads use their index + 2.
+/// Request tags: the config; every lead sent (from the popup or the queue) uses its index in
+/// `in_flight` + 1.
 const TAG_CONFIG: u32 = 0;
-const TAG_SUBMIT: u32 = 1;
-const TAG_QUEUE: u32 = 2;
+const TAG_QUEUE: u32 = 1;
 
 /// The current page as the bootstrap describes it.
 struct PageNow {
@@ -76,9 +76,12 @@ pub struct Tracker {
     open: Option<String>,
     /// A campaign asked for (`lodestone.open`, a click) before the config arrived.
     asked: Option<String>,
-    /// The submission id and campaign of the lead being submitted from the popup.
-    submitting: Option<(String, String)>,
-    /// Submission ids of queued leads in flight, by tag.
+    /// Submission id and campaign of each lead submitted from a popup on this page and not
+    /// answered yet (a visitor can close one popup before its answer and submit another).
+    submitting: Vec<(String, String)>,
+    /// The submission the open popup waits for: only its answer settles the popup.
+    awaiting: Option<String>,
+    /// Submission ids of leads in flight, by tag.
     in_flight: Vec<String>,
 }
 
@@ -150,7 +153,8 @@ impl Tracker {
             interacted: false,
             open: None,
             asked: None,
-            submitting: None,
+            submitting: Vec::new(),
+            awaiting: None,
             in_flight: Vec::new(),
         };
         tracker.view(&page, false);
@@ -324,11 +328,15 @@ impl Tracker {
         match tag {
             TAG_CONFIG if status == 200 => self.configure(json),
             TAG_CONFIG => {}
-            TAG_SUBMIT => self.submitted(Sent::from_answer(status, json)),
             queued => {
                 let Some(slot) = self.in_flight.get_mut((queued - TAG_QUEUE) as usize) else { return };
                 let id = core::mem::take(slot);
-                match Sent::from_answer(status, json) {
+                let sent = Sent::from_answer(status, json);
+                if let Some((_, campaign)) = self.submitting.iter().find(|(s, _)| *s == id).cloned() {
+                    self.submitting.retain(|(s, _)| *s != id);
+                    return self.submitted(id, campaign, sent);
+                }
+                match sent {
                     Sent::Accepted(_) | Sent::Rejected(_) => queue::remove(&self.host, &self.site, &id),
                     Sent::Retry => queue::postpone(&self.host, &self.site, &id, js::now()),
                 }
@@ -591,19 +599,35 @@ impl Tracker {
         };
         let lead = Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() };
         queue::update(&self.host, &self.site, |q| q.push(lead));
-        self.submitting = Some((id, campaign));
-        self.host.send(TAG_SUBMIT, &server::endpoint(&self.api, &["/v1/leads"]), Some(body));
+        self.submitting.push((id.clone(), campaign));
+        self.awaiting = Some(id.clone());
+        self.send_lead(id, body);
     }
 
-    /// The server's answer to the lead just submitted (also when the popup has closed since).
-    fn submitted(&mut self, sent: Sent) {
-        let Some((id, campaign)) = self.submitting.take() else { return };
+    /// Sends lead `id`; its answer comes back tagged with its slot in `in_flight`.
+    fn send_lead(&mut self, id: String, body: String) {
+        let url = server::endpoint(&self.api, &["/v1/leads"]);
+        self.host.send(TAG_QUEUE + self.in_flight.len() as u32, &url, Some(body));
+        self.in_flight.push(id);
+    }
+
+    /// The server's answer to lead `id`, submitted from campaign `campaign`'s popup on this
+    /// page (also when that popup has closed since). It settles the popup only if that popup
+    /// still waits for this lead.
+    fn submitted(&mut self, id: String, campaign: String, sent: Sent) {
+        let settles = self.awaiting.as_ref() == Some(&id);
+        if settles {
+            self.awaiting = None;
+        }
         let result = Object::new().str("campaign", &campaign);
         let result = match sent {
             Sent::Rejected(error) => {
                 queue::remove(&self.host, &self.site, &id);
                 // `{field, message, code}` as the server named them.
-                return self.host.settle(false, &error);
+                if settles {
+                    self.host.settle(false, &error);
+                }
+                return;
             }
             Sent::Accepted(lead) => {
                 queue::remove(&self.host, &self.site, &id);
@@ -617,18 +641,18 @@ impl Tracker {
         self.history.memory_mut(&campaign).converted_at = Some(js::now());
         self.save();
         self.campaign_event(&campaign, "converted");
-        self.host.settle(true, &result);
+        if settles {
+            self.host.settle(true, &result);
+        }
         self.host.emit("lodestone:lead", &result);
     }
 
     /// Sends the queued leads whose backoff has passed and that are not already in flight.
     fn flush_queue(&mut self) {
         let now = js::now();
-        let url = server::endpoint(&self.api, &["/v1/leads"]);
         for q in queue::load(&self.host, &self.site) {
             if q.next <= now && !self.in_flight.contains(&q.id) {
-                self.host.send(TAG_QUEUE + self.in_flight.len() as u32, &url, Some(q.body));
-                self.in_flight.push(q.id);
+                self.send_lead(q.id, q.body);
             }
         }
     }
