@@ -157,6 +157,13 @@ async fn mobile_exit_intent_fires_on_a_fast_scroll_up() {
     tokio::time::sleep(Duration::from_millis(3000)).await;
     b.js(TOP_EXIT).await;
     assert!(!appears_within(&b, 1).await, "desktop exit signal on a phone");
+    // A tap on a "back to top" button scrolls up fast too, but the visitor is staying.
+    b.js("window.scrollTo(0, document.documentElement.scrollHeight);").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    click(&b, "to-top").await;
+    b.wait_until("window.scrollY === 0", 5).await;
+    assert!(!appears_within(&b, 1).await, "exit intent on a tap that scrolls the page up");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     b.js("window.scrollTo(0, 1500);").await;
     tokio::time::sleep(Duration::from_millis(120)).await;
     b.js("window.scrollTo(0, 0);").await;

@@ -1,7 +1,7 @@
 // Lodestone bootstrap: wires the page to the tracker (wasm) and does its I/O. Every decision is
 // made in the wasm module; this only moves events and bytes, and never throws into the page.
 // Event numbers passed to `fire` are the `event` constants in lib.rs.
-var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, lastY = scrollY, lastAt = 0, lastPath = location.pathname, queued = [];
+var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = scrollY, lastAt = 0, lastPath = location.pathname, queued = [];
 var base = script && safe(function () { return new URL("./", script.src); });
 function safe(f) { try { return f(); } catch (e) { return null; } }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
@@ -47,12 +47,14 @@ var host = {
     on(window, "scroll", function () {
       var sh = d.documentElement.scrollHeight, y = scrollY, now = Date.now();
       fire(3, sh > 0 ? Math.min(100, Math.round((y + innerHeight) / sh * 100)) : 100);
-      if (lastY - y > innerHeight / 4 && now - lastAt < 400) fire(15, 2);
+      // A fast scroll up is an exit signal, unless a tap just caused it ("back to top").
+      if (lastY - y > innerHeight / 4 && now - lastAt < 400 && now - tapAt > 2000) fire(15, 2);
       if (y >= lastY || now - lastAt > 400) { lastY = y; lastAt = now; }
     });
     "pointerdown keydown mousemove touchstart".split(" ").forEach(function (e) { on(window, e, function () { fire(4); }); });
     on(d, "click", function (e) {
       var el = e.target instanceof Element ? e.target : null, a = el && el.closest("a[href]"), o = el && el.closest("[data-lodestone-open]");
+      tapAt = Date.now();
       if (!el) return;
       if (a) { linkAt = Date.now(); if (a.host && a.host !== location.host) fire(18); }
       if (o) fire(16, 0, 0, o.getAttribute("data-lodestone-open"));
