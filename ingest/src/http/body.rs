@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -40,10 +40,11 @@ impl<S: Send + Sync> FromRequestParts<S> for SiteInPath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match Path::<String>::from_request_parts(parts, state).await {
             Ok(Path(site)) => Ok(Self(site)),
-            Err(rejection) => Err(ApiError::malformed(
-                format!("invalid site in the path: {rejection}"),
-                Some("site".into()),
-            )),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(ApiError::malformed(format!("invalid site in the path: {e}"), Some("site".into())))
+            }
+            // A route without a `{site}` segment: the server's mistake, not the client's.
+            Err(other) => Err(ApiError::Internal(other.to_string())),
         }
     }
 }

@@ -70,9 +70,9 @@ async fn a_site_in_the_path_that_is_not_valid_utf8_is_answered_400_as_json_namin
 async fn a_client_that_never_finishes_its_headers_is_disconnected_after_the_header_timeout() {
     let app = spawn_with(Options { header_timeout_secs: Some(1), ..Options::default() }).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
+    let started = Instant::now();
     let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
     slow.write_all(b"POST /v1/leads HTTP/1.1\r\nHost: x\r\n").await.unwrap();
-    let started = Instant::now();
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the connection was still open after 10 s");

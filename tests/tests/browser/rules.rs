@@ -547,8 +547,9 @@ async fn what_happens_while_the_config_is_on_its_way_is_not_lost() {
 }
 
 /// A visitor submits popup `a`, closes it before the answer, then opens and submits `b`. Each
-/// answer belongs to its own lead: `a`'s success neither settles `b`'s form nor takes `b` out
-/// of the browser's queue, and `b`, whose request failed, is delivered later, once.
+/// answer belongs to its own lead: `a`'s success neither settles `b`'s form (whether it comes
+/// before or after `b` is submitted) nor takes `b` out of the browser's queue, and `b`, whose
+/// request failed, is delivered later, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_popups_submitted_on_one_page_each_get_their_own_answer() {
     let s = stack_for(config(
@@ -558,12 +559,12 @@ async fn two_popups_submitted_on_one_page_each_get_their_own_answer() {
     .await;
     let b = browser(Device::Desktop).await;
     visit(&b, &s.page("/fixtures/rules.html")).await;
-    // The first two lead requests wait until the test releases them, as a successful answer
+    // The first three lead requests wait until the test releases them, as a successful answer
     // or as a network failure; later ones go straight through.
     b.js(
         "window.held = []; var real = window.fetch;\
          window.fetch = function (url, o) {\
-           if (String(url).indexOf('/v1/leads') < 0 || window.held.length >= 2) return real.apply(this, arguments);\
+           if (String(url).indexOf('/v1/leads') < 0 || window.held.length >= 3) return real.apply(this, arguments);\
            var self = this, args = arguments;\
            return new Promise(function (resolve, reject) {\
              window.held.push(function (ok) { if (ok) real.apply(self, args).then(resolve, reject); else reject(new TypeError('offline')); });\
@@ -571,30 +572,56 @@ async fn two_popups_submitted_on_one_page_each_get_their_own_answer() {
          };",
     )
     .await;
+    let app = &s.app;
+    let arrived = |n: usize| async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while app.all_leads("demo").await.len() < n {
+            assert!(std::time::Instant::now() < deadline, "lead {n} never arrived");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let reopen = |id: &'static str| {
+        let b = &b;
+        async move {
+            b.js("lodestone.close();").await;
+            b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+            b.js(&format!("lodestone.open('{id}');")).await;
+            shows(b, id, 5).await;
+        }
+    };
+    // `a`'s answer comes while the visitor is typing in `b`: `b` is left alone.
     b.js("lodestone.open('a');").await;
     shows(&b, "a", 5).await;
-    b.submit_lead("first@example.com").await;
+    b.submit_lead("zero@example.com").await;
     b.wait_until("window.held.length === 1", 5).await;
-    b.js("lodestone.close();").await;
-    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
-    b.js("lodestone.open('b');").await;
-    shows(&b, "b", 5).await;
-    b.submit_lead("second@example.com").await;
-    b.wait_until("window.held.length === 2", 5).await;
-
+    reopen("b").await;
+    b.type_into("email", "typing").await;
     b.js("window.held[0](true);").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while s.app.all_leads("demo").await.is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the first lead never arrived");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    arrived(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        b.in_widget("[root.activeElement && root.activeElement.name, root.querySelector('.success').parentNode.hidden]")
+            .await,
+        json!(["email", true]),
+        "b keeps its focus and its form"
+    );
+
+    // `a`'s answer comes after `b` was submitted: `b` waits for its own.
+    reopen("a").await;
+    b.submit_lead("first@example.com").await;
+    b.wait_until("window.held.length === 2", 5).await;
+    reopen("b").await;
+    b.submit_lead("second@example.com").await;
+    b.wait_until("window.held.length === 3", 5).await;
+    b.js("window.held[1](true);").await;
+    arrived(2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         b.in_widget("root.querySelector('button.submit').disabled").await,
         json!(true),
         "b's form is still waiting for its own answer"
     );
-    b.js("window.held[1](false);").await;
+    b.js("window.held[2](false);").await;
     b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.note').hidden", 5)
         .await;
     let queued = b.js("return (JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).map(function (q) { return JSON.parse(q.body).email; });").await;
@@ -603,14 +630,10 @@ async fn two_popups_submitted_on_one_page_each_get_their_own_answer() {
     // Past its backoff (5 s), the next page sends b.
     tokio::time::sleep(Duration::from_secs(6)).await;
     b.goto(&s.page("/index.html")).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while s.app.all_leads("demo").await.len() < 2 {
-        assert!(std::time::Instant::now() < deadline, "b never arrived");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    arrived(3).await;
     let mut emails: Vec<String> =
         s.app.all_leads("demo").await.iter().map(|l| l["email"].as_str().unwrap().to_owned()).collect();
     emails.sort();
-    assert_eq!(emails, ["first@example.com", "second@example.com"]);
+    assert_eq!(emails, ["first@example.com", "second@example.com", "zero@example.com"]);
     b.close().await;
 }

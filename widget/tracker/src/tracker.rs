@@ -565,6 +565,8 @@ impl Tracker {
     /// The popup closed (by the visitor, or by the API): the cooldown starts.
     pub fn closed(&mut self, reason: &str) {
         let Some(id) = self.open.take() else { return };
+        // Its answer, when it comes, must not settle the next popup's form.
+        self.awaiting = None;
         let shown_at = self.history.last_popup;
         let memory = self.history.memory_mut(&id);
         if funnel::frequency::close_starts_cooldown(memory.converted_at, shown_at) {
