@@ -250,17 +250,19 @@ impl LeadSubmission {
     }
 }
 
-/// The consent rule: a campaign that requires consent needs the box ticked.
 /// A link a campaign may carry (its lead magnet, its thank-you page): `http(s)://...` or a
-/// `/path`, printable (it may go into a `Location` header), at most [`limits::URL`] long. A
-/// `javascript:` URL is not one.
+/// `/path` on the site's own pages, printable (it may go into a `Location` header), at most
+/// [`limits::URL`] long. A `javascript:` URL is not one, nor a protocol-relative `//host` (or
+/// `/\host`, which browsers read the same way).
 pub fn is_link(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
-    (lower.starts_with("https://") || lower.starts_with("http://") || s.starts_with('/'))
+    let path = s.starts_with('/') && !s.starts_with("//") && !s.contains('\\');
+    (lower.starts_with("https://") || lower.starts_with("http://") || path)
         && s.chars().count() <= limits::URL
         && !s.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
+/// The consent rule: a campaign that requires consent needs the box ticked.
 pub fn check_consent(required: bool, granted: bool) -> Result<(), FieldError> {
     if required && !granted {
         return Err(FieldError::new(
@@ -341,6 +343,25 @@ mod tests {
     use super::*;
     use crate::config::ConsentSpec;
     use crate::wire::ConsentGiven;
+
+    #[test]
+    fn links_are_http_urls_or_paths_on_the_site_never_scripts_or_other_hosts() {
+        for ok in ["https://shop.example/guide.pdf", "HTTP://shop.example", "/thanks", "/a/b?c=d#e"] {
+            assert!(is_link(ok), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "//evil.example/x",
+            "/\\evil.example/x",
+            "thanks",
+            "https://shop.example/a b",
+            "https://shop.example/\r\nSet-Cookie:x",
+            "",
+        ] {
+            assert!(!is_link(bad), "{bad}");
+        }
+        assert!(!is_link(&format!("/{}", "a".repeat(limits::URL))));
+    }
 
     fn campaign(consent_required: bool) -> Campaign {
         Campaign {

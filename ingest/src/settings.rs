@@ -39,15 +39,17 @@ pub struct ServeSettings {
     #[arg(long, env = "LODESTONE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
-    /// Page cache of the embedded database, in MiB.
-    #[arg(long, env = "LODESTONE_CACHE_MB", default_value_t = 32)]
+    /// Page cache of the embedded database, in MiB (1 to 1048576).
+    #[arg(long, env = "LODESTONE_CACHE_MB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub cache_mb: u64,
 
-    /// Requests per minute one client IP may make to the public routes (0 turns the limit off).
+    /// Requests per minute one client IP may make to the public routes on average (0 turns the
+    /// limit off).
     #[arg(long, env = "LODESTONE_RATE_LIMIT", default_value_t = 120)]
     pub rate_limit_per_minute: u32,
 
-    /// Burst the per-IP limit allows above its steady rate.
+    /// Requests one client IP may make at once: the size of its bucket, which refills at the
+    /// steady rate. An IPv6 client counts by its /64 network.
     #[arg(long, env = "LODESTONE_RATE_BURST", default_value_t = 60)]
     pub rate_limit_burst: u32,
 
@@ -62,8 +64,8 @@ pub struct ServeSettings {
     #[arg(long, env = "LODESTONE_HEADER_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout_secs: u64,
 
-    /// Directory holding the built widget (`lodestone.js`, `assets/`). Defaults to the widget
-    /// built into this binary.
+    /// Directory holding the built widget (`lodestone.js`, `assets/`), e.g. `widget/dist`.
+    /// Without one, the widget routes answer 404 and the API works as usual.
     #[arg(long, env = "LODESTONE_ASSETS_DIR")]
     pub assets_dir: Option<PathBuf>,
 }

@@ -99,6 +99,30 @@ impl Site {
     pub fn campaign(&self, id: &str) -> Option<&Campaign> {
         self.config.campaign(id)
     }
+
+    /// A campaign link as the server hands it out (a redirect, a link on its own thank-you
+    /// page): a `/path` is on the site's pages, not the server's, so it is resolved against the
+    /// page the visitor came from (`origin` or `referer`, when the site allows it) or else the
+    /// site's first allowed origin. Absolute URLs are returned as they are.
+    pub fn link(&self, link: &str, origin: Option<&str>, referer: Option<&str>) -> String {
+        if !link.starts_with('/') {
+            return link.to_owned();
+        }
+        let from_referer = referer.and_then(origin_of);
+        let base = [origin, from_referer]
+            .into_iter()
+            .flatten()
+            .find(|o| self.allows_origin(o))
+            .or(self.allowed_origins.first().map(String::as_str));
+        format!("{}{link}", base.unwrap_or_default())
+    }
+}
+
+/// The origin (`scheme://host[:port]`) of an absolute http(s) URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let after_scheme = url.find("://")? + 3;
+    let end = url[after_scheme..].find(['/', '?', '#']).map_or(url.len(), |i| after_scheme + i);
+    Some(&url[..end])
 }
 
 /// Every configured site by id, plus the admin token from the file if any.
@@ -139,7 +163,7 @@ impl Sites {
                 if !is_origin(origin) {
                     return Err(invalid(
                         format!("sites[{i}].allowed_origins[{j}]"),
-                        "must be an origin like https://www.example.com (scheme and host, no path)",
+                        "must be an origin as browsers send it, like https://www.example.com (lowercase scheme and host, no path, no default port)",
                     ));
                 }
             }
@@ -225,7 +249,7 @@ impl Sites {
                     consent: ConsentSpec::default(),
                     success: Success {
                         message: "Thanks! Your playbook is ready.".into(),
-                        lead_magnet_url: Some("http://127.0.0.1:8081/playbook.html".into()),
+                        lead_magnet_url: Some("/playbook.html".into()),
                         thank_you_url: None,
                     },
                     trigger: Condition::Leaf(Leaf::DelaySeconds(3)),
@@ -306,13 +330,17 @@ impl Site {
     }
 }
 
+/// An origin exactly as a browser sends it in `Origin` (origins are compared as strings): scheme
+/// and host in lowercase, a port only when it is not the scheme's default, no path.
 fn is_origin(s: &str) -> bool {
-    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
-    rest.is_some_and(|host| {
-        !host.is_empty()
-            && !host.contains('/')
-            && host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
-    })
+    let (rest, default_port) = match (s.strip_prefix("https://"), s.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, ":443"),
+        (_, Some(rest)) => (rest, ":80"),
+        _ => return false,
+    };
+    !rest.is_empty()
+        && !rest.ends_with(default_port)
+        && rest.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.:[]".contains(c))
 }
 
 #[cfg(test)]
@@ -352,6 +380,31 @@ mod tests {
         let site = "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://shop.example\"]\n";
         let cases = [
             (format!("{site}colour = 1"), "colour"),
+            (
+                "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://Shop.example\"]".to_owned(),
+                "sites[0].allowed_origins[0]",
+            ),
+            (
+                "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://a.example\", \"https://shop.example:443\"]"
+                    .to_owned(),
+                "sites[0].allowed_origins[1]",
+            ),
+            (
+                "[[sites]]\nid = \"shop\"\nallowed_origins = [\"http://shop.example:80\"]".to_owned(),
+                "sites[0].allowed_origins[0]",
+            ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\nsuccess = {{ thank_you_url = \"//evil.example/x\" }}"
+                ),
+                "sites[0].campaigns[0].success.thank_you_url",
+            ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\nsuccess = {{ lead_magnet_url = \"/\\\\evil.example/x\" }}"
+                ),
+                "sites[0].campaigns[0].success.lead_magnet_url",
+            ),
             (
                 format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"\""),
                 "sites[0].campaigns[0].headline",
@@ -420,6 +473,36 @@ mod tests {
             let err = parse(&text).expect_err(key).to_string();
             assert!(err.contains(key), "{err} should name {key}");
         }
+    }
+
+    #[test]
+    fn the_readme_example_file_loads() {
+        let readme = include_str!("../../README.md");
+        let section = &readme[readme.find("### `lodestone.toml`").expect("the section")..];
+        let start = section.find("```toml\n").expect("a toml block") + "```toml\n".len();
+        let example = &section[start..start + section[start..].find("```").expect("its end")];
+        let sites = parse(example).unwrap_or_else(|e| panic!("{e}"));
+        let shop = sites.get("shop").expect("the example's site");
+        assert!(shop.allows_origin("https://www.shop.example"));
+        assert!(!shop.config.campaigns.is_empty());
+    }
+
+    #[test]
+    fn campaign_paths_resolve_against_the_visitors_site_and_urls_stay_as_they_are() {
+        let demo = Sites::demo();
+        let site = demo.get("demo").unwrap();
+        let first = "http://127.0.0.1:8081/thanks";
+        assert_eq!(site.link("/thanks", Some("http://localhost:8081"), None), "http://localhost:8081/thanks");
+        assert_eq!(
+            site.link("/thanks", None, Some("http://localhost:8081/a/b?c")),
+            "http://localhost:8081/thanks"
+        );
+        assert_eq!(site.link("/thanks", None, Some("http://evil.example/a")), first);
+        assert_eq!(site.link("/thanks", Some("http://evil.example"), None), first);
+        assert_eq!(site.link("/thanks", None, None), first);
+        assert_eq!(site.link("https://else.example/t", None, None), "https://else.example/t");
+        assert_eq!(origin_of("https://a.example:8443?x"), Some("https://a.example:8443"));
+        assert_eq!(origin_of("/relative"), None);
     }
 
     #[test]

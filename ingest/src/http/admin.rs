@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn known_site(state: &AppState, site: &str) -> Result<(), ApiError> {
-    state.sites.get(site).map(|_| ()).ok_or(ApiError::NotFound { what: "site", field: "site" })
+    state.sites.get(site).map(|_| ()).ok_or(ApiError::NotFound { what: "site", field: "site".into() })
 }
 
 #[derive(serde::Serialize)]

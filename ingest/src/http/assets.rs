@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -32,22 +33,34 @@ pub fn router(dir: Option<PathBuf>) -> Router<AppState> {
             let hashed = ServeDir::new(dir.join("assets")).precompressed_br().precompressed_gzip();
             Router::new()
                 .route_service("/lodestone.js", script)
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static(SHORT),
-                ))
-                .merge(Router::new().nest_service("/assets", hashed).layer(
-                    SetResponseHeaderLayer::overriding(
-                        header::CACHE_CONTROL,
-                        HeaderValue::from_static(IMMUTABLE),
-                    ),
-                ))
+                .layer(map_response(|r: Response| async move { finish(r, SHORT) }))
+                .merge(
+                    Router::new()
+                        .nest_service("/assets", hashed)
+                        .layer(map_response(|r: Response| async move { finish(r, IMMUTABLE) })),
+                )
         }
-        None => Router::new().route("/lodestone.js", get(missing)).route("/assets/{*file}", get(missing)),
+        None => Router::new()
+            .route("/lodestone.js", get(|| async { missing() }))
+            .route("/assets/{*file}", get(|| async { missing() })),
     };
     routes.layer(cors).layer(corp)
 }
 
-async fn missing() -> impl IntoResponse {
-    ApiError::NotFound { what: "widget asset", field: "path" }
+/// A file response as the widget routes answer it: found (or not modified) with its cache
+/// lifetime; not found or a wrong method as the API's JSON error, never cached for long.
+fn finish(mut response: Response, cache: &'static str) -> Response {
+    match response.status() {
+        StatusCode::NOT_FOUND => missing().into_response(),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.into_response(),
+        s if s.is_success() || s == StatusCode::NOT_MODIFIED => {
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+            response
+        }
+        _ => response,
+    }
+}
+
+fn missing() -> ApiError {
+    ApiError::NotFound { what: "widget asset", field: "path".into() }
 }

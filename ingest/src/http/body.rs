@@ -81,9 +81,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
-        let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next());
-        let field = match (missing, path.as_str()) {
+        // A missing or refused field is named at its own path, not only at its parent's.
+        let named = message
+            .strip_prefix("missing field `")
+            .or_else(|| message.strip_prefix("unknown field `"))
+            .and_then(|m| m.split('`').next());
+        let field = match (named, path.as_str()) {
             (Some(name), ".") => Some(name.to_owned()),
+            (Some(name), p) if p == name || p.ends_with(&format!(".{name}")) => Some(p.to_owned()),
             (Some(name), parent) => Some(format!("{parent}.{name}")),
             (None, ".") => None,
             (None, p) => Some(p.to_owned()),

@@ -2,6 +2,8 @@
 //! for a person posting a plain HTML form, as a small page saying the same).
 //! 4xx carry safe text and the field at fault; 5xx are logged and never echoed.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use funnel::{ErrorBody, ErrorDetail, FieldError};
@@ -19,7 +21,7 @@ pub enum ApiError {
     #[error(transparent)]
     Invalid(#[from] FieldError),
     #[error("{what} not found")]
-    NotFound { what: &'static str, field: &'static str },
+    NotFound { what: &'static str, field: Cow<'static, str> },
     #[error("this origin is not allowed for the site")]
     OriginNotAllowed,
     #[error("a valid admin token is required (Authorization: Bearer <token>)")]
@@ -42,9 +44,9 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &str, Option<String>) {
         match self {
             Self::Malformed { field, .. } => (StatusCode::BAD_REQUEST, "malformed", field.clone()),
-            Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", None),
+            Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", Some("body".into())),
             Self::Invalid(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.code, Some(e.field.clone())),
-            Self::NotFound { field, .. } => (StatusCode::NOT_FOUND, "not_found", Some((*field).to_owned())),
+            Self::NotFound { field, .. } => (StatusCode::NOT_FOUND, "not_found", Some(field.to_string())),
             Self::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed", Some("origin".into())),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", Some("authorization".into())),
             Self::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout", Some("body".into())),
@@ -138,9 +140,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_form_error_page_keeps_the_status_and_links_back_only_to_web_pages() {
-        let (status, html) =
-            page(ApiError::NotFound { what: "campaign", field: "campaign" }, Some("javascript:alert(1)"))
-                .await;
+        let (status, html) = page(
+            ApiError::NotFound { what: "campaign", field: "campaign".into() },
+            Some("javascript:alert(1)"),
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(html.contains("<h1>This form could not be sent</h1><p>campaign not found <small>(campaign)</small></p></body>"), "{html}");
         let (status, html) = page(ApiError::Internal("disk on fire".into()), None).await;

@@ -53,13 +53,16 @@ async fn accept(
     };
     let site = state.sites.get(&submission.site).ok_or(match submission.site.is_empty() {
         true => ApiError::Invalid(funnel::FieldError::new("site", "required", "site is required.")),
-        false => ApiError::NotFound { what: "site", field: "site" },
+        false => ApiError::NotFound { what: "site", field: "site".into() },
     })?;
     check_origin(site, headers)?;
     let campaign = site
         .campaign(&submission.campaign)
-        .ok_or(ApiError::NotFound { what: "campaign", field: "campaign" })?;
-    let thank_you = campaign.success.thank_you_url.clone();
+        .ok_or(ApiError::NotFound { what: "campaign", field: "campaign".into() })?;
+    let thank_you = campaign.success.thank_you_url.as_deref().map(|url| {
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        site.link(url, origin, html::referer(headers))
+    });
     let valid = submission.validate(campaign)?;
     let (site_id, campaign_id) = (valid.submission.site.clone(), valid.submission.campaign.clone());
     let new = new_lead(site, valid)?;

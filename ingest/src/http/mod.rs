@@ -76,7 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin)
         .merge(ops::router().method_not_allowed_fallback(method_not_allowed))
         .merge(assets::router(state.assets_dir.clone()).method_not_allowed_fallback(method_not_allowed))
-        .fallback(|| async { error::ApiError::NotFound { what: "route", field: "path" } })
+        .fallback(|| async { error::ApiError::NotFound { what: "route", field: "path".into() } })
         .layer(from_fn_with_state(state.clone(), ops::track))
         .with_state(state)
 }

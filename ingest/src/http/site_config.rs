@@ -22,33 +22,63 @@ async fn config(
     SiteInPath(site): SiteInPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let site = state.sites.get(&site).ok_or(ApiError::NotFound { what: "site", field: "site" })?;
+    let site = state.sites.get(&site).ok_or(ApiError::NotFound { what: "site", field: "site".into() })?;
     check_origin(site, &headers)?;
     let cache = [(header::ETAG, site.etag.clone()), (header::CACHE_CONTROL, "public, max-age=60".to_owned())];
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == site.etag || t.trim() == "*"));
+        .is_some_and(|tags| none_match_hits(tags, &site.etag));
     if fresh {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
     Ok((cache, [(header::CONTENT_TYPE, "application/json")], site.config_json.clone()).into_response())
 }
 
-async fn thanks(State(state): State<AppState>, RawQuery(q): RawQuery) -> Result<Html<String>, ApiError> {
+/// Whether an `If-None-Match` list names `etag`: by the weak comparison RFC 9110 requires for
+/// this header, so a tag a proxy weakened (`W/"..."`, e.g. after compressing) still matches.
+fn none_match_hits(tags: &str, etag: &str) -> bool {
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let etag = opaque(etag);
+    tags.split(',').any(|t| t.trim() == "*" || opaque(t) == etag)
+}
+
+async fn thanks(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<Html<String>, ApiError> {
     let q = query_map(q.as_deref())?;
     let site = q
         .get("site")
         .and_then(|s| state.sites.get(s))
-        .ok_or(ApiError::NotFound { what: "site", field: "site" })?;
+        .ok_or(ApiError::NotFound { what: "site", field: "site".into() })?;
     let campaign = q
         .get("campaign")
         .and_then(|c| site.campaign(c))
-        .ok_or(ApiError::NotFound { what: "campaign", field: "campaign" })?;
+        .ok_or(ApiError::NotFound { what: "campaign", field: "campaign".into() })?;
     let link = campaign
         .success
         .lead_magnet_url
         .as_deref()
-        .map_or(String::new(), |url| format!(r#"<p><a href="{}">Download it now</a></p>"#, escape(url)));
+        .map(|url| site.link(url, None, html::referer(&headers)))
+        .map_or(String::new(), |url| format!(r#"<p><a href="{}">Download it now</a></p>"#, escape(&url)));
     Ok(html::page("Thank you", &format!("<h1>{}</h1>{link}", escape(&campaign.success.message))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::none_match_hits;
+
+    #[test]
+    fn if_none_match_uses_the_weak_comparison() {
+        let etag = "\"0123abcd\"";
+        assert!(none_match_hits("\"0123abcd\"", etag));
+        assert!(none_match_hits("W/\"0123abcd\"", etag));
+        assert!(none_match_hits("\"other\", W/\"0123abcd\"", etag));
+        assert!(none_match_hits("*", etag));
+        assert!(!none_match_hits("\"0123abce\"", etag));
+        assert!(!none_match_hits("W/\"other\"", etag));
+        assert!(!none_match_hits("0123abcd", etag));
+    }
 }

@@ -1,3 +1,6 @@
+//! Admin routes: the bearer token, cursor-paged lead lists, the CSV export with formula cells
+//! neutralised, and erasure by email.
+
 use std::collections::HashSet;
 
 use lodestone_tests::{lead_body, spawn_app};
@@ -16,6 +19,18 @@ async fn admin_routes_need_the_bearer_token() {
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{path}");
         let empty = app.client.get(app.url(path)).header("authorization", "Bearer ").send().await.unwrap();
         assert_eq!(empty.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let prefix = &app.admin_token[..app.admin_token.len() - 1];
+        let short = app.client.get(app.url(path)).bearer_auth(prefix).send().await.unwrap();
+        assert_eq!(short.status(), StatusCode::UNAUTHORIZED, "{path}");
+        // The scheme is case-insensitive (RFC 9110).
+        let lower = app
+            .client
+            .get(app.url(path))
+            .header("authorization", format!("bearer {}", app.admin_token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(lower.status(), StatusCode::OK, "{path}");
     }
     let erase = app.client.delete(app.url("/v1/sites/demo/leads?email=a@example.com")).send().await.unwrap();
     assert_eq!(erase.status(), StatusCode::UNAUTHORIZED);
@@ -65,6 +80,15 @@ async fn the_csv_export_streams_every_lead_with_formula_cells_neutralised() {
     evil["name"] = json!("=HYPERLINK(\"http://evil.example\")");
     evil["fields"] = json!({ "phone": "+1 555 0100", "note": "@SUM(A1)", "dash": "-2", "tab": "\tx" });
     assert_eq!(app.post_lead(&evil).await.status(), StatusCode::CREATED);
+    // Every prefix a spreadsheet reads as a formula, each at the start of its own cell.
+    let mut more = lead_body("prefixes@example.com", "sub-csv-00002");
+    more["name"] = json!("+1 555 0100");
+    more["attribution"] = json!({
+        "first": { "utm_source": "-2+3", "utm_medium": "@SUM(A1)", "utm_campaign": "\tx" },
+        "last": { "utm_source": "\rx", "utm_medium": "=1" },
+    });
+    let answer = app.post_lead(&more).await;
+    assert_eq!(answer.status(), StatusCode::CREATED, "{:?}", answer.text().await);
     for i in 0..150 {
         app.post_lead(&lead_body(&format!("bulk{i}@example.com"), &format!("sub-bulk-{i:05}"))).await;
     }
@@ -75,7 +99,7 @@ async fn the_csv_export_streams_every_lead_with_formula_cells_neutralised() {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header = reader.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    assert_eq!(rows.len(), 151);
+    assert_eq!(rows.len(), 152);
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let evil_row = rows.iter().find(|r| r[col("email")].contains("cmd@")).unwrap();
     assert_eq!(&evil_row[col("email")], "'=cmd@example.com");
@@ -86,10 +110,21 @@ async fn the_csv_export_streams_every_lead_with_formula_cells_neutralised() {
             assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "unneutralised cell {cell:?}");
         }
     }
+    let row = rows.iter().find(|r| r[col("email")] == *"prefixes@example.com").unwrap();
+    for (column, cell) in [
+        ("name", "'+1 555 0100"),
+        ("first_utm_source", "'-2+3"),
+        ("first_utm_medium", "'@SUM(A1)"),
+        ("first_utm_campaign", "'\tx"),
+        ("last_utm_source", "'\rx"),
+        ("last_utm_medium", "'=1"),
+    ] {
+        assert_eq!(&row[col(column)], cell, "{column}");
+    }
     let fields: Value = serde_json::from_str(&evil_row[col("fields")]).unwrap();
     assert_eq!(fields["phone"], "+1 555 0100");
     let ids: HashSet<_> = rows.iter().map(|r| r[col("id")].to_owned()).collect();
-    assert_eq!(ids.len(), 151);
+    assert_eq!(ids.len(), 152);
 }
 
 #[tokio::test]

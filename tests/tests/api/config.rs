@@ -1,3 +1,6 @@
+//! The widget config route (ETag, 304, origin), sites from `lodestone.toml`, refused config
+//! files, and `--help`.
+
 use std::process::Command;
 
 use lodestone_tests::{DEMO_ORIGIN, Options, lodestone_binary, spawn_app, spawn_with};
@@ -16,9 +19,19 @@ async fn the_widget_config_is_served_with_an_etag_and_answers_304_when_unchanged
     assert_eq!(config["campaigns"][0]["id"], "welcome");
     assert!(config["campaigns"][0]["consent"]["text"].as_str().unwrap().len() > 10);
 
-    let again =
-        app.client.get(app.url("/v1/sites/demo/config")).header("if-none-match", &etag).send().await.unwrap();
+    let get_with = |name: &'static str, value: String| {
+        app.client.get(app.url("/v1/sites/demo/config")).header(name, value).send()
+    };
+    let again = get_with("if-none-match", etag.clone()).await.unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    // A proxy that compresses weakens the tag; the comparison for If-None-Match is the weak one.
+    let weak = get_with("if-none-match", format!("\"stale\", W/{etag}")).await.unwrap();
+    assert_eq!(weak.status(), StatusCode::NOT_MODIFIED);
+    let stale = get_with("if-none-match", "\"stale\"".into()).await.unwrap();
+    assert_eq!(stale.status(), StatusCode::OK);
+    let foreign = get_with("origin", "https://evil.example".into()).await.unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    assert_eq!(foreign.json::<Value>().await.unwrap()["error"]["field"], "origin");
     let missing = app.client.get(app.url("/v1/sites/ghost/config")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_eq!(missing.json::<Value>().await.unwrap()["error"]["field"], "site");
@@ -54,23 +67,26 @@ async fn sites_and_campaigns_come_from_the_config_file() {
 fn the_binary_refuses_a_bad_config_file_and_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("lodestone.toml");
-    std::fs::write(&config, "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://shop.example/x\"]\n")
-        .unwrap();
-    let out = Command::new(lodestone_binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("sites[0].allowed_origins[0]"), "{stderr}");
-
-    std::fs::write(&config, "[[sites]]\nid = \"shop\"\nallowed_origin = []\n").unwrap();
-    let out = Command::new(lodestone_binary()).args(["serve", "--config"]).arg(&config).output().unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("allowed_origin"));
+    let cases = [
+        (
+            "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://shop.example/x\"]\n",
+            "sites[0].allowed_origins[0]",
+        ),
+        ("[[sites]]\nid = \"shop\"\nallowed_origin = []\n", "unknown field `allowed_origin`"),
+    ];
+    for (text, named) in cases {
+        std::fs::write(&config, text).unwrap();
+        let out = Command::new(lodestone_binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{stderr}");
+    }
 }
 
 #[test]

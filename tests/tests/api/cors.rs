@@ -1,3 +1,6 @@
+//! CORS preflights and simple requests per site, the public widget assets, and the per-IP rate
+//! limit (direct and behind a proxy).
+
 use lodestone_tests::{DEMO_ORIGIN, Options, lead_body, spawn_app, spawn_with};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -64,6 +67,18 @@ async fn widget_assets_are_public_to_every_origin() {
     assert_eq!(wasm.headers()["content-type"], "application/wasm");
     assert!(wasm.headers()["cache-control"].to_str().unwrap().contains("immutable"));
     assert_eq!(wasm.headers()["access-control-allow-origin"], "*");
+    // A missing file or a wrong method is the API's JSON error, and a 404 is never cached as
+    // immutable (the file may be deployed a moment later).
+    let gone = app.client.get(app.url("/assets/tracker-ffffffff.wasm")).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    assert!(gone.headers().get("cache-control").is_none_or(|c| !c.to_str().unwrap().contains("immutable")));
+    assert_eq!(gone.json::<Value>().await.unwrap()["error"]["field"], "path");
+    let posted = app.client.post(app.url("/lodestone.js")).body("x").send().await.unwrap();
+    assert_eq!(posted.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(posted.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
+    let posted = app.client.post(app.url("/assets/tracker-0123abcd.wasm")).body("x").send().await.unwrap();
+    assert_eq!(posted.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(posted.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
 }
 
 #[tokio::test]
@@ -116,4 +131,11 @@ async fn behind_a_proxy_the_limit_follows_the_address_the_proxy_added_not_the_on
     assert_eq!(codes, [201, 201, 429, 429]);
     // Another client behind the same proxy has its own quota.
     assert_eq!(post(9, "203.0.113.8".into()).await.unwrap().status(), StatusCode::CREATED);
+    // An IPv6 client counts by its /64: a new address inside it for every request gains nothing.
+    let mut codes = Vec::new();
+    for i in 10..14 {
+        codes.push(post(i, format!("2001:db8:7:7::{i:x}")).await.unwrap().status().as_u16());
+    }
+    assert_eq!(codes, [201, 201, 429, 429]);
+    assert_eq!(post(20, "2001:db8:7:8::1".into()).await.unwrap().status(), StatusCode::CREATED);
 }

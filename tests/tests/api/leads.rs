@@ -1,3 +1,6 @@
+//! `POST /v1/leads`: durable acceptance, idempotent retries (racing too), validation errors by
+//! field, consent records, the server's score, and plain HTML form posts.
+
 use futures_util::future::join_all;
 use lodestone_tests::{DEMO_ORIGIN, Options, lead_body, spawn_app, spawn_with};
 use reqwest::StatusCode;
@@ -193,6 +196,7 @@ async fn a_body_over_the_limit_is_answered_413_as_json() {
     let (status, err) = error_of(app.post_lead(&body).await).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(err["error"]["code"], "too_large");
+    assert_eq!(err["error"]["field"], "body");
     assert!(err["error"]["message"].as_str().unwrap().contains("(16384 bytes)"), "{err}");
 }
 
@@ -241,9 +245,19 @@ async fn a_plain_html_form_post_is_stored_and_redirected_to_the_thank_you_page()
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(location, "/v1/thanks?site=demo&campaign=welcome");
-    let page = app.client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    // The lead magnet is a path on the site: the page links it on the site the visitor came from.
+    let page = app
+        .client
+        .get(app.url(&location))
+        .header("referer", "http://localhost:8081/blog/post.html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Thanks! Your playbook is ready."));
-    assert!(page.contains("http://127.0.0.1:8081/playbook.html"));
+    assert!(page.contains(r#"href="http://localhost:8081/playbook.html""#), "{page}");
 
     let leads = app.all_leads("demo").await;
     assert_eq!(leads.len(), 1);
@@ -272,4 +286,36 @@ async fn a_plain_html_form_post_is_stored_and_redirected_to_the_thank_you_page()
         "{page}"
     );
     assert_eq!(app.all_leads("demo").await.len(), 1, "nothing stored for the bad posts");
+}
+
+#[tokio::test]
+async fn a_thank_you_path_sends_the_form_poster_back_to_the_site_not_to_the_server() {
+    let toml = r#"
+        [[sites]]
+        id = "shop"
+        allowed_origins = ["https://shop.example", "https://www.shop.example"]
+        [[sites.campaigns]]
+        id = "ebook"
+        headline = "Free ebook"
+        consent = { required = false }
+        success = { thank_you_url = "/thanks?from=ebook" }
+    "#;
+    let app = spawn_with(Options { config_toml: Some(toml.into()), ..Options::default() }).await;
+    let post = |email: &'static str, headers: Vec<(&'static str, &'static str)>| {
+        let app = &app;
+        async move {
+            let form = [("site", "shop"), ("campaign", "ebook"), ("email", email)];
+            let resp = app.post_form(&form, &headers).await;
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+            resp.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    let from_www = post("a@example.com", vec![("origin", "https://www.shop.example")]).await;
+    assert_eq!(from_www, "https://www.shop.example/thanks?from=ebook");
+    let by_referer = post("b@example.com", vec![("referer", "https://www.shop.example/blog?x=1")]).await;
+    assert_eq!(by_referer, "https://www.shop.example/thanks?from=ebook");
+    // Without a page of the site to go back to, the site's first origin.
+    let bare = post("c@example.com", vec![("referer", "https://elsewhere.example/")]).await;
+    assert_eq!(bare, "https://shop.example/thanks?from=ebook");
+    assert_eq!(app.all_leads("shop").await.len(), 3);
 }

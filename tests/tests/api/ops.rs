@@ -1,3 +1,6 @@
+//! Operations: health, Prometheus metrics, unknown routes and methods, path errors, and slow
+//! clients.
+
 use std::time::{Duration, Instant};
 
 use lodestone_tests::{Options, lead_body, spawn_app, spawn_with};

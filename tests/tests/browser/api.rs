@@ -1,3 +1,5 @@
+//! The page-facing JavaScript API (`window.lodestone`): open, close, score, reset, one global.
+
 use lodestone_tests::browser::{Device, browser, stack};
 use serde_json::json;
 

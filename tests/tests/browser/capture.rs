@@ -1,3 +1,6 @@
+//! Capturing a lead in the browser: conversion with consent, attribution and score; field
+//! errors; leads queued while the server is down and delivered exactly once later.
+
 use std::time::{Duration, Instant};
 
 use lodestone_tests::browser::{Device, browser, stack};
@@ -27,7 +30,7 @@ async fn a_visitor_on_a_cross_origin_page_converts_and_the_lead_is_stored_with_c
     assert_eq!(b.in_widget("!root.querySelector('.success').closest('[hidden]')").await, json!(true));
     assert_eq!(
         b.in_widget("root.querySelector('.download').getAttribute('href')").await,
-        json!("http://127.0.0.1:8081/playbook.html")
+        json!("/playbook.html")
     );
 
     let leads = s.app.all_leads("demo").await;

@@ -1,3 +1,6 @@
+//! Frequency across reloads: converted campaigns never return, closed ones wait out their
+//! cooldown; the scroll trigger.
+
 use std::time::Duration;
 
 use lodestone_tests::browser::{Browser, Device, ESCAPE, browser, stack};

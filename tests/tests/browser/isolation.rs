@@ -1,3 +1,6 @@
+//! Isolation from the host page: hostile host CSS, a strict Content-Security-Policy, and the
+//! widget leaving the page untouched.
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

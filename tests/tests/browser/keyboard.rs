@@ -1,3 +1,6 @@
+//! Keyboard and small-screen use of the popup: focus moves in and is trapped, Escape closes,
+//! focus returns; the form at narrow widths.
+
 use lodestone_tests::browser::{Device, ESCAPE, TAB, browser, stack};
 use serde_json::json;
 
