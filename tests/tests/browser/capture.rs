@@ -32,6 +32,16 @@ async fn a_visitor_on_a_cross_origin_page_converts_and_the_lead_is_stored_with_c
         b.in_widget("root.querySelector('.download').getAttribute('href')").await,
         json!("/playbook.html")
     );
+    // The success view takes focus at its download link, and the consent box said it was required.
+    b.wait_until(
+        "document.querySelector('[data-lodestone]').shadowRoot.activeElement.className === 'download'",
+        5,
+    )
+    .await;
+    assert_eq!(
+        b.in_widget("root.querySelector('#ls-consent').getAttribute('aria-required')").await,
+        json!("true")
+    );
 
     let leads = s.app.all_leads("demo").await;
     assert_eq!(leads.len(), 1, "{leads:?}");

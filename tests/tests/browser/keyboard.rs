@@ -36,6 +36,11 @@ async fn keyboard_focus_moves_in_is_trapped_escape_closes_and_focus_returns() {
         "Shift+Tab from the first control wraps to the last"
     );
 
+    // A click on the dialog's text keeps focus in the dialog: Tab and Escape still work.
+    b.click_in_widget("#ls-title").await;
+    b.press(TAB, false).await;
+    assert_eq!(b.in_widget(FOCUSED).await, json!("close"), "Tab after a click on the text");
+    b.click_in_widget("#ls-body").await;
     b.press(ESCAPE, false).await;
     b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
     assert_eq!(

@@ -42,6 +42,18 @@ async fn visit_holding_config(b: &Browser, s: &Stack) {
         .await;
 }
 
+/// A stack serving `campaigns` (no other site settings) and a browser on the rules fixture.
+async fn on_rules_page(device: Device, campaigns: &[(&str, &str)]) -> (Stack, Browser) {
+    let s = stack_for(config("", campaigns)).await;
+    let b = browser(device).await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    (s, b)
+}
+
+/// A campaign shown on phones on exit intent.
+const MOBILE_EXIT: &[(&str, &str)] =
+    &[("mobile-exit", "targeting = { devices = [\"mobile\"] }\ntrigger = { exit_intent = true }")];
+
 async fn shown(b: &Browser) -> Value {
     b.in_widget("root.querySelector('h2') && root.querySelector('h2').textContent").await
 }
@@ -119,10 +131,83 @@ async fn single_page_navigation_counts_views_and_a_delayed_popup_never_fires_on_
     // The first page's 3-second delay would have run out here; it belongs to that page only.
     assert!(!appears_within(&b, 4).await, "a delayed popup fired after navigating away");
     assert_eq!(b.js(&stored("views")).await, json!(2));
+    // Its 2-second delay counts from this navigation, not from the document's load 4 s ago.
     b.js("document.getElementById('spa-pricing').click();").await;
+    assert!(!appears_within(&b, 1).await, "a delay counted from before the navigation");
     shows(&b, "app-pricing", 5).await;
     let pages = b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).pages.map(function (p) { return p.p; });").await;
     assert_eq!(pages, json!(["/fixtures/rules.html", "/fixtures/app/blog", "/fixtures/app/pricing"]));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn going_back_to_the_landing_path_after_an_early_spa_navigation_is_a_page_view() {
+    let s = stack_for(config("", &[("later", "trigger = { delay_seconds = 60 }")])).await;
+    let b = browser(Device::Desktop).await;
+    visit_holding_config(&b, &s).await;
+    // The app moves before the tracker has its config (its history hooks are not on yet).
+    b.js("document.getElementById('spa-blog').click();").await;
+    b.js("releaseConfig();").await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo')) || {}).views === 2", 10).await;
+    b.js("history.back();").await;
+    b.wait_until("location.pathname === '/fixtures/rules.html'", 5).await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo')) || {}).views === 3", 5).await;
+    let pages = b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).pages.map(function (p) { return [p.p, p.v]; });").await;
+    assert_eq!(pages, json!([["/fixtures/app/blog", 1], ["/fixtures/rules.html", 2]]));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_intent_holds_at_the_moment_of_the_signal_not_for_the_rest_of_the_page() {
+    let (_s, b) = on_rules_page(
+        Device::Desktop,
+        &[("exit-late", "trigger = { all = [{ exit_intent = true }, { delay_seconds = 6 }] }")],
+    )
+    .await;
+    // The pointer leaves after the minimum dwell, before the rule's 6 seconds; the visitor
+    // stays. Past 6 seconds nothing shows: that exit was not this moment's.
+    tokio::time::sleep(Duration::from_millis(3300)).await;
+    b.js(TOP_EXIT).await;
+    assert!(!appears_within(&b, 5).await, "an exit signal from seconds ago fired the popup");
+    // A new exit signal now that both hold.
+    b.js(TOP_EXIT).await;
+    shows(&b, "exit-late", 3).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visits_source_is_its_own_and_a_page_left_open_past_the_gap_starts_a_new_session() {
+    let s = stack_for(config(
+        "",
+        &[(
+            "newsletter",
+            "targeting = { utm_source = \"newsletter\" }\ntrigger = { delay_seconds = 1 }\nfrequency = { after_close_days = 0 }",
+        )],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    // Arriving from the newsletter, and a second page of the same visit: both this visit's.
+    visit(&b, &s.page("/fixtures/rules.html?utm_source=newsletter")).await;
+    visit(&b, &s.page("/fixtures/plain.html")).await;
+    shows(&b, "newsletter", 4).await;
+    close_with_escape(&b).await;
+    // Two hours later (the stored clock moved back), a direct visit: a new session, which did
+    // not come from the newsletter.
+    b.js("var h = JSON.parse(localStorage.getItem('lodestone:demo')), ago = 2 * 3600 * 1000;\
+          h.seen -= ago; h.since -= ago; h.popup -= ago; h.camps.forEach(function (c) { if (c.closed) c.closed -= ago; });\
+          localStorage.setItem('lodestone:demo', JSON.stringify(h));")
+        .await;
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    assert_eq!(b.js(&stored("visits")).await, json!(2));
+    assert!(!appears_within(&b, 3).await, "targeted by the source of an earlier visit");
+
+    // The visitor interacts, leaves the page open past the 30-minute gap, and comes back.
+    b.js("window.dispatchEvent(new KeyboardEvent('keydown'));").await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo')) || {}).engaged > 0", 5).await;
+    b.js("var real = Date.now; Date.now = function () { return real.call(Date) + 31 * 60 * 1000; };\
+          window.dispatchEvent(new KeyboardEvent('keydown'));")
+        .await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo')) || {}).visits === 3", 5).await;
     b.close().await;
 }
 
@@ -146,13 +231,7 @@ async fn desktop_exit_intent_fires_through_the_top_edge_but_not_on_a_link_click(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mobile_exit_intent_fires_on_a_fast_scroll_up() {
-    let s = stack_for(config(
-        "",
-        &[("mobile-exit", "targeting = { devices = [\"mobile\"] }\ntrigger = { exit_intent = true }")],
-    ))
-    .await;
-    let b = browser(Device::Phone).await;
-    visit(&b, &s.page("/fixtures/rules.html")).await;
+    let (_s, b) = on_rules_page(Device::Phone, MOBILE_EXIT).await;
     // The pointer leaving through the top means nothing on a phone.
     tokio::time::sleep(Duration::from_millis(3000)).await;
     b.js(TOP_EXIT).await;
@@ -167,6 +246,34 @@ async fn mobile_exit_intent_fires_on_a_fast_scroll_up() {
     b.js("window.scrollTo(0, 1500);").await;
     tokio::time::sleep(Duration::from_millis(120)).await;
     b.js("window.scrollTo(0, 0);").await;
+    shows(&b, "mobile-exit", 3).await;
+    b.close().await;
+}
+
+/// Makes the page report itself hidden, as switching tabs or apps does.
+const HIDE_TAB: &str = "Object.defineProperty(document, 'visibilityState', { configurable: true, get: function () { return 'hidden'; } });\
+    document.dispatchEvent(new Event('visibilitychange'));";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_the_tab_hidden_is_an_exit_but_navigating_away_is_not() {
+    let (s, b) = on_rules_page(Device::Phone, MOBILE_EXIT).await;
+    // Past the dwell, with the popup module fetched: the page navigates away (by script, not
+    // a link). The unloading page is hidden too, but that is no popup, none is recorded shown.
+    b.wait_until("performance.getEntriesByType('resource').some(function (e) { return e.name.indexOf('/assets/popup') > 0 && e.name.indexOf('.wasm') > 0; })", 10).await;
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    b.js(&format!("location.assign({:?});", s.page("/fixtures/plain.html"))).await;
+    b.wait_until(
+        "location.pathname === '/fixtures/plain.html' && window.lodestone && window.lodestone.ready",
+        10,
+    )
+    .await;
+    assert_eq!(b.js(&stored("views")).await, json!(2));
+    assert_eq!(b.js(&stored("popup")).await, Value::Null, "a popup recorded while navigating away");
+    assert_eq!(b.js(&stored("camps.length")).await, json!(0));
+    // Switching away from the tab after the dwell is an exit: the popup waits for the visitor.
+    visit(&b, &s.page("/fixtures/rules.html")).await;
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    b.js(HIDE_TAB).await;
     shows(&b, "mobile-exit", 3).await;
     b.close().await;
 }
@@ -271,6 +378,9 @@ async fn consent_mode_stores_nothing_until_the_page_grants_consent() {
         json!(true)
     );
     assert!(!appears_within(&b, 2).await, "shown again on the same page after consent");
+    // Only `false` withdraws: other values (a banner passing 1, a bare call) change nothing.
+    b.js("lodestone.consent(1); lodestone.consent(); lodestone.consent('no');").await;
+    assert_eq!(b.js(&stored("views")).await, json!(1));
     b.js("lodestone.consent(false);").await;
     assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
     b.close().await;

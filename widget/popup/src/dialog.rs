@@ -46,10 +46,12 @@ pub fn popup(view: View) -> impl IntoView {
         let consent_check = check_consent(consent_required, consent.get_untracked());
         set_consent_error.set(consent_check.as_ref().err().map(|e| e.message.clone()).unwrap_or_default());
         if email_check.is_err() {
-            return focus("#ls-email");
+            focus("#ls-email");
+            return;
         }
         if consent_check.is_err() {
-            return focus("#ls-consent");
+            focus("#ls-consent");
+            return;
         }
         set_phase.set(Phase::Sending);
         let fields = Object::new();
@@ -60,7 +62,12 @@ pub fn popup(view: View) -> impl IntoView {
         submit(fields, move |answer| match answer {
             Ok(result) => {
                 set_phase.set(Phase::Done { queued: get(&result, "queued").as_bool().unwrap_or(false) });
-                focus(".download, .close");
+                // Once the success view is shown: its download link, else the close button.
+                request_animation_frame(|| {
+                    if !focus(".download") {
+                        focus(".close");
+                    }
+                });
             }
             Err(error) => {
                 set_phase.set(Phase::Form);
@@ -118,6 +125,7 @@ pub fn popup(view: View) -> impl IntoView {
                 {name_field}
                 <label class="consent">
                     <input id="ls-consent" name="consent" type="checkbox" aria-describedby="ls-consent-error"
+                        aria-required=if consent_required { "true" } else { "false" }
                         aria-invalid=move || if consent_error.get().is_empty() { "false" } else { "true" }
                         on:change=move |ev| set_consent.set(event_target_checked(&ev)) />
                     <span>{consent_text.clone()}</span>
@@ -154,8 +162,10 @@ pub fn popup(view: View) -> impl IntoView {
     };
     view! {
         <div class="backdrop" on:click=on_backdrop>
+            // Focusable itself (not in the Tab order), so a click on its text keeps focus inside,
+            // where Escape and the Tab trap still work.
             <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="ls-title" aria-describedby="ls-body"
-                on:keydown=on_keydown>
+                tabindex="-1" on:keydown=on_keydown>
                 <button class="close" type="button" aria-label="Close" on:click=move |_| request_close("close")>"×"</button>
                 <div hidden=move || matches!(phase.get(), Phase::Done { .. })>{form()}</div>
                 <div hidden=move || !matches!(phase.get(), Phase::Done { .. })>{done()}</div>

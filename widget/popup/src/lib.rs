@@ -133,12 +133,10 @@ pub(crate) fn submit(fields: Object, done: impl FnOnce(Result<JsValue, JsValue>)
     err.forget();
 }
 
-/// Focuses the element matching `selector` inside the popup.
-pub(crate) fn focus(selector: &str) {
+/// Focuses the element matching `selector` inside the popup; `false` when there is none.
+pub(crate) fn focus(selector: &str) -> bool {
     let el = OPEN.with(|o| o.borrow().as_ref().and_then(|m| m.root.query_selector(selector).ok().flatten()));
-    if let Some(el) = el.and_then(|e| e.dyn_into::<HtmlElement>().ok()) {
-        let _ = el.focus();
-    }
+    el.and_then(|e| e.dyn_into::<HtmlElement>().ok()).is_some_and(|el| el.focus().is_ok())
 }
 
 /// Keeps Tab and Shift+Tab inside the dialog: from the last focusable control to the first and

@@ -291,6 +291,17 @@ impl History {
         host.erase(&key(site));
     }
 
+    /// Activity at `now` on a page left open past the session gap starts a new session, as a
+    /// page view would; `true` when it did.
+    pub fn resume(&mut self, now: f64) -> bool {
+        let new_session = now - self.last_seen > SESSION_GAP_MS;
+        if new_session {
+            self.visits += 1;
+            self.session_start = now;
+        }
+        new_session
+    }
+
     /// Records a page view at `now`: a new session after the gap, the page, the day's
     /// activity, and where the visitor came from. Returns (new visitor, new session).
     pub fn record_view(

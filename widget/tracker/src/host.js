@@ -1,7 +1,7 @@
 // Lodestone bootstrap: wires the page to the tracker (wasm) and does its I/O. Every decision is
 // made in the wasm module; this only moves events and bytes, and never throws into the page.
 // Event numbers passed to `fire` are the `event` constants in lib.rs.
-var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = scrollY, lastAt = 0, lastPath = location.pathname, queued = [];
+var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = scrollY, lastAt = 0, lastPath = location.pathname, leaving = 0, queued = [];
 var base = script && safe(function () { return new URL("./", script.src); });
 function safe(f) { try { return f(); } catch (e) { return null; } }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
@@ -44,6 +44,8 @@ var host = {
   // outbound links), exit intent, SPA navigation, and the one-second tick.
   listen: function (ctas) {
     var d = document, h = history;
+    // The path the tracker has now (an SPA may have moved before the config arrived).
+    lastPath = location.pathname;
     on(window, "scroll", function () {
       var sh = d.documentElement.scrollHeight, y = scrollY, now = Date.now();
       fire(3, sh > 0 ? Math.min(100, Math.round((y + innerHeight) / sh * 100)) : 100);
@@ -62,7 +64,13 @@ var host = {
     }, true);
     on(d, "pointerdown", function (e) { if (e.target instanceof Element && e.target.closest("a[href]")) linkAt = Date.now(); }, true);
     on(d, "mouseout", function (e) { if (!e.relatedTarget && e.clientY <= 0 && Date.now() - linkAt > 1000) fire(15, 1); });
-    on(d, "visibilitychange", function () { if (d.visibilityState === "hidden" && Date.now() - linkAt > 1000) fire(15, 3); });
+    // The tab hidden, unless the page is going away (a navigation hides it too): `pagehide`
+    // comes first, and the check waits a task for browsers where it comes second.
+    on(window, "pagehide", function () { leaving = 1; });
+    on(window, "pageshow", function () { leaving = 0; });
+    on(d, "visibilitychange", function () {
+      if (d.visibilityState === "hidden" && Date.now() - linkAt > 1000) setTimeout(function () { if (d.visibilityState === "hidden" && !leaving) fire(15, 3); }, 0);
+    });
     // A popstate that changes the path is a back (or forward) navigation; a hash change is not.
     on(window, "popstate", function () { if (location.pathname !== lastPath) { lastPath = location.pathname; fire(15, 4); fire(14); } });
     ["pushState", "replaceState"].forEach(function (k) {
@@ -87,6 +95,8 @@ var host = {
 // an early `open`) are queued and replayed in order once it has.
 function api(kind) {
   return function (arg) {
+    // Only `consent(true)` grants and only `consent(false)` withdraws (and erases).
+    if (kind === 20 && arg !== true && arg !== false) return undefined;
     var v = arg === undefined || arg === true || arg === false ? undefined : safe(function () { return String(arg); }), n = arg === true ? 1 : 0;
     if (!t) { queued.push([kind, n, v]); return undefined; }
     return fire(kind, n, 0, v);

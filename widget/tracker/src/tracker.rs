@@ -195,9 +195,11 @@ impl Tracker {
         self.save();
     }
 
-    /// Where this visit came from, for targeting: the last touch's referrer host and UTM.
+    /// Where this visit came from, for targeting: the last touch's referrer host and UTM, when
+    /// it was made in this session (a touch from an earlier visit is not this visit's source).
     fn arrival(&mut self) {
-        let last = self.history.last.as_ref();
+        let since = self.history.session_start;
+        let last = self.history.last.as_ref().filter(|t| t.at.is_some_and(|at| at as f64 + 1.0 > since));
         self.page.referrer_host = last.and_then(|t| t.referrer.as_deref()).and_then(url_host);
         self.page.utm_source = last.and_then(|t| t.utm_source.clone());
         self.page.utm_campaign = last.and_then(|t| t.utm_campaign.clone());
@@ -362,10 +364,14 @@ impl Tracker {
         self.evaluate();
     }
 
-    /// Every second: engaged time (page and day), then the rules.
+    /// Every second: engaged time (page and day), then the rules. Engagement after the
+    /// session gap (the page left open, the visitor back) starts a new session.
     pub fn tick(&mut self, visible: bool) {
         let now = js::now();
         if visible && self.interacted && now - self.last_interaction < ENGAGED_WINDOW_MS {
+            if self.history.resume(now) {
+                self.arrival();
+            }
             self.history.engaged_seconds += 1;
             self.history.today(now).engaged_seconds += 1;
             let path = self.page.path.clone();
@@ -431,12 +437,15 @@ impl Tracker {
     }
 
     /// An exit signal from the bootstrap: the pointer leaving through the top edge counts on
-    /// desktops; a fast scroll up, the tab hidden or a back navigation on touch devices.
+    /// desktops; a fast scroll up, the tab hidden or a back navigation on touch devices. Exit
+    /// intent holds at the moment of the signal only: a visitor who stays is not leaving, so
+    /// a rule waiting on something else besides never fires later without a new signal.
     pub fn exit_signal(&mut self, reason: u32) {
         let desktop = self.page.device == DeviceClass::Desktop;
         if (reason == 1) == desktop && js::now() - self.page.started >= MIN_DWELL_MS {
             self.page.exit = true;
             self.evaluate();
+            self.page.exit = false;
         }
     }
 

@@ -48,7 +48,13 @@ impl Tracker {
                 .raw("memory", &memory)
                 .end()
         });
-        let privacy = if self.gpc { "gpc" } else { "consent" };
+        // Why storage is off, when it is: the rule that turned it off.
+        let privacy = match self.consent {
+            _ if self.gpc && site.privacy.honor_gpc => "gpc",
+            Some(false) => "consent withdrawn",
+            None if site.privacy.consent_mode => "no consent yet",
+            _ => "erased in another tab",
+        };
         Object::new()
             .str("site", &self.site)
             .str("path", &self.page.path)
