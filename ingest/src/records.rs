@@ -1,11 +1,14 @@
-//! What the store keeps, and how values are encoded: one format-version byte, then JSON.
+//! What the store keeps, and how values are encoded: one format-version byte, then JSON for
+//! records, the lead's 16-byte id for an index entry, a big-endian `u64` for a counter.
 //!
-//! The version byte lets a later release migrate old values on read.
+//! The version byte lets a later release migrate old values on read; a value in a version
+//! this release does not know is refused, never read as something else.
 
 use std::collections::BTreeMap;
 
 use funnel::{Attribution, ScoreReport, Signals};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use uuid::Uuid;
 
 /// Current format version of every stored value.
 pub const FORMAT_VERSION: u8 = 1;
@@ -67,6 +70,8 @@ pub enum DecodeError {
     Version(u8),
     #[error("corrupt value: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("corrupt value: {0} bytes")]
+    Length(usize),
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -83,9 +88,64 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     }
 }
 
+/// An index entry: the version byte, then the lead's id.
+pub fn encode_id(id: &Uuid) -> [u8; 17] {
+    let mut out = [FORMAT_VERSION; 17];
+    out[1..].copy_from_slice(id.as_bytes());
+    out
+}
+
+/// Reads an index entry. A bare 16-byte id, as entries were written before they carried a
+/// version, is read too.
+pub fn decode_id(bytes: &[u8]) -> Result<Uuid, DecodeError> {
+    let raw = match (bytes.len(), bytes.split_first()) {
+        (16, _) => bytes,
+        (17, Some((&FORMAT_VERSION, id))) => id,
+        (17, Some((&v, _))) => return Err(DecodeError::Version(v)),
+        (n, _) => return Err(DecodeError::Length(n)),
+    };
+    Uuid::from_slice(raw).map_err(|_| DecodeError::Length(bytes.len()))
+}
+
+/// A counter: the version byte, then the count, big-endian.
+pub fn encode_count(n: u64) -> [u8; 9] {
+    let mut out = [FORMAT_VERSION; 9];
+    out[1..].copy_from_slice(&n.to_be_bytes());
+    out
+}
+
+/// Reads a counter. A bare 8-byte count, as counters were written before they carried a
+/// version, is read too.
+pub fn decode_count(bytes: &[u8]) -> Result<u64, DecodeError> {
+    let raw: &[u8] = match (bytes.len(), bytes.split_first()) {
+        (8, _) => bytes,
+        (9, Some((&FORMAT_VERSION, n))) => n,
+        (9, Some((&v, _))) => return Err(DecodeError::Version(v)),
+        (n, _) => return Err(DecodeError::Length(n)),
+    };
+    raw.try_into().map(u64::from_be_bytes).map_err(|_| DecodeError::Length(bytes.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_and_index_entries_carry_the_version_and_older_bare_values_still_read() {
+        assert_eq!(decode_count(&encode_count(42)).unwrap(), 42);
+        assert_eq!(encode_count(42)[0], FORMAT_VERSION);
+        assert_eq!(decode_count(&7u64.to_be_bytes()).unwrap(), 7);
+        assert!(matches!(decode_count(&[9, 0, 0, 0, 0, 0, 0, 0, 1]), Err(DecodeError::Version(9))));
+        assert!(matches!(decode_count(&[1, 2, 3]), Err(DecodeError::Length(3))));
+        let id = Uuid::now_v7();
+        assert_eq!(decode_id(&encode_id(&id)).unwrap(), id);
+        assert_eq!(encode_id(&id)[0], FORMAT_VERSION);
+        assert_eq!(decode_id(id.as_bytes()).unwrap(), id);
+        let mut future = encode_id(&id);
+        future[0] = 2;
+        assert!(matches!(decode_id(&future), Err(DecodeError::Version(2))));
+        assert!(matches!(decode_id(b"short"), Err(DecodeError::Length(5))));
+    }
 
     #[test]
     fn values_round_trip_and_unknown_versions_are_refused() {

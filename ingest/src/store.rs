@@ -4,19 +4,19 @@
 //! Leads and their index entries live in one tree. Keys start with a one-byte namespace, then
 //! `site 0x00`:
 //! - `L site 0 lead-uuid(16 bytes, v7: time-ordered)` -> lead, its consent record inside
-//! - `S site 0 submission_id` -> lead uuid
+//! - `S site 0 submission_id` -> version byte, lead uuid
 //!
 //! There is no email index: every random-key insert costs about a fifth of the durable-lead
 //! throughput, and erasure (rare, admin-only) finds an address's leads by scanning the site.
 //!
-//! The `counters` tree holds `site 0 YYYY-MM-DD 0 name` -> u64 big-endian.
+//! The `counters` tree holds `site 0 YYYY-MM-DD 0 name` -> version byte, u64 big-endian.
 
 use std::path::Path;
 
 use sled::Tree;
 use uuid::Uuid;
 
-use crate::records::{DecodeError, StoredLead, decode, encode};
+use crate::records::{self, DecodeError, StoredLead, decode, encode};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -144,11 +144,14 @@ impl Store {
         let site = &new.site;
         let sub_key = key(SUBMISSION, site, &[new.submission_id.as_bytes()]);
         let id = new.id.as_bytes();
+        let entry = records::encode_id(&new.id);
         // One lookup for a new submission id: the index entry is written only where none is.
         let mut expected: Option<sled::IVec> = None;
-        while let Err(taken) = self.leads.compare_and_swap(&sub_key, expected.take(), Some(id.as_slice()))? {
+        while let Err(taken) =
+            self.leads.compare_and_swap(&sub_key, expected.take(), Some(entry.as_slice()))?
+        {
             let Some(current) = taken.current else { continue };
-            let stored = Uuid::from_slice(&current).map_err(|_| StoreError::LeadId)?;
+            let stored = records::decode_id(&current)?;
             if self.leads.contains_key(key(LEAD, site, &[stored.as_bytes()]))? {
                 return Ok(LeadOutcome { id: stored.to_string(), created: false });
             }
@@ -225,12 +228,12 @@ impl Store {
             let key = keyed(site, &[day.as_bytes(), name.as_bytes()]);
             let current = match staged.get(&key) {
                 Some(v) => *v,
-                None => self.counters.get(&key)?.map_or(0, |v| u64_from(&v)),
+                None => self.counters.get(&key)?.map(|v| records::decode_count(&v)).transpose()?.unwrap_or(0),
             };
             staged.insert(key, current.saturating_add(delta));
         }
         for (key, value) in staged {
-            batch.insert(key, &value.to_be_bytes());
+            batch.insert(key, &records::encode_count(value));
         }
         self.counters.apply_batch(batch)?;
         Ok(())
@@ -273,15 +276,11 @@ impl Store {
             rows.push(CounterRow {
                 day: String::from_utf8_lossy(&rest[..split]).into_owned(),
                 name: String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
-                value: u64_from(&v),
+                value: records::decode_count(&v)?,
             });
         }
         Ok(rows)
     }
-}
-
-fn u64_from(bytes: &[u8]) -> u64 {
-    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -342,6 +341,28 @@ mod tests {
         let again = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
         assert_eq!((again.created, again.id.as_str()), (false, retry.id.as_str()));
         assert_eq!(store.leads("s").count(), 1);
+    }
+
+    #[test]
+    fn values_written_before_they_carried_a_version_still_count_and_unknown_versions_are_refused() {
+        let store = Store::temporary().unwrap();
+        let first = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
+        let sub_key = key(SUBMISSION, "s", &[b"sub-00000001".as_slice()]);
+        let bare = Uuid::parse_str(&first.id).unwrap();
+        store.leads.insert(&sub_key, bare.as_bytes().as_slice()).unwrap();
+        let again = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
+        assert_eq!((again.created, again.id.as_str()), (false, first.id.as_str()));
+
+        store
+            .counters
+            .insert(keyed("s", &[b"2026-11-22".as_slice(), b"pageviews"]), &5u64.to_be_bytes())
+            .unwrap();
+        store.add_counters([("s", "2026-11-22", "pageviews", 2)]).unwrap();
+        let rows = store.counters("s", "2026-11-22", "2026-11-22").unwrap();
+        assert_eq!(rows.iter().map(|r| r.value).collect::<Vec<_>>(), [7]);
+        store.counters.insert(keyed("s", &[b"2026-11-22".as_slice(), b"pageviews"]), &[7u8; 9]).unwrap();
+        assert!(store.add_counters([("s", "2026-11-22", "pageviews", 1)]).is_err(), "not read as 0");
+        assert!(store.counters("s", "2026-11-22", "2026-11-22").is_err());
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! Operations: health, Prometheus metrics, unknown routes and methods, path errors, and slow
-//! clients.
+//! Operations: health, Prometheus metrics, unknown routes and methods, path errors, slow
+//! clients, and logs free of personal data.
 
 use std::time::{Duration, Instant};
 
-use lodestone_tests::{Options, lead_body, spawn_app, spawn_with};
+use lodestone_tests::{DEMO_ORIGIN, Options, client, lead_body, lodestone_binary, spawn_app, spawn_with};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -87,4 +87,73 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected_after_the_head
     // A client that sends its request in time is served as usual.
     let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_at_debug_level_carries_no_personal_data() {
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let token = "log-test-admin-token-0123456789";
+    let child = Command::new(lodestone_binary())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--client-ip-header",
+            "x-real-ip",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("LODESTONE_ADMIN_TOKEN", token)
+        .env("LODESTONE_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "lodestone did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Personal data in every place a request can carry it: a stored lead, a refused one, a
+    // plain form post, the erasure query, the client's address.
+    let (email, name, ip) = ("pii.probe.7f3a@example.com", "Zebulon Quixote", "203.0.113.77");
+    let mut lead = lead_body(email, "sub-log-000001");
+    lead["name"] = name.into();
+    let post = |body: String| {
+        http.post(format!("{base}/v1/leads"))
+            .header("origin", DEMO_ORIGIN)
+            .header("x-real-ip", ip)
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+    };
+    assert_eq!(post(lead.to_string()).await.unwrap().status(), StatusCode::CREATED);
+    lead["email"] = "pii.probe.7f3a-at-example.com".into();
+    lead["submission_id"] = "sub-log-000002".into();
+    assert_eq!(post(lead.to_string()).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let form = [("site", "demo"), ("campaign", "welcome"), ("email", email), ("name", name)];
+    let posted =
+        http.post(format!("{base}/v1/leads")).header("x-real-ip", ip).form(&form).send().await.unwrap();
+    assert!(posted.status().is_client_error() || posted.status().is_redirection());
+    let erased = http
+        .delete(format!("{base}/v1/sites/demo/leads?email={email}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), StatusCode::OK);
+    let kill = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // The log was on (it names the routes), and nothing of the visitor is in it.
+    assert!(log.contains("/v1/leads") && log.contains("/v1/sites/{site}/leads"), "{log}");
+    for secret in ["pii.probe", "7f3a", "Zebulon", "Quixote", ip] {
+        assert!(!log.contains(secret), "the log contains {secret:?}:\n{log}");
+    }
 }
