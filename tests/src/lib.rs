@@ -187,6 +187,16 @@ impl Drop for TestApp {
     }
 }
 
+/// Waits until the server at `base` answers `/healthz`, or panics after 20 s.
+pub async fn wait_until_healthy(base: &str) {
+    let http = client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "lodestone did not start at {base}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Every lead of `site` on the server at `base`, following the cursor pages.
 pub async fn all_leads(client: &reqwest::Client, base: &str, token: &str, site: &str) -> Vec<Value> {
     let mut out = Vec::new();

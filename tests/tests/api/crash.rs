@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lodestone_tests::{DEMO_ORIGIN, all_leads, client, lead_body, lodestone_binary};
+use lodestone_tests::{DEMO_ORIGIN, all_leads, client, lead_body, lodestone_binary, wait_until_healthy};
 use reqwest::StatusCode;
 
 const TOKEN: &str = "crash-test-admin-token-0123456789";
@@ -42,12 +42,7 @@ async fn start(data_dir: &Path) -> Server {
         .spawn()
         .expect("start lodestone");
     let base = format!("http://127.0.0.1:{port}");
-    let http = client();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "lodestone did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_healthy(&base).await;
     Server { child, base }
 }
 

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use lodestone_tests::{DEMO_ORIGIN, Options, client, lead_body, lodestone_binary, spawn_app, spawn_with};
+use lodestone_tests::{
+    DEMO_ORIGIN, Options, client, lead_body, lodestone_binary, spawn_app, spawn_with, wait_until_healthy,
+};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -113,12 +115,8 @@ async fn the_log_at_debug_level_carries_no_personal_data() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
+    wait_until_healthy(&base).await;
     let http = client();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "lodestone did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     // Personal data in every place a request can carry it: a stored lead, a refused one, a
     // plain form post, the erasure query, the client's address.
     let (email, name, ip) = ("pii.probe.7f3a@example.com", "Zebulon Quixote", "203.0.113.77");
