@@ -291,10 +291,10 @@ impl History {
         host.erase(&key(site));
     }
 
-    /// Activity at `now` on a page left open past the session gap starts a new session, as a
-    /// page view would; `true` when it did.
+    /// Starts a new session at `now` for a first visit or after the session gap: at a page
+    /// view, and on activity on a page left open that long. `true` when it did.
     pub fn resume(&mut self, now: f64) -> bool {
-        let new_session = now - self.last_seen > SESSION_GAP_MS;
+        let new_session = self.visits == 0 || now - self.last_seen > SESSION_GAP_MS;
         if new_session {
             self.visits += 1;
             self.session_start = now;
@@ -313,14 +313,10 @@ impl History {
         referrer_host: Option<&str>,
     ) -> (bool, bool) {
         let new_visitor = self.visits == 0;
-        let new_session = new_visitor || now - self.last_seen > SESSION_GAP_MS;
         if new_visitor {
             self.roll = (js::random() * 100.0) as u8 % 100;
         }
-        if new_session {
-            self.visits += 1;
-            self.session_start = now;
-        }
+        let new_session = self.resume(now);
         self.page_views += 1;
         self.last_seen = now;
         let mut page = match self.pages.iter().find(|p| p.path == path) {
