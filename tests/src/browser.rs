@@ -148,13 +148,18 @@ impl Browser {
     }
 
     /// Waits until `expr` (JavaScript, returning a boolean) holds, or panics after `seconds`.
+    /// A script error counts as "not yet" (the page may be between two states, e.g. focus moving
+    /// through `null`); the last one is reported if the wait times out.
     pub async fn wait_until(&self, expr: &str, seconds: u64) {
         let deadline = Instant::now() + Duration::from_secs(seconds);
+        let script = format!("return !!({expr});");
         loop {
-            if self.js(&format!("return !!({expr});")).await == Value::Bool(true) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "timed out after {seconds} s waiting for: {expr}");
+            let last = match self.client.execute(&script, vec![]).await {
+                Ok(Value::Bool(true)) => return,
+                Ok(value) => format!("last value {value}"),
+                Err(error) => format!("last error {error}"),
+            };
+            assert!(Instant::now() < deadline, "timed out after {seconds} s waiting for: {expr} ({last})");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -34,7 +34,7 @@ async fn a_visitor_on_a_cross_origin_page_converts_and_the_lead_is_stored_with_c
     );
     // The success view takes focus at its download link, and the consent box said it was required.
     b.wait_until(
-        "document.querySelector('[data-lodestone]').shadowRoot.activeElement.className === 'download'",
+        "(document.querySelector('[data-lodestone]').shadowRoot.activeElement || {}).className === 'download'",
         5,
     )
     .await;

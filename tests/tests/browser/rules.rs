@@ -727,9 +727,9 @@ async fn two_popups_submitted_on_one_page_each_get_their_own_answer() {
     arrived(2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        b.in_widget("root.querySelector('button.submit').disabled").await,
-        json!(true),
-        "b's form is still waiting for its own answer"
+        b.in_widget("[root.querySelector('button.submit').getAttribute('aria-disabled'), root.activeElement && root.activeElement.className]").await,
+        json!(["true", "submit"]),
+        "b's form is still waiting for its own answer, with focus kept on its button"
     );
     b.js("window.held[2](false);").await;
     b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.note').hidden", 5)

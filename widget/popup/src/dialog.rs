@@ -135,7 +135,10 @@ pub fn popup(view: View) -> impl IntoView {
                     <label>"Website"<input name="website" type="text" tabindex="-1" autocomplete="off"
                         on:input=move |ev| set_website.set(event_target_value(&ev)) /></label>
                 </div>
-                <button class="submit" type="submit" disabled=move || phase.get() == Phase::Sending>
+                // `aria-disabled`, not `disabled`: a disabled button drops focus out of the dialog,
+                // where Escape and the Tab trap no longer reach; a second submit is ignored anyway.
+                <button class="submit" type="submit"
+                    aria-disabled=move || if phase.get() == Phase::Sending { "true" } else { "false" }>
                     {button_label.clone()}
                 </button>
                 <p class="error" role="alert">{move || form_error.get()}</p>
