@@ -164,13 +164,35 @@ impl Browser {
         }
     }
 
-    /// Waits for the popup's dialog to be on screen.
+    /// Waits for the popup's dialog to be on screen with focus inside it (focus moves in on the
+    /// frame after mounting; keys pressed before then would reach the page).
     pub async fn wait_for_popup(&self, seconds: u64) {
         self.wait_until(
-            "(function(){var h=document.querySelector('[data-lodestone]');return h&&h.shadowRoot&&h.shadowRoot.querySelector('[role=dialog]');})()",
+            "(function(){var h=document.querySelector('[data-lodestone]'),r=h&&h.shadowRoot;return r&&r.querySelector('[role=dialog]')&&r.activeElement;})()",
             seconds,
         )
         .await;
+    }
+
+    /// Opens `url` and waits until the tracker has applied its site config. Applying it
+    /// installs the page's listeners, the history hooks among them, in one task: once
+    /// `history.pushState` is the tracker's own, the page view is stored (where storage is
+    /// allowed) and every listener is on.
+    pub async fn visit(&self, url: &str) {
+        self.goto(url).await;
+        self.wait_until(
+            "window.lodestone && window.lodestone.ready === true && Object.prototype.hasOwnProperty.call(history, 'pushState')",
+            10,
+        )
+        .await;
+    }
+
+    /// Runs `script` against the stored history from `page`, a page of the same origin without
+    /// the tracker: a page with the tracker would write its own copy over the change on its
+    /// next tick.
+    pub async fn edit_storage(&self, page: &str, script: &str) {
+        self.goto(page).await;
+        self.js(script).await;
     }
 
     pub async fn popup_open(&self) -> bool {

@@ -92,6 +92,15 @@ fn load(
         .collect()
 }
 
+/// Waits (up to 30 s, for a slow machine) until more than `count` leads are acknowledged.
+async fn until_acked(acked: &Acked, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().len() <= count {
+        assert!(Instant::now() < deadline, "no lead acknowledged within 30 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn assert_each_acked_lead_present_once(leads: &[serde_json::Value], acked: &HashMap<String, String>) {
     let mut by_submission: HashMap<&str, Vec<&str>> = HashMap::new();
     for lead in leads {
@@ -121,7 +130,9 @@ async fn every_acknowledged_lead_survives_sigkill_under_load_exactly_once() {
         let before: Vec<String> = acked.lock().unwrap().keys().cloned().collect();
         let sending = Sending::default();
         let workers = load(&server.base, cycle, &acked, &sending, std::mem::take(&mut sent_not_acked));
-        tokio::time::sleep(Duration::from_millis(150 + (cycle as u64 * 97) % 400)).await;
+        // Under load (at least one lead acknowledged this cycle), then a kill at a varying moment.
+        until_acked(&acked, before.len()).await;
+        tokio::time::sleep(Duration::from_millis(50 + (cycle as u64 * 97) % 400)).await;
         server.child.kill().expect("SIGKILL");
         server.child.wait().unwrap();
         for w in workers {
@@ -158,7 +169,8 @@ async fn sigterm_drains_in_flight_requests_and_exits_cleanly() {
     let acked: Acked = Arc::default();
     let mut server = start(dir.path()).await;
     let workers = load(&server.base, 0, &acked, &Sending::default(), Vec::new());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_acked(&acked, 0).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let pid = i32::try_from(server.child.id()).unwrap();
     let rc = send_signal(pid, "TERM");
     assert_eq!(rc, 0);
@@ -207,7 +219,8 @@ async fn a_client_that_stalls_mid_body_gets_408_and_does_not_hold_up_sigterm() {
     // And one that never finishes its headers.
     let mut headless = tokio::net::TcpStream::connect(&addr).await.unwrap();
     headless.write_all(b"POST /v1/leads HTTP/1.1\r\nHost: x\r\n").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Time for the server to accept both and read what they sent.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let started = Instant::now();
     assert_eq!(send_signal(i32::try_from(server.child.id()).unwrap(), "TERM"), 0);
     let mut answer = Vec::new();

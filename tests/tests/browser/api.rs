@@ -22,7 +22,8 @@ async fn the_javascript_api_opens_closes_scores_and_resets_and_adds_one_global()
     // Not even a global lexical binding: the bindgen glue lives in the script's function scope.
     assert_eq!(b.js("return typeof __lodestone_tracker;").await, json!("undefined"));
 
-    assert!(b.js("return lodestone.score();").await.as_i64().unwrap() > 0);
+    // The score counts once the site's scoring rules (in its config) have arrived.
+    b.wait_until("typeof lodestone.score() === 'number' && lodestone.score() > 0", 10).await;
     b.js("lodestone.open('welcome');").await;
     b.wait_for_popup(5).await;
     b.js("lodestone.close();").await;

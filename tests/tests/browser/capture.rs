@@ -100,6 +100,9 @@ async fn an_invalid_email_shows_an_error_tied_to_the_field_and_sends_nothing() {
     b.close().await;
 }
 
+/// The queued lead's backoff has run out (by the page's clock): the next page retries it.
+const PAST_BACKOFF: &str = "Date.now() > (JSON.parse(localStorage.getItem('lodestone:demo:queue')) || [{ next: Infinity }])[0].next + 250";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_later_page() {
     let mut s = stack().await;
@@ -108,7 +111,6 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
     b.wait_for_popup(10).await;
     let app = std::mem::replace(&mut s.app, spawn_with(Options::default()).await);
     app.stop().await;
-    let submitted = Instant::now();
     b.submit_lead("offline@example.com").await;
     b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.note').hidden", 10)
         .await;
@@ -119,10 +121,9 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
 
     // While the server is still down, the visitor browses on past the first backoff (5 s):
     // the config does not load, the retry fails, and the lead stays queued for later.
-    tokio::time::sleep(Duration::from_secs(6).saturating_sub(submitted.elapsed())).await;
+    b.wait_until(PAST_BACKOFF, 15).await;
     b.goto(&s.page("/index.html")).await;
     b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo:queue')) || [{}])[0].n === 2", 10).await;
-    let retried = Instant::now();
 
     // The server comes back on the same address with the same data.
     let back = spawn_with(Options {
@@ -135,7 +136,7 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
     .await;
     assert!(back.all_leads("demo").await.is_empty());
     // The next retry waits out its backoff (10 s after the failed one); the visitor browses on.
-    tokio::time::sleep(Duration::from_secs(11).saturating_sub(retried.elapsed())).await;
+    b.wait_until(PAST_BACKOFF, 20).await;
     b.goto(&s.page("/fixtures/long.html")).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while back.all_leads("demo").await.is_empty() {

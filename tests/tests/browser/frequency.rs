@@ -41,9 +41,12 @@ async fn a_converted_campaign_never_shows_again_and_a_closed_one_waits_out_its_c
     assert!(!shows_within_five_seconds(&closed).await, "shown again within the cooldown");
     // Once the 7-day cooldown has passed (simulated by ageing the stored close), it shows again.
     closed
-        .js("var k='lodestone:demo',h=JSON.parse(localStorage.getItem(k));h.camps[0].closed-=8*86400000;localStorage.setItem(k,JSON.stringify(h));")
+        .edit_storage(
+            &s.page("/playbook.html"),
+            "var k='lodestone:demo',h=JSON.parse(localStorage.getItem(k));h.camps[0].closed-=8*86400000;localStorage.setItem(k,JSON.stringify(h));",
+        )
         .await;
-    closed.client.refresh().await.unwrap();
+    closed.goto(&s.page("/index.html")).await;
     closed.wait_for_popup(10).await;
     closed.close().await;
 }
@@ -52,11 +55,8 @@ async fn a_converted_campaign_never_shows_again_and_a_closed_one_waits_out_its_c
 async fn scrolling_through_most_of_a_page_shows_the_scroll_triggered_campaign() {
     let s = stack().await;
     let b = browser(Device::Desktop).await;
-    b.goto(&s.page("/fixtures/long.html")).await;
     // The scroll listener is installed once the site config has arrived.
-    b.wait_until("performance.getEntriesByType('resource').some(function (e) { return e.name.indexOf('/config') > 0; })", 10)
-        .await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    b.visit(&s.page("/fixtures/long.html")).await;
     // Before the welcome campaign's 3-second delay: scrolling past 70% fires the newsletter.
     b.js("window.scrollTo(0, document.documentElement.scrollHeight);").await;
     b.wait_for_popup(5).await;
