@@ -35,8 +35,8 @@ pub mod limits {
     pub const LEAD_BODY: usize = 16 * 1024;
 }
 
-/// An email address of plausible shape. The domain's ASCII letters are lower-cased;
-/// [`Email::key`] is the case-folded form used to find every lead of one address.
+/// An email address of plausible shape. The domain's ASCII letters are lower-cased. (The
+/// server finds every lead of one address by a Unicode-aware key of its own, `mailbox_key`.)
 ///
 /// Only ASCII is case-folded or classified (any non-ASCII character is accepted in a label):
 /// Unicode tables would add kilobytes to the widget, and internationalised domains arrive as
@@ -85,11 +85,6 @@ impl Email {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// The address folded to lower case: one key for every spelling of the same mailbox.
-    pub fn key(&self) -> String {
-        self.0.to_ascii_lowercase()
     }
 }
 
@@ -413,10 +408,9 @@ mod tests {
     }
 
     #[test]
-    fn the_domain_is_lowercased_and_the_key_folds_case() {
+    fn the_domain_is_lowercased_and_the_local_part_kept() {
         let e = Email::parse("  Ada@Example.COM ").unwrap();
         assert_eq!(e.as_str(), "Ada@example.com");
-        assert_eq!(e.key(), "ada@example.com");
     }
 
     #[test]

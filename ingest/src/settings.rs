@@ -1,6 +1,6 @@
 //! Command-line and environment settings for `lodestone serve`; `--help` is their reference.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -22,8 +22,8 @@ pub enum Command {
 /// Settings of `lodestone serve`. Each flag can also be set through its `LODESTONE_*` variable.
 #[derive(Debug, Clone, Args)]
 pub struct ServeSettings {
-    /// Address and port to listen on.
-    #[arg(long, env = "LODESTONE_LISTEN", default_value = "127.0.0.1:8080")]
+    /// Address and port to listen on; a host name is resolved (`localhost:8080`).
+    #[arg(long, env = "LODESTONE_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: SocketAddr,
 
     /// Directory of the embedded database; created when missing.
@@ -66,8 +66,32 @@ pub struct ServeSettings {
 
     /// Directory holding the built widget (`lodestone.js`, `assets/`), e.g. `widget/dist`.
     /// Without one, the widget routes answer 404 and the API works as usual.
-    #[arg(long, env = "LODESTONE_ASSETS_DIR")]
+    #[arg(long, env = "LODESTONE_ASSETS_DIR", value_parser = parse_assets_dir)]
     pub assets_dir: Option<PathBuf>,
+}
+
+/// `ADDR:PORT`, or `HOST:PORT` resolved to its first address.
+fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = value.parse() {
+        return Ok(addr);
+    }
+    value
+        .to_socket_addrs()
+        .map_err(|e| format!("not an address and port, like 127.0.0.1:8080 ({e})"))?
+        .next()
+        .ok_or_else(|| format!("{value} resolves to no address"))
+}
+
+/// A built widget directory: one holding `lodestone.js` (a typo would otherwise serve 404s).
+fn parse_assets_dir(value: &str) -> Result<PathBuf, String> {
+    let dir = PathBuf::from(value);
+    if dir.join("lodestone.js").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "no lodestone.js in {value}: build the widget (`cargo xtask build`) and point here at widget/dist"
+        ))
+    }
 }
 
 impl ServeSettings {
@@ -85,5 +109,26 @@ impl ServeSettings {
             header_timeout_secs: 30,
             assets_dir: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_takes_addresses_and_host_names() {
+        assert_eq!(parse_listen("127.0.0.1:9000").unwrap(), "127.0.0.1:9000".parse::<SocketAddr>().unwrap());
+        assert!(parse_listen("localhost:9000").unwrap().ip().is_loopback());
+        assert!(parse_listen("9000").is_err());
+    }
+
+    #[test]
+    fn the_assets_dir_must_hold_the_built_widget() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        assert!(parse_assets_dir(dir.to_str().unwrap()).unwrap_err().contains("lodestone.js"));
+        std::fs::write(dir.join("lodestone.js"), "").unwrap();
+        assert_eq!(parse_assets_dir(dir.to_str().unwrap()).unwrap(), dir);
     }
 }

@@ -74,6 +74,16 @@ fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
 }
 
 /// The first scroll percent above 100 in a trigger tree, if any.
+/// An `any = []` anywhere in a trigger: `any` of nothing never holds, so the campaign could
+/// never show. (`all = []` always holds: it is the default trigger, "at once".)
+fn empty_any(c: &Condition) -> bool {
+    match c {
+        Condition::Any { any: cs } => cs.is_empty() || cs.iter().any(empty_any),
+        Condition::All { all: cs } => cs.iter().any(empty_any),
+        Condition::Leaf(_) => false,
+    }
+}
+
 fn bad_scroll(c: &Condition) -> bool {
     match c {
         Condition::All { all: cs } | Condition::Any { any: cs } => cs.iter().any(bad_scroll),
@@ -204,6 +214,14 @@ impl Sites {
                 if c.targeting.sample_percent.is_some_and(|p| p > 100) {
                     return Err(invalid(key("targeting.sample_percent"), "must be 0-100"));
                 }
+                if empty_any(&c.trigger) {
+                    return Err(invalid(key("trigger"), "an any = [] list needs at least one condition"));
+                }
+                if let (Some(start), Some(end)) = (c.targeting.starts_at, c.targeting.ends_at)
+                    && end <= start
+                {
+                    return Err(invalid(key("targeting.ends_at"), "must be after starts_at"));
+                }
             }
             for (j, cta) in entry.cta.iter().enumerate() {
                 SiteId::parse("name", &cta.name)
@@ -211,6 +229,12 @@ impl Sites {
                 if cta.selector.trim().is_empty() {
                     return Err(invalid(format!("sites[{i}].cta[{j}].selector"), "must not be empty"));
                 }
+            }
+            if entry.scoring.half_life_days == Some(0) {
+                return Err(invalid(
+                    format!("sites[{i}].scoring.half_life_days"),
+                    "must be at least 1 (leave it out for no decay)",
+                ));
             }
             if let Some(j) = entry.scoring.scroll.iter().position(|r| r.percent > 100) {
                 return Err(invalid(format!("sites[{i}].scoring.scroll[{j}].percent"), "must be 0-100"));
@@ -468,6 +492,23 @@ mod tests {
                 ),
                 "sites[0].campaigns[0].success.lead_magnet_url",
             ),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ any = [] }}"),
+                "sites[0].campaigns[0].trigger",
+            ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ all = [{{ delay_seconds = 1 }}, {{ any = [] }}] }}"
+                ),
+                "sites[0].campaigns[0].trigger",
+            ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntargeting = {{ starts_at = 1800000000000, ends_at = 1700000000000 }}"
+                ),
+                "sites[0].campaigns[0].targeting.ends_at",
+            ),
+            (format!("{site}[sites.scoring]\nhalf_life_days = 0"), "sites[0].scoring.half_life_days"),
         ];
         for (text, key) in cases {
             let err = parse(&text).expect_err(key).to_string();

@@ -99,6 +99,13 @@ fn keyed(site: &str, parts: &[&[u8]]) -> Vec<u8> {
 }
 
 /// `namespace site 0 parts...`
+/// One form of an email address for every spelling of it: Unicode-composed (NFC) and in lower
+/// case, so erasure finds `Jürgen@Bücher.de` however its letters were typed or encoded.
+pub fn mailbox_key(email: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    email.nfc().collect::<String>().to_lowercase()
+}
+
 fn key(namespace: u8, site: &str, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = vec![namespace];
     k.extend(keyed(site, parts));
@@ -165,12 +172,13 @@ impl Store {
     /// The keys to remove to erase every lead of `email_key` (any letter case) on `site`: each
     /// lead (with its consent record) and its submission index entry. A read-only scan of the
     /// site's leads, O(leads of the site), done outside the writer so ingestion goes on.
-    pub fn erasure_keys(&self, site: &str, email_key: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+    pub fn erasure_keys(&self, site: &str, email: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let email_key = mailbox_key(email);
         let mut keys = Vec::new();
         for entry in self.leads.scan_prefix(key(LEAD, site, &[])) {
             let (lead_key, bytes) = entry?;
             let lead: StoredLead = decode(&bytes)?;
-            if lead.email.eq_ignore_ascii_case(email_key) {
+            if mailbox_key(&lead.email) == email_key {
                 keys.push(key(SUBMISSION, site, &[lead.submission_id.as_bytes()]));
                 keys.push(lead_key.to_vec());
             }
@@ -380,6 +388,18 @@ mod tests {
         assert_eq!(p3.leads.len(), 1);
         assert!(p3.next_cursor.is_none());
         assert!(p1.leads[0].consent.is_some());
+    }
+
+    #[test]
+    fn one_mailbox_key_for_every_case_and_unicode_composition() {
+        // "Jürgen" with a precomposed ü, a decomposed one (u + U+0308), and capitals.
+        let key = mailbox_key("j\u{fc}rgen@b\u{fc}cher.de");
+        for spelling in
+            ["ju\u{308}rgen@bu\u{308}cher.de", "J\u{dc}RGEN@B\u{dc}CHER.DE", "JU\u{308}rgen@B\u{dc}cher.de"]
+        {
+            assert_eq!(mailbox_key(spelling), key, "{spelling}");
+        }
+        assert_ne!(mailbox_key("jurgen@bucher.de"), key);
     }
 
     #[test]

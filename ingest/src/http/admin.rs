@@ -133,14 +133,22 @@ async fn stats(
     let q = query_map(q.as_deref())?;
     let today = OffsetDateTime::now_utc().date();
     let to = parse_day("to", q.get("to"), today)?;
-    let from = parse_day("from", q.get("from"), to.saturating_sub(Duration::days(29)))?;
+    // By default the 30 days up to `to` (not before 1970, where nothing is counted).
+    let first_day = Date::from_calendar_date(1970, time::Month::January, 1).expect("a valid date");
+    let from = parse_day("from", q.get("from"), to.saturating_sub(Duration::days(29)).max(first_day))?;
     if from > to {
         return Err(FieldError::new("from", "invalid", "from must not be after to.").into());
     }
     if (to - from).whole_days() >= MAX_RANGE_DAYS {
-        return Err(
-            FieldError::new("to", "invalid", format!("The range is at most {MAX_RANGE_DAYS} days.")).into()
-        );
+        // Named after the bound the client gave: `to` when both, `from` when only it (`to` is
+        // then today).
+        let field = if q.contains_key("to") { "to" } else { "from" };
+        return Err(FieldError::new(
+            field,
+            "invalid",
+            format!("The range is at most {MAX_RANGE_DAYS} days."),
+        )
+        .into());
     }
     let (from, to) = (from.to_string(), to.to_string());
     let store = state.store.clone();
@@ -162,7 +170,7 @@ async fn erase(
     let email = Email::parse(q.get("email").map_or("", String::as_str))?;
     // Find the keys with reads beside the writer, then remove them through it (durably).
     let store = state.store.clone();
-    let keys = tokio::task::spawn_blocking(move || store.erasure_keys(&site, &email.key()))
+    let keys = tokio::task::spawn_blocking(move || store.erasure_keys(&site, email.as_str()))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let done = state.writer.write(WriteOp::Erase { keys }).await?;

@@ -30,7 +30,11 @@ pub fn router(dir: Option<PathBuf>) -> Router<AppState> {
     let routes = match dir {
         Some(dir) => {
             let script = ServeFile::new(dir.join("lodestone.js")).precompressed_br().precompressed_gzip();
-            let hashed = ServeDir::new(dir.join("assets")).precompressed_br().precompressed_gzip();
+            // No directory listings or redirects (a redirect would drop the `/assets` prefix).
+            let hashed = ServeDir::new(dir.join("assets"))
+                .append_index_html_on_directories(false)
+                .precompressed_br()
+                .precompressed_gzip();
             Router::new()
                 .route_service("/lodestone.js", script)
                 .layer(map_response(|r: Response| async move { finish(r, SHORT) }))
@@ -48,13 +52,21 @@ pub fn router(dir: Option<PathBuf>) -> Router<AppState> {
 }
 
 /// A file response as the widget routes answer it: found (or not modified) with its cache
-/// lifetime; not found or a wrong method as the API's JSON error, never cached for long.
+/// lifetime, varying by `Accept-Encoding` (the file may be sent brotli- or gzip-compressed, so
+/// a shared cache must not hand one encoding to a browser that asked for another); not found or
+/// a wrong method as the API's JSON error, never cached for long.
 fn finish(mut response: Response, cache: &'static str) -> Response {
     match response.status() {
         StatusCode::NOT_FOUND => missing().into_response(),
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.into_response(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let mut refused = ApiError::MethodNotAllowed.into_response();
+            refused.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET,HEAD"));
+            refused
+        }
         s if s.is_success() || s == StatusCode::NOT_MODIFIED => {
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
             response
         }
         _ => response,

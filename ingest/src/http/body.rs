@@ -7,8 +7,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -54,8 +54,14 @@ impl<S: Send + Sync> FromRequestParts<S> for SiteInPath {
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads the whole body within the route's limit (`limit`, as the route's `DefaultBodyLimit`
-/// enforces it, named in the error) and within [`BODY_TIMEOUT`].
+/// enforces it, named in the error) and within [`BODY_TIMEOUT`]. A body declared larger than
+/// the limit is refused before any of it is read (and before `Expect: 100-continue` is granted).
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S, limit: usize) -> Result<Bytes, ApiError> {
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::TooLarge { limit });
+    }
     match tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(req, state)).await {
         Ok(read) => read.map_err(|rejection| body_error(rejection, limit)),
         Err(_) => Err(ApiError::Timeout),
@@ -76,33 +82,71 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Ok(value) = serde_json::from_slice(bytes) {
         return Ok(value);
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = inner.to_string();
-        // A missing or refused field is named at its own path, not only at its parent's.
-        let named = message
-            .strip_prefix("missing field `")
-            .or_else(|| message.strip_prefix("unknown field `"))
-            .and_then(|m| m.split('`').next());
-        let field = match (named, path.as_str()) {
-            (Some(name), ".") => Some(name.to_owned()),
-            (Some(name), p) if p == name || p.ends_with(&format!(".{name}")) => Some(p.to_owned()),
-            (Some(name), parent) => Some(format!("{parent}.{name}")),
-            (None, ".") => None,
-            (None, p) => Some(p.to_owned()),
-        };
-        ApiError::malformed(format!("invalid JSON body: {message}"), field)
-    })
+        let message = e.into_inner().to_string();
+        ApiError::malformed(format!("invalid JSON body: {message}"), field_at(&path, &message))
+    })?;
+    // The fast parser refused what the one above took: data after the JSON value.
+    de.end().map_err(|e| ApiError::malformed(format!("invalid JSON body: {e}"), None))?;
+    Ok(value)
+}
+
+/// The field a JSON error is about: its path, a missing, refused or repeated field named at its
+/// own path, and syntax errors (where the parser could not tell the field: `?`) at the last
+/// field it could, or none.
+fn field_at(path: &str, message: &str) -> Option<String> {
+    let mut path = path;
+    while let Some(parent) = path.strip_suffix(".?") {
+        path = parent;
+    }
+    if path == "?" {
+        path = ".";
+    }
+    let named = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|m| m.split('`').next());
+    match (named, path) {
+        (Some(name), ".") => Some(name.to_owned()),
+        (Some(name), p) if p == name || p.ends_with(&format!(".{name}")) => Some(p.to_owned()),
+        (Some(name), parent) => Some(format!("{parent}.{name}")),
+        (None, ".") => None,
+        (None, p) => Some(p.to_owned()),
+    }
+}
+
+/// The name/value pairs of an `application/x-www-form-urlencoded` body or query string, in
+/// order. `+` is a space; a name or value that does not decode to UTF-8 is a 400 naming it
+/// (by its name, when the name itself decodes), never stored with replacement characters.
+/// A `%` not followed by two hex digits stays as it is, as browsers and the URL standard do.
+pub fn form_pairs(raw: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let decode = |bytes: &[u8]| {
+        let spaced: Vec<u8> = bytes.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+        String::from_utf8(percent_encoding::percent_decode(&spaced).collect())
+    };
+    raw.split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            };
+            let invalid = |field: Option<String>| {
+                ApiError::malformed("invalid form data: not UTF-8 once percent-decoded", field)
+            };
+            let name = decode(name).map_err(|_| invalid(None))?;
+            let value = decode(value).map_err(|_| invalid(Some(name.clone())))?;
+            Ok((name, value))
+        })
+        .collect()
 }
 
 /// A query string as a map, first value of each key winning.
 pub fn query_map(raw: Option<&str>) -> Result<HashMap<String, String>, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
-        .map_err(|e| ApiError::malformed(format!("invalid query string: {e}"), None))?;
     let mut map = HashMap::new();
-    for (k, v) in pairs {
+    for (k, v) in form_pairs(raw.unwrap_or("").as_bytes())? {
         map.entry(k).or_insert(v);
     }
     Ok(map)
@@ -138,5 +182,46 @@ mod tests {
         assert_eq!(field_of(r#"{"email":"a","inner":{"granted":"yes"}}"#).as_deref(), Some("inner.granted"));
         assert_eq!(field_of(r#"{"email":"a","inner":{}}"#).as_deref(), Some("inner.granted"));
         assert_eq!(field_of("not json"), None);
+    }
+
+    #[test]
+    fn syntax_errors_name_the_last_field_known_and_repeats_are_named() {
+        assert_eq!(field_of("{"), None);
+        assert_eq!(field_of(r#"{"email":"a",}"#), None);
+        assert_eq!(field_of(r#"{"email":"a","inner":{"granted":true,}}"#).as_deref(), Some("inner"));
+        assert_eq!(
+            field_of(r#"{"email":"a","email":"b","inner":{"granted":true}}"#).as_deref(),
+            Some("email")
+        );
+    }
+
+    #[test]
+    fn data_after_the_json_value_is_refused() {
+        let one = r#"{"email":"a","inner":{"granted":true}}"#;
+        assert!(parse_json::<Outer>(one.as_bytes()).is_ok());
+        for trailing in [format!("{one}{one}"), format!("{one}garbage"), format!("{one} ,")] {
+            assert!(
+                matches!(
+                    parse_json::<Outer>(trailing.as_bytes()),
+                    Err(ApiError::Malformed { field: None, .. })
+                ),
+                "{trailing}"
+            );
+        }
+    }
+
+    #[test]
+    fn form_data_decodes_strictly() {
+        let pairs = form_pairs(b"email=a%40b.co&name=Ada+L%C3%B6we&&flag&pct=100%ZZ").unwrap();
+        let expected = [("email", "a@b.co"), ("name", "Ada L\u{f6}we"), ("flag", ""), ("pct", "100%ZZ")];
+        assert_eq!(pairs, expected.map(|(k, v)| (k.to_owned(), v.to_owned())));
+        for (raw, field) in
+            [(&b"email=%FF%FE@b.co"[..], Some("email")), (b"email=\xff", Some("email")), (b"%FF=1", None)]
+        {
+            match form_pairs(raw) {
+                Err(ApiError::Malformed { field: f, .. }) => assert_eq!(f.as_deref(), field),
+                other => panic!("{raw:?}: {other:?}"),
+            }
+        }
     }
 }

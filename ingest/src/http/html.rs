@@ -7,9 +7,29 @@ use axum::response::Html;
 /// Whether a person's browser posted a plain HTML form and will show our answer as a page:
 /// a form content type, and HTML among the accepted types.
 pub fn is_browser_form_post(headers: &HeaderMap) -> bool {
-    let has =
-        |name, text: &str| headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains(text));
-    has(header::CONTENT_TYPE, "application/x-www-form-urlencoded") && has(header::ACCEPT, "text/html")
+    let accepts_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("text/html"));
+    is_form(headers) && accepts_html
+}
+
+/// Whether the body is `application/x-www-form-urlencoded` (media types ignore letter case).
+pub fn is_form(headers: &HeaderMap) -> bool {
+    has_media_type(headers, "application/x-www-form-urlencoded")
+}
+
+/// Whether the body is `multipart/form-data` (an HTML form with `enctype="multipart/form-data"`).
+pub fn is_multipart(headers: &HeaderMap) -> bool {
+    has_media_type(headers, "multipart/form-data")
+}
+
+fn has_media_type(headers: &HeaderMap, media_type: &str) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        let v = v.trim_start();
+        v.get(..media_type.len()).is_some_and(|t| t.eq_ignore_ascii_case(media_type))
+            && matches!(v.as_bytes().get(media_type.len()), None | Some(b';' | b' ' | b'\t'))
+    })
 }
 
 /// The page that sent the request (`Referer`), for a link back to it.

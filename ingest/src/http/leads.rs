@@ -12,7 +12,7 @@ use funnel::{Attribution, ConsentGiven, LeadAccepted, LeadSubmission, Touch, Val
 use uuid::Uuid;
 
 use super::AppState;
-use super::body::{LEAD_BODY_LIMIT, parse_json, read_body};
+use super::body::{LEAD_BODY_LIMIT, form_pairs, parse_json, read_body};
 use super::error::ApiError;
 use super::guard::check_origin;
 use super::html;
@@ -26,10 +26,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn create(State(state): State<AppState>, headers: HeaderMap, req: Request) -> Response {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let is_form = html::is_form(&headers);
     match accept(&state, &headers, req, is_form).await {
         Ok(response) => response,
         // A browser that posted a plain form shows the answer to a person: a page, not JSON.
@@ -45,6 +42,14 @@ async fn accept(
     is_form: bool,
 ) -> Result<Response, ApiError> {
     let body = read_body(req, state, LEAD_BODY_LIMIT).await?;
+    // JSON labelled as a form (`curl -d` does that) is still JSON: no form starts with `{`.
+    let is_form = is_form && !body.trim_ascii_start().starts_with(b"{");
+    if !is_form && html::is_multipart(headers) {
+        return Err(ApiError::malformed(
+            "multipart/form-data is not accepted: send JSON or application/x-www-form-urlencoded",
+            Some("body".into()),
+        ));
+    }
     let submission = if is_form {
         let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
         lead_from_form(&body, referer)?
@@ -122,8 +127,7 @@ pub fn now_rfc3339() -> String {
 /// Maps a plain HTML form to a submission. Custom answers come as `fields[name]`, consent as a
 /// checkbox named `consent`; a form without a `submission_id` gets one (it cannot make its own).
 fn lead_from_form(body: &[u8], referer: Option<&str>) -> Result<LeadSubmission, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|e| ApiError::malformed(format!("invalid form body: {e}"), None))?;
+    let pairs = form_pairs(body)?;
     let mut lead = LeadSubmission::default();
     let mut consent = ConsentGiven::default();
     let mut touch = Touch::default();

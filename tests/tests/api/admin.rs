@@ -151,6 +151,19 @@ async fn erasure_removes_every_lead_of_the_address_in_any_case_and_nothing_else(
     let again = app.post_lead(&lead_body("erase.me@example.com", "sub-erase-0001")).await;
     assert_eq!(again.status(), StatusCode::CREATED);
 
+    // Letter case and Unicode composition beyond ASCII: "Jürgen" typed with a precomposed ü,
+    // a decomposed one (u + U+0308) and in capitals is one address.
+    app.post_lead(&lead_body("ju\u{308}rgen@b\u{fc}cher.de", "sub-erase-0004")).await;
+    app.post_lead(&lead_body("J\u{dc}RGEN@B\u{dc}CHER.de", "sub-erase-0005")).await;
+    let resp = app
+        .client
+        .delete(app.url("/v1/sites/demo/leads?email=j%C3%BCrgen%40b%C3%BCcher.de"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.json::<Value>().await.unwrap()["erased"], 2);
+
     let bad = app
         .client
         .delete(app.url("/v1/sites/demo/leads?email=nope"))
@@ -171,6 +184,7 @@ async fn stats_ranges_are_validated_and_name_the_field() {
         ("from=2020-01-01&to=2026-01-01", "to"),
         ("to=-9999-01-01", "to"),
         ("from=0001-01-01&to=2026-01-02", "from"),
+        ("from=2020-01-01", "from"),
     ] {
         let resp = app.admin_get(&format!("/v1/sites/demo/stats?{query}")).await;
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
@@ -180,4 +194,7 @@ async fn stats_ranges_are_validated_and_name_the_field() {
         app.admin_get("/v1/sites/demo/stats?from=2026-11-01&to=2026-11-22").await.json().await.unwrap();
     assert_eq!(ok["from"], "2026-11-01");
     assert_eq!(ok["totals"]["pageviews"], 0);
+    // The default range (30 days up to `to`) starts no earlier than the first countable day.
+    let early: Value = app.admin_get("/v1/sites/demo/stats?to=1970-01-05").await.json().await.unwrap();
+    assert_eq!(early["from"], "1970-01-01");
 }

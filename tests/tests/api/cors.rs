@@ -47,6 +47,7 @@ async fn widget_assets_are_public_to_every_origin() {
     std::fs::write(dir.path().join("lodestone.js.br"), b"brotli bytes").unwrap();
     std::fs::create_dir(dir.path().join("assets")).unwrap();
     std::fs::write(dir.path().join("assets/tracker-0123abcd.wasm"), b"\0asm").unwrap();
+    std::fs::create_dir(dir.path().join("assets/sub")).unwrap();
     let app = spawn_with(Options { assets_dir: Some(dir.path().to_owned()), ..Options::default() }).await;
     let js = app
         .client
@@ -61,12 +62,18 @@ async fn widget_assets_are_public_to_every_origin() {
     assert!(js.headers().get("content-encoding").is_none(), "identity when br is not accepted");
     let br = app.client.get(app.url("/lodestone.js")).header("accept-encoding", "br").send().await.unwrap();
     assert_eq!(br.headers()["content-encoding"], "br");
+    // A shared cache keeps one copy per encoding.
+    assert_eq!(br.headers()["vary"], "accept-encoding");
     assert_eq!(br.headers()["content-type"], "text/javascript");
     assert_eq!(br.bytes().await.unwrap().as_ref(), b"brotli bytes");
     let wasm = app.client.get(app.url("/assets/tracker-0123abcd.wasm")).send().await.unwrap();
     assert_eq!(wasm.headers()["content-type"], "application/wasm");
     assert!(wasm.headers()["cache-control"].to_str().unwrap().contains("immutable"));
     assert_eq!(wasm.headers()["access-control-allow-origin"], "*");
+    assert_eq!(wasm.headers()["vary"], "accept-encoding");
+    // A directory is not a widget file: no listing, no redirect (which would drop `/assets`).
+    let sub = app.client.get(app.url("/assets/sub")).send().await.unwrap();
+    assert_eq!(sub.status(), StatusCode::NOT_FOUND);
     // A missing file or a wrong method is the API's JSON error, and a 404 is never cached as
     // immutable (the file may be deployed a moment later).
     let gone = app.client.get(app.url("/assets/tracker-ffffffff.wasm")).send().await.unwrap();
@@ -75,6 +82,7 @@ async fn widget_assets_are_public_to_every_origin() {
     assert_eq!(gone.json::<Value>().await.unwrap()["error"]["field"], "path");
     let posted = app.client.post(app.url("/lodestone.js")).body("x").send().await.unwrap();
     assert_eq!(posted.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(posted.headers()["allow"], "GET,HEAD");
     assert_eq!(posted.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
     let posted = app.client.post(app.url("/assets/tracker-0123abcd.wasm")).body("x").send().await.unwrap();
     assert_eq!(posted.status(), StatusCode::METHOD_NOT_ALLOWED);

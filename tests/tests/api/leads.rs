@@ -186,6 +186,78 @@ async fn malformed_bodies_are_answered_400_and_a_missing_field_is_named() {
     body["consent"]["granted"] = json!("yes");
     let (_, err) = error_of(app.post_lead(&body).await).await;
     assert_eq!(err["error"]["field"], "consent.granted");
+
+    // Anything after the lead (a second lead, junk) is refused, not silently dropped.
+    let one = lead_body("first@example.com", "sub-trailing-1").to_string();
+    let two = lead_body("second@example.com", "sub-trailing-2").to_string();
+    for trailing in [format!("{one}{two}"), format!("{one} garbage")] {
+        let resp = app.client.post(app.url("/v1/leads")).header("content-type", "text/plain").body(trailing);
+        let (status, err) = error_of(resp.send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert!(err["error"]["message"].as_str().unwrap().contains("trailing"), "{err}");
+    }
+    // A syntax error inside an object is named at that object.
+    let cut = r#"{"site":"demo","campaign":"welcome","email":"a@example.com","consent":{"granted":true,}}"#;
+    let resp = app.client.post(app.url("/v1/leads")).header("content-type", "text/plain").body(cut);
+    let (status, err) = error_of(resp.send().await.unwrap()).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("consent")));
+    assert!(app.all_leads("demo").await.is_empty());
+}
+
+#[tokio::test]
+async fn json_labelled_as_a_form_is_json_and_forms_decode_strictly() {
+    let app = spawn_app().await;
+    // `curl -d '{...}'` sends JSON as application/x-www-form-urlencoded.
+    let json = lead_body("curl@example.com", "sub-curl-0001").to_string();
+    let resp = app
+        .client
+        .post(app.url("/v1/leads"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(json)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    // A form's media type in any letter case is a form.
+    let form =
+        "site=demo&campaign=welcome&email=case%40example.com&consent=on&consent_text=Yes&consent_version=1";
+    let resp = app
+        .client
+        .post(app.url("/v1/leads"))
+        .header("content-type", "Application/X-WWW-Form-Urlencoded; charset=UTF-8")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    // Bytes that are not UTF-8 once decoded are refused, naming the field, not stored mangled.
+    for bad in [
+        "site=demo&campaign=welcome&email=%FF%FE%40example.com&consent=on",
+        "site=demo&campaign=welcome&email=a%40b.co&name=%C3",
+    ] {
+        let resp = app
+            .client
+            .post(app.url("/v1/leads"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(bad);
+        let (status, err) = error_of(resp.send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(matches!(err["error"]["field"].as_str(), Some("email" | "name")), "{err}");
+    }
+    // A multipart form is refused with a message saying what to send instead.
+    let resp = app
+        .client
+        .post(app.url("/v1/leads"))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("--x\r\nContent-Disposition: form-data; name=\"site\"\r\n\r\ndemo\r\n--x--\r\n")
+        .send()
+        .await
+        .unwrap();
+    let (status, err) = error_of(resp).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")));
+    assert!(err["error"]["message"].as_str().unwrap().contains("multipart"), "{err}");
+    let emails: Vec<Value> = app.all_leads("demo").await.iter().map(|l| l["email"].clone()).collect();
+    assert_eq!(emails.len(), 2, "{emails:?}");
 }
 
 #[tokio::test]
@@ -198,6 +270,23 @@ async fn a_body_over_the_limit_is_answered_413_as_json() {
     assert_eq!(err["error"]["code"], "too_large");
     assert_eq!(err["error"]["field"], "body");
     assert!(err["error"]["message"].as_str().unwrap().contains("(16384 bytes)"), "{err}");
+
+    // A body declared too large is refused at once: no `100 Continue`, nothing read.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn =
+        tokio::net::TcpStream::connect(app.url("").trim_start_matches("http://").trim_end_matches('/'))
+            .await
+            .unwrap();
+    conn.write_all(b"POST /v1/leads HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(5), conn.read_to_end(&mut answer))
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }
 
 #[tokio::test]
