@@ -11,12 +11,13 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-/// The inside of [`ErrorBody`]. `message` is safe to show to a visitor; `field` names the input at fault.
+/// The inside of [`ErrorBody`]. `message` is safe to show to a visitor; `field` names the input at
+/// fault, and is `null` (always present, so every error has one shape) when no input is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub field: Option<String>,
 }
 

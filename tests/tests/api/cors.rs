@@ -101,7 +101,10 @@ async fn a_client_over_its_rate_limit_is_answered_429_with_retry_after() {
     assert_eq!(codes, [201, 201, 201, 429, 429]);
     let limited = statuses.pop().unwrap();
     assert!(limited.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
-    assert_eq!(limited.json::<Value>().await.unwrap()["error"]["code"], "rate_limited");
+    let error = limited.json::<Value>().await.unwrap()["error"].clone();
+    assert_eq!(error["code"], "rate_limited");
+    // Every error has the same shape: `field` is there, null when no input is at fault.
+    assert_eq!(error.as_object().unwrap().get("field"), Some(&Value::Null), "{error}");
     // A person's browser posting a plain form is told so on a page, with the same status.
     let fields = [("site", "demo"), ("campaign", "welcome"), ("email", "rl@example.com")];
     let form = app.post_form(&fields, &[("accept", "text/html,*/*;q=0.8")]).await;
