@@ -74,16 +74,6 @@ fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
 }
 
 /// The first scroll percent above 100 in a trigger tree, if any.
-/// An `any = []` anywhere in a trigger: `any` of nothing never holds, so the campaign could
-/// never show. (`all = []` always holds: it is the default trigger, "at once".)
-fn empty_any(c: &Condition) -> bool {
-    match c {
-        Condition::Any { any: cs } => cs.is_empty() || cs.iter().any(empty_any),
-        Condition::All { all: cs } => cs.iter().any(empty_any),
-        Condition::Leaf(_) => false,
-    }
-}
-
 fn bad_scroll(c: &Condition) -> bool {
     match c {
         Condition::All { all: cs } | Condition::Any { any: cs } => cs.iter().any(bad_scroll),
@@ -213,9 +203,6 @@ impl Sites {
                 }
                 if c.targeting.sample_percent.is_some_and(|p| p > 100) {
                     return Err(invalid(key("targeting.sample_percent"), "must be 0-100"));
-                }
-                if empty_any(&c.trigger) {
-                    return Err(invalid(key("trigger"), "an any = [] list needs at least one condition"));
                 }
                 if let (Some(start), Some(end)) = (c.targeting.starts_at, c.targeting.ends_at)
                     && end <= start
@@ -491,16 +478,6 @@ mod tests {
                     "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\nsuccess = {{ lead_magnet_url = \"javascript:alert(1)\" }}"
                 ),
                 "sites[0].campaigns[0].success.lead_magnet_url",
-            ),
-            (
-                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ any = [] }}"),
-                "sites[0].campaigns[0].trigger",
-            ),
-            (
-                format!(
-                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ all = [{{ delay_seconds = 1 }}, {{ any = [] }}] }}"
-                ),
-                "sites[0].campaigns[0].trigger",
             ),
             (
                 format!(
