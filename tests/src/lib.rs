@@ -141,6 +141,12 @@ impl TestApp {
         self.post_text("/v1/events", body, Some(DEMO_ORIGIN)).await
     }
 
+    /// POSTs `body` as it is, with `content_type`, to `/v1/leads`.
+    pub async fn post_raw(&self, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        let req = self.client.post(self.url("/v1/leads")).header(CONTENT_TYPE, content_type);
+        req.body(body).send().await.expect("request")
+    }
+
     pub async fn post_text(&self, path: &str, body: &Value, origin: Option<&str>) -> reqwest::Response {
         let mut req = self.client.post(self.url(path)).header(CONTENT_TYPE, "text/plain;charset=UTF-8");
         if let Some(o) = origin {
