@@ -41,15 +41,15 @@ async fn accept(
     req: Request,
     is_form: bool,
 ) -> Result<Response, ApiError> {
-    let body = read_body(req, state, LEAD_BODY_LIMIT).await?;
-    // JSON labelled as a form (`curl -d` does that) is still JSON: no form starts with `{`.
-    let is_form = is_form && !body.trim_ascii_start().starts_with(b"{");
-    if !is_form && html::is_multipart(headers) {
+    if html::is_multipart(headers) {
         return Err(ApiError::malformed(
             "multipart/form-data is not accepted: send JSON or application/x-www-form-urlencoded",
             Some("body".into()),
         ));
     }
+    let body = read_body(req, state, LEAD_BODY_LIMIT).await?;
+    // JSON labelled as a form (`curl -d` does that) is still JSON: no form starts with `{`.
+    let is_form = is_form && !body.trim_ascii_start().starts_with(b"{");
     let submission = if is_form {
         let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
         lead_from_form(&body, referer)?
