@@ -5,6 +5,14 @@ use crate::cmd::{cargo, ensure_wasm_target, exec};
 /// The wasm crates are checked for wasm32 and never built natively.
 const WASM_CRATES: [&str; 2] = ["lodestone-tracker", "lodestone-popup"];
 
+/// The packages tested together, with their dev-dependencies, in one feature resolution: the
+/// same selection `lodestone_tests::lodestone_binary` builds the server with, so the server and
+/// the tests share every compiled dependency. xtask is tested on its own, in the resolution its
+/// `cargo xtask` build already compiled; tested with the others, its dependencies would get
+/// other features and every crate they share would be compiled twice.
+const TESTED: [&str; 7] =
+    ["--workspace", "--exclude", "lodestone-tracker", "--exclude", "lodestone-popup", "--exclude", "xtask"];
+
 pub fn run() -> anyhow::Result<()> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
@@ -34,18 +42,20 @@ pub fn run() -> anyhow::Result<()> {
 
     crate::widget::build()?;
 
+    // The server binary the process and browser tests start, built beside the test targets.
     let mut bin = cargo();
-    bin.args(["build", "-p", "ingest", "--bin", "lodestone"]);
+    bin.arg("build").args(TESTED).args(["--bin", "lodestone", "--tests"]);
     exec(bin)?;
 
     let mut test = cargo();
-    test.args(["test", "--workspace"]);
-    for c in WASM_CRATES {
-        test.args(["--exclude", c]);
-    }
+    test.arg("test").args(TESTED);
     // Show what passing tests print: the crash test's counts and the widget's measured figures.
     test.args(["--", "--show-output"]);
     exec(test)?;
+
+    let mut xtask = cargo();
+    xtask.args(["test", "-p", "xtask"]);
+    exec(xtask)?;
     eprintln!("\nall checks and tests passed");
     Ok(())
 }
