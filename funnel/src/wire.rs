@@ -20,8 +20,8 @@ pub struct LeadSubmission {
     pub email: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Custom answers, keyed by field name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Custom answers, keyed by field name. A name given twice is refused, not overwritten.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "unique_names")]
     pub fields: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<ConsentGiven>,
@@ -42,6 +42,31 @@ pub struct LeadSubmission {
     /// Honeypot: hidden from people, so it must arrive empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<String>,
+}
+
+/// A map of answers in which each name appears once: JSON objects may repeat a key, and a map
+/// would silently keep only the last value.
+fn unique_names<'de, D: serde::Deserializer<'de>>(de: D) -> Result<BTreeMap<String, String>, D::Error> {
+    struct Names;
+    impl<'de> serde::de::Visitor<'de> for Names {
+        type Value = BTreeMap<String, String>;
+
+        fn expecting(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+            f.write_str("an object of text answers")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut names = BTreeMap::new();
+            while let Some((name, value)) = map.next_entry::<String, String>()? {
+                if names.contains_key(&name) {
+                    return Err(serde::de::Error::custom(format_args!("duplicate field `{name}`")));
+                }
+                names.insert(name, value);
+            }
+            Ok(names)
+        }
+    }
+    de.deserialize_map(Names)
 }
 
 /// What the visitor agreed to: the exact text shown and its version.

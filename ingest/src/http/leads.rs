@@ -124,6 +124,20 @@ pub fn now_rfc3339() -> String {
         .expect("formatting the current time")
 }
 
+/// Adds one answer of a form: a name sent more than once (checkboxes sharing a name, a
+/// multiple select) keeps every value, in order, joined by ", ".
+fn add_answer(fields: &mut BTreeMap<String, String>, name: &str, value: String) {
+    match fields.get_mut(name) {
+        Some(answer) => {
+            answer.push_str(", ");
+            answer.push_str(&value);
+        }
+        None => {
+            fields.insert(name.to_owned(), value);
+        }
+    }
+}
+
 /// Maps a plain HTML form to a submission. Custom answers come as `fields[name]`, consent as a
 /// checkbox named `consent`; a form without a `submission_id` gets one (it cannot make its own).
 fn lead_from_form(body: &[u8], referer: Option<&str>) -> Result<LeadSubmission, ApiError> {
@@ -152,7 +166,7 @@ fn lead_from_form(body: &[u8], referer: Option<&str>) -> Result<LeadSubmission, 
             "utm_content" => touch.utm_content = Some(value),
             other => {
                 if let Some(name) = other.strip_prefix("fields[").and_then(|k| k.strip_suffix(']')) {
-                    fields.insert(name.to_owned(), value);
+                    add_answer(&mut fields, name, value);
                 }
             }
         }

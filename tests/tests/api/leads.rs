@@ -195,6 +195,18 @@ async fn malformed_bodies_are_answered_400_and_a_missing_field_is_named() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
         assert!(err["error"]["message"].as_str().unwrap().contains("trailing"), "{err}");
     }
+    // A custom answer given twice is refused by its name, not overwritten.
+    let twice = lead_body("a@example.com", "sub-twice-001").to_string().replacen(
+        r#""site""#,
+        r#""fields":{"company":"Acme","company":"Evil"},"site""#,
+        1,
+    );
+    let (status, err) = error_of(app.post_raw("text/plain", twice).await).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("fields.company")),
+        "{err}"
+    );
     // A syntax error inside an object is named at that object.
     let cut = r#"{"site":"demo","campaign":"welcome","email":"a@example.com","consent":{"granted":true,}}"#;
     let (status, err) = error_of(app.post_raw("text/plain", cut).await).await;
@@ -297,6 +309,9 @@ async fn a_plain_html_form_post_is_stored_and_redirected_to_the_thank_you_page()
         ("consent_text", "I agree to receive emails."),
         ("consent_version", "3"),
         ("fields[company]", "Acme"),
+        // Checkboxes sharing a name: every ticked value is kept.
+        ("fields[topics]", "SEO"),
+        ("fields[topics]", "Email"),
         ("website", ""),
     ];
     let resp = app
@@ -322,6 +337,7 @@ async fn a_plain_html_form_post_is_stored_and_redirected_to_the_thank_you_page()
     let leads = app.all_leads("demo").await;
     assert_eq!(leads.len(), 1);
     assert_eq!(leads[0]["fields"]["company"], "Acme");
+    assert_eq!(leads[0]["fields"]["topics"], "SEO, Email");
     assert_eq!(leads[0]["consent"]["granted"], true);
     assert_eq!(leads[0]["page_url"], "http://127.0.0.1:8081/blog/post.html");
 
