@@ -32,9 +32,12 @@ pub enum StartError {
     ClientIpHeader,
     #[error("--admin-token (LODESTONE_ADMIN_TOKEN) must be at least {MIN_ADMIN_TOKEN_LEN} characters")]
     AdminToken,
+    #[error("--metrics-token (LODESTONE_METRICS_TOKEN) must be at least {MIN_ADMIN_TOKEN_LEN} characters")]
+    MetricsToken,
 }
 
-/// The shortest admin token accepted from any source (flag, environment or config file).
+/// The shortest admin token accepted from any source (flag, environment or config file), and
+/// the shortest metrics token.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
 /// A ready-to-serve server: its state and background tasks.
@@ -61,6 +64,9 @@ impl App {
         if settings.admin_token.as_ref().is_some_and(|t| t.chars().count() < MIN_ADMIN_TOKEN_LEN) {
             return Err(StartError::AdminToken);
         }
+        if settings.metrics_token.as_ref().is_some_and(|t| t.chars().count() < MIN_ADMIN_TOKEN_LEN) {
+            return Err(StartError::MetricsToken);
+        }
         let configured = settings.admin_token.clone().or_else(|| sites.admin_token.clone());
         let token_generated = configured.is_none();
         let admin_token =
@@ -81,6 +87,7 @@ impl App {
             counters,
             metrics,
             admin_token: admin_token.into(),
+            metrics_token: settings.metrics_token.as_deref().map(Arc::from),
             limiter: guard::limiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             client_ip_header,
             assets_dir: settings.assets_dir.clone(),

@@ -39,6 +39,11 @@ pub struct ServeSettings {
     #[arg(long, env = "LODESTONE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
+    /// Bearer token `GET /metrics` then requires (at least 16 characters; the admin token is
+    /// accepted too). Without one, the metrics are public: counts only, no personal data.
+    #[arg(long, env = "LODESTONE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Page cache of the embedded database, in MiB (1 to 1048576).
     #[arg(long, env = "LODESTONE_CACHE_MB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub cache_mb: u64,
@@ -102,6 +107,7 @@ impl ServeSettings {
             data_dir: data_dir.into(),
             config: None,
             admin_token: None,
+            metrics_token: None,
             cache_mb: 16,
             rate_limit_per_minute: 0,
             rate_limit_burst: 60,

@@ -36,6 +36,8 @@ pub struct Options {
     pub client_ip_header: Option<String>,
     /// Seconds a client may take over its request headers (`--header-timeout-secs`).
     pub header_timeout_secs: Option<u64>,
+    /// The token `GET /metrics` requires (`--metrics-token`).
+    pub metrics_token: Option<String>,
 }
 
 /// A running server and a client for it. Stops and removes its data when dropped.
@@ -82,6 +84,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     settings.rate_limit_burst = options.rate_limit_burst;
     settings.assets_dir = options.assets_dir.clone();
     settings.client_ip_header = options.client_ip_header.clone();
+    settings.metrics_token = options.metrics_token.clone();
     if let Some(secs) = options.header_timeout_secs {
         settings.header_timeout_secs = secs;
     }

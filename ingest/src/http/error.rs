@@ -24,7 +24,7 @@ pub enum ApiError {
     NotFound { what: &'static str, field: Cow<'static, str> },
     #[error("this origin is not allowed for the site")]
     OriginNotAllowed,
-    #[error("a valid admin token is required (Authorization: Bearer <token>)")]
+    #[error("a valid token is required (Authorization: Bearer <token>)")]
     Unauthorized,
     #[error("the request body did not arrive in time")]
     Timeout,

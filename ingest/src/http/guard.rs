@@ -112,15 +112,19 @@ fn is_admin_token(presented: &str, token: &str) -> bool {
     !token.is_empty() && bool::from(Sha256::digest(presented).ct_eq(&Sha256::digest(token)))
 }
 
+/// Whether `headers` carry `Authorization: Bearer <token>` with one of `tokens`.
+pub fn bears_one_of(headers: &axum::http::HeaderMap, tokens: &[&str]) -> bool {
+    let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer_token);
+    presented.is_some_and(|p| tokens.iter().any(|t| is_admin_token(p, t)))
+}
+
 /// Middleware: the admin routes need `Authorization: Bearer <token>`, compared in constant time.
 pub async fn require_admin(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let presented =
-        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer_token);
-    if presented.is_some_and(|p| is_admin_token(p, &state.admin_token)) {
+    if bears_one_of(req.headers(), &[&state.admin_token]) {
         Ok(next.run(req).await)
     } else {
         Err(ApiError::Unauthorized)

@@ -53,6 +53,8 @@ pub struct Shared {
     pub counters: Counters,
     pub metrics: Metrics,
     pub admin_token: Arc<str>,
+    /// When set, `GET /metrics` needs it (or the admin token) as a bearer token.
+    pub metrics_token: Option<Arc<str>>,
     pub limiter: Option<Arc<guard::Limiter>>,
     pub client_ip_header: Option<HeaderName>,
     pub assets_dir: Option<PathBuf>,

@@ -4,13 +4,15 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
 use super::AppState;
+use super::error::ApiError;
+use super::guard::bears_one_of;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(health)).route("/metrics", get(metrics))
@@ -20,8 +22,14 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+/// The metrics; behind the metrics token (or the admin token) when one is set.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    if let Some(token) = &state.metrics_token
+        && !bears_one_of(&headers, &[token, &state.admin_token])
+    {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()))
 }
 
 /// Middleware: counts each request under its route template and status, and logs the same.

@@ -127,3 +127,17 @@ fn the_binary_refuses_an_empty_or_short_admin_token_from_the_environment_or_flag
         assert!(stderr.contains("LODESTONE_ADMIN_TOKEN") && stderr.contains("at least 16"), "{stderr}");
     }
 }
+
+#[test]
+fn the_binary_refuses_a_short_metrics_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(lodestone_binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-token", "fifteen-chars-x", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("LODESTONE_ADMIN_TOKEN", "admin-token-0123456789")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "started with a short metrics token");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LODESTONE_METRICS_TOKEN") && stderr.contains("at least 16"), "{stderr}");
+}

@@ -34,6 +34,34 @@ async fn metrics_count_requests_by_route_and_status_leads_batches_and_flushes() 
 }
 
 #[tokio::test]
+async fn with_a_metrics_token_the_metrics_need_it_or_the_admin_token() {
+    let token = "metrics-token-0123456789";
+    let app = spawn_with(Options { metrics_token: Some(token.into()), ..Options::default() }).await;
+    let get = |bearer: Option<&str>| {
+        let req = app.client.get(app.url("/metrics"));
+        let req = match bearer {
+            Some(b) => req.bearer_auth(b),
+            None => req,
+        };
+        async move { req.send().await.unwrap() }
+    };
+    for refused in [None, Some("metrics-token-012345678"), Some("")] {
+        let resp = get(refused).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{refused:?}");
+        assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "authorization");
+    }
+    for allowed in [token, app.admin_token.as_str()] {
+        let resp = get(Some(allowed)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.text().await.unwrap().contains("lodestone_http_requests_total"));
+    }
+    // Health stays open: load balancers probe it without a token.
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn an_unknown_route_is_answered_404_as_json() {
     let app = spawn_app().await;
     let resp = app.client.get(app.url("/nope")).send().await.unwrap();
