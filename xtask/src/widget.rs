@@ -117,8 +117,6 @@ fn shorten_names(dir: &Path, stem: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The page-facing script: the tracker glue and the bootstrap (`widget/tracker/src/host.js`)
-/// in one function scope, so the only global it leaves is `window.lodestone`.
 /// The hashed asset names the bootstrap loads.
 struct Names<'a> {
     tracker_wasm: &'a str,
@@ -129,6 +127,10 @@ struct Names<'a> {
     debug_tracker_wasm: &'a str,
 }
 
+/// The page-facing script: the tracker glue and the bootstrap (`widget/tracker/src/host.js`)
+/// in one function scope, so the only global it leaves is `window.lodestone`, and inside one
+/// `try`, so a page that broke what the setup uses (`TextDecoder` gone, `window.lodestone`
+/// read-only) gets no widget rather than an error.
 fn lodestone_js(glue: &str, names: &Names<'_>) -> anyhow::Result<String> {
     let host = fs::read_to_string(root().join("widget/tracker/src/host.js"))?
         .replace("{{TRACKER_WASM}}", names.tracker_wasm)
@@ -137,7 +139,8 @@ fn lodestone_js(glue: &str, names: &Names<'_>) -> anyhow::Result<String> {
         .replace("{{DEBUG_TRACKER_WASM}}", names.debug_tracker_wasm)
         .replace("{{POPUP_JS}}", names.popup_js)
         .replace("{{POPUP_WASM}}", names.popup_wasm);
-    let script = format!("(function () {{\n\"use strict\";\n{glue}\n{host}\n}})();\n");
+    let script =
+        format!("(function () {{\n\"use strict\";\ntry {{\n{glue}\n{host}\n}} catch (e) {{}}\n}})();\n");
     Ok(format!("/*! Lodestone widget */\n{}", minify(&script, Kind::Classic)?))
 }
 

@@ -1,11 +1,12 @@
-//! Isolation from the host page: hostile host CSS, a strict Content-Security-Policy, and the
-//! widget leaving the page untouched.
+//! Isolation from the host page: hostile host CSS and scripts, a strict Content-Security-Policy
+//! and Trusted Types, the tag included twice, stored state written by others, and the widget
+//! leaving the page untouched.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lodestone_tests::Options;
 use lodestone_tests::browser::{Browser, Device, browser, stack, stack_with, widget_dist};
+use lodestone_tests::{Options, lead_body};
 use serde_json::{Value, json};
 
 /// Computed styles of the popup's parts.
@@ -119,4 +120,130 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_scripts_that_break_globals_or_shortcuts_get_no_error_and_do_not_break_the_widget() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+
+    // Keys typed in the popup do not reach the page's shortcuts (which would see the host, not
+    // an input, as the target), and the field gets every character.
+    b.visit(&s.page("/fixtures/hostile-js.html")).await;
+    b.wait_for_popup(10).await;
+    b.type_into("email", "kate.k@example.com").await;
+    assert_eq!(
+        b.in_widget("root.querySelector('input[name=email]').value").await,
+        json!("kate.k@example.com")
+    );
+    assert_eq!(b.js("return window.__shortcuts;").await, json!([]));
+
+    // A page whose fetch throws at once: the lead is queued, the popup settles, and the tracker
+    // keeps answering.
+    b.visit(&s.page("/fixtures/hostile-js.html?case=throwing-fetch")).await;
+    b.js("lodestone.open('welcome');").await;
+    b.wait_for_popup(10).await;
+    b.submit_lead("queued@example.com").await;
+    b.wait_until(
+        "window.__probe.events.some(function (e) { return e.type === 'lodestone:lead' && e.detail.queued === true; })",
+        10,
+    )
+    .await;
+    assert!(
+        b.js("return typeof lodestone.score();").await == json!("number"),
+        "the tracker stopped answering"
+    );
+    assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
+
+    // Setup the page broke: no widget, and no error.
+    for case in ["no-text-decoder", "read-only-global"] {
+        b.goto(&s.page(&format!("/fixtures/hostile-js.html?case={case}"))).await;
+        b.wait_until("document.readyState === 'complete'", 10).await;
+        b.wait_until(
+            "performance.getEntriesByType('resource').some(function (e) { return /lodestone\\.js$/.test(e.name); })",
+            10,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(b.js("return window.__probe.errors;").await, json!([]), "{case}");
+        assert!(!b.popup_open().await, "{case}");
+    }
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_enforcing_trusted_types_gets_no_popup_and_nothing_left_over_its_content() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/trusted-types.html")).await;
+    // The popup module loads (at idle), the campaign's 3 s delay passes, and the popup fails to
+    // render.
+    b.wait_until(
+        "performance.getEntriesByType('resource').some(function (e) { return /popup-[0-9a-f]+\\.wasm$/.test(e.name); })",
+        10,
+    )
+    .await;
+    b.wait_until("performance.now() > 4500", 10).await;
+    assert!(!b.popup_open().await, "a popup host was left on the page");
+    let covered = "return document.elementFromPoint(innerWidth / 2, innerHeight / 2).closest('[data-lodestone]') !== null;";
+    assert_eq!(b.js(covered).await, json!(false));
+    assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
+    // The tracker itself still works.
+    assert!(b.js("return typeof lodestone.score();").await == json!("number"));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tag_included_twice_runs_once() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/twice.html")).await;
+    b.wait_for_popup(10).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let shows = b.js("return window.__probe.events.filter(function (e) { return e.type === 'lodestone:show'; }).length;").await;
+    assert_eq!(shows, json!(1));
+    assert_eq!(b.js("return document.querySelectorAll('[data-lodestone]').length;").await, json!(1));
+    assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_state_written_by_others_is_trimmed_to_its_caps_without_stalling_the_page() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    // 2,000 pages in the history (about 50 KB, written by a script or an extension) and 50
+    // leads waiting in the queue.
+    let leads: Vec<Value> = (0..50)
+        .map(|i| {
+            let id = format!("sub-foreign-{i:03}");
+            json!({ "id": id, "body": lead_body(&format!("q{i}@example.com"), &id).to_string(), "n": 0, "next": 0 })
+        })
+        .collect();
+    let script = format!(
+        "var now = Date.now(), pages = [];\
+         for (var i = 0; i < 2000; i++) pages.push({{ p: '/p' + i, a: now }});\
+         localStorage.setItem('lodestone:demo', JSON.stringify({{ visits: 1, views: 1, seen: now, since: now, pages: pages }}));\
+         localStorage.setItem('lodestone:demo:queue', JSON.stringify({}));",
+        Value::Array(leads)
+    );
+    b.edit_storage(&s.page("/playbook.html"), &script).await;
+    b.visit(&s.page("/fixtures/plain.html")).await;
+    b.wait_until("localStorage.getItem('lodestone:demo').length <= 16384", 10).await;
+    let pages = b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).pages.length;").await;
+    assert!(pages.as_u64().unwrap() <= 30, "{pages}");
+    let long: Vec<Value> = serde_json::from_value(b.js("return window.__probe.longtasks;").await).unwrap();
+    assert!(long.iter().all(|t| t["duration"].as_f64().unwrap() < 50.0), "long tasks: {long:?}");
+    // Only the newest ten leads are kept and sent.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.app.all_leads("demo").await.len() < 10 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut sent: Vec<String> =
+        s.app.all_leads("demo").await.iter().map(|l| l["email"].as_str().unwrap().to_owned()).collect();
+    sent.sort();
+    let newest: Vec<String> = (40..50).map(|i| format!("q{i}@example.com")).collect();
+    assert_eq!(sent, newest);
+    assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
+    b.close().await;
 }

@@ -56,10 +56,19 @@ pub fn mount(campaign_json: String, ctx: JsValue) -> Result<(), JsValue> {
     root.set_adopted_style_sheets(&Array::of1(&sheet));
     let container: HtmlElement = document.create_element("div")?.dyn_into()?;
     root.append_child(&container)?;
-    body.append_child(&host)?;
+    // Keys typed in the popup stop at its host: the page's shortcuts (which see the host, not
+    // our input, as the target) must not fire while the visitor types an address.
+    let stop = Closure::<dyn Fn(web_sys::Event)>::new(|e: web_sys::Event| e.stop_propagation());
+    for kind in ["keydown", "keypress", "keyup"] {
+        host.add_event_listener_with_callback(kind, stop.as_ref().unchecked_ref())?;
+    }
+    stop.forget();
     // The view lives until the host element is removed; keeping the handle to drop it would
     // compile drop code for the whole view tree into the module (a popup mounts rarely).
     leptos::mount::mount_to(container, move || dialog::popup(view)).forget();
+    // Attached only once rendered: if rendering throws (a page enforcing Trusted Types refuses
+    // the templates), nothing is left on the page.
+    body.append_child(&host)?;
     OPEN.with(|o| *o.borrow_mut() = Some(Mounted { host, root, restore, ctx }));
     after_paint(|| {
         focus("#ls-email");

@@ -9,7 +9,7 @@ use funnel::{DayActivity, Touch};
 use wasm_bindgen::JsValue;
 
 use crate::host::Host;
-use crate::js::{self, get, get_f64, get_str, get_u32, items};
+use crate::js::{self, get, get_f64, get_str, get_u32};
 use crate::json::{self, Object};
 
 /// A new session starts after this much inactivity.
@@ -139,19 +139,24 @@ fn drop_oldest<T>(v: &mut Vec<T>) {
 impl History {
     /// Reads the history of `site`; empty when absent, unreadable or older than the age cap.
     pub fn load(host: &Host, site: &str) -> Self {
-        let text = host.load(&key(site));
+        // Far over the cap this history cannot be ours: it starts afresh rather than stall the
+        // page trimming it.
+        let text = host.load(&key(site)).filter(|t| t.len() <= 4 * MAX_BYTES);
         let Some(v) = text.as_deref().and_then(js::parse) else { return Self::default() };
-        let last_seen = get_f64(&v, "seen").unwrap_or(0.0);
-        if js::now() - last_seen > MAX_AGE_MS {
+        let now = js::now();
+        // A time in the future (another clock, an edited value) counts as now, so no cooldown
+        // outlasts its setting.
+        let past = |t: Option<f64>| t.map(|t| t.min(now));
+        let last_seen = past(get_f64(&v, "seen")).unwrap_or(0.0);
+        if now - last_seen > MAX_AGE_MS {
             return Self::default();
         }
         let memory = |m: &JsValue| CampaignMemory {
-            closed_at: get_f64(m, "closed"),
-            converted_at: get_f64(m, "converted"),
+            closed_at: past(get_f64(m, "closed")),
+            converted_at: past(get_f64(m, "converted")),
             shown: get_u32(m, "shown"),
             session: get_u32(m, "session"),
         };
-        let now = js::now();
         let today = day_of(now);
         // A first or last touch older than the age cap (or without a time) is forgotten.
         let recent = |t: Option<Touch>| t.filter(|t| now - t.at.unwrap_or(0) as f64 <= MAX_AGE_MS);
@@ -163,10 +168,10 @@ impl History {
             cta_clicks: get_u32(&v, "cta"),
             outbound_clicks: get_u32(&v, "out"),
             last_seen,
-            session_start: get_f64(&v, "since").unwrap_or(last_seen),
-            last_popup: get_f64(&v, "popup"),
+            session_start: past(get_f64(&v, "since")).unwrap_or(last_seen),
+            last_popup: past(get_f64(&v, "popup")),
             roll: get_u32(&v, "roll").min(99) as u8,
-            pages: items(&get(&v, "pages"))
+            pages: js::newest(&get(&v, "pages"), MAX_PATHS as u32)
                 .filter_map(|p| {
                     Some(Page {
                         path: get_str(&p, "p")?,
@@ -174,26 +179,26 @@ impl History {
                         views: get_u32(&p, "v"),
                         engaged: get_u32(&p, "e"),
                         scroll: get_u32(&p, "s").min(100) as u8,
-                        seen: get_f64(&p, "a").unwrap_or(now),
+                        seen: past(get_f64(&p, "a")).unwrap_or(now),
                     })
                 })
                 .filter(|p| now - p.seen <= MAX_AGE_MS)
                 .collect(),
-            days: items(&get(&v, "days"))
+            days: js::newest(&get(&v, "days"), MAX_DAYS)
                 .map(|d| DayActivity {
                     day: get_u32(&d, "d"),
                     page_views: get_u32(&d, "v"),
                     engaged_seconds: get_u32(&d, "e"),
                     cta_clicks: get_u32(&d, "c"),
                 })
-                .filter(|d| d.day + MAX_DAYS > today)
+                .filter(|d| d.day + MAX_DAYS > today && d.day <= today)
                 .collect(),
-            referrer_hosts: js::strings(&get(&v, "refs")),
-            utm_sources: js::strings(&get(&v, "sources")),
-            utm_campaigns: js::strings(&get(&v, "utms")),
+            referrer_hosts: js::strings(&get(&v, "refs"), MAX_ARRIVALS as u32),
+            utm_sources: js::strings(&get(&v, "sources"), MAX_ARRIVALS as u32),
+            utm_campaigns: js::strings(&get(&v, "utms"), MAX_ARRIVALS as u32),
             first: recent(touch_from_js(&get(&v, "first"))),
             last: recent(touch_from_js(&get(&v, "last"))),
-            campaigns: items(&get(&v, "camps"))
+            campaigns: js::newest(&get(&v, "camps"), 64)
                 .filter_map(|c| Some((get_str(&c, "id")?, memory(&c))))
                 .collect(),
         }

@@ -36,7 +36,8 @@ var host = {
   send: function (tag, url, body) {
     var o = { mode: "cors", credentials: "omit" };
     if (body != null) { o.method = "POST"; o.body = body; o.keepalive = true; }
-    fetch(url, o).then(function (r) {
+    // A page's fetch may throw at once: that is a failed send, answered after this call.
+    Promise.resolve().then(function () { return fetch(url, o); }).then(function (r) {
       return r.json().catch(function () { return null; }).then(function (j) { fire(1, tag, r.status, j); });
     }).catch(function () { fire(1, tag, 0, null); });
   },
@@ -83,7 +84,7 @@ var host = {
   show: function (json) { loadPopup().then(function (m) { m.mount(json, ctx); fire(6); }).catch(function () { fire(7); }); },
   hide: function () { if (popup) popup.then(function (m) { safe(function () { m.unmount(); }); }).catch(function () {}); },
   emit: function (name, detail) { setTimeout(function () { safe(function () { dispatchEvent(new CustomEvent(name, { detail: JSON.parse(detail) })); }); }, 0); },
-  settle: function (ok, value) { var p = pending; pending = null; if (p) p[ok ? 0 : 1](JSON.parse(value)); },
+  settle: function (ok, value) { var p = pending; pending = null; if (p) p[ok ? 0 : 1](safe(function () { return JSON.parse(value); })); },
   mark: function (name) { safe(function () { performance.mark(name); }); },
   // The debug overlay (`?lodestone_debug=1`): its own module, loaded only then.
   debug: function (json) {
@@ -91,6 +92,12 @@ var host = {
     debug.then(function (m) { m.render(JSON.parse(json)); }).catch(function () {});
   }
 };
+// The tracker calls these while it holds its state: one that threw would leave it unusable for
+// the rest of the page view, so none does, whatever the page has done to the globals they use.
+Object.keys(host).forEach(function (k) {
+  var f = host[k];
+  host[k] = function (a, b, c) { return safe(function () { return f(a, b, c); }); };
+});
 // `window.lodestone` exists at once: calls made before the tracker has loaded (a consent banner,
 // an early `open`) are queued and replayed in order once it has.
 function api(kind) {
@@ -103,7 +110,8 @@ function api(kind) {
   };
 }
 var site = base && script.getAttribute("data-site");
-if (site) {
+// The tag included twice (by hand and by a tag manager): the second copy stands down.
+if (site && !(window.lodestone && "ready" in window.lodestone)) {
   var origin = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, "");
   window.lodestone = { ready: false, open: api(10), close: api(11), score: api(12), reset: api(13), track: api(19), consent: api(20),
     // The debug build of the tracker reports every rule's verdict; the page reloads into it.

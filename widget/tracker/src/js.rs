@@ -49,13 +49,20 @@ pub fn get_bool(obj: &JsValue, key: &str) -> Option<bool> {
 
 /// The elements of `value` when it is an array (none otherwise).
 pub fn items(value: &JsValue) -> impl Iterator<Item = JsValue> + '_ {
-    let len = if is_array(value) { get_u32(value, "length") } else { 0 };
-    (0..len).map(move |i| reflect_get(value, &JsValue::from(i)).unwrap_or(JsValue::UNDEFINED))
+    newest(value, u32::MAX)
 }
 
-/// The strings among the elements of `value` when it is an array.
-pub fn strings(value: &JsValue) -> Vec<String> {
-    items(value).filter_map(|s| s.as_string()).collect()
+/// The last `n` elements of `value` when it is an array: the newest of a most-recent-last list
+/// read from storage, which someone else (an extension, a page script) may have filled.
+pub fn newest(value: &JsValue, n: u32) -> impl Iterator<Item = JsValue> + '_ {
+    let len = if is_array(value) { get_u32(value, "length") } else { 0 };
+    (len.saturating_sub(n)..len)
+        .map(move |i| reflect_get(value, &JsValue::from(i)).unwrap_or(JsValue::UNDEFINED))
+}
+
+/// The strings among the last `n` elements of `value` when it is an array.
+pub fn strings(value: &JsValue, n: u32) -> Vec<String> {
+    newest(value, n).filter_map(|s| s.as_string()).collect()
 }
 
 pub fn stringify(value: &JsValue) -> Option<String> {

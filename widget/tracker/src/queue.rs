@@ -10,7 +10,7 @@ use crate::prelude::*;
 use wasm_bindgen::JsValue;
 
 use crate::host::Host;
-use crate::js::{self, get_f64, get_str, get_u32, items};
+use crate::js::{self, get_f64, get_str, get_u32};
 use crate::json::{self, Object};
 
 /// At most this many leads wait; the oldest is dropped first.
@@ -40,11 +40,12 @@ fn parse(q: &JsValue) -> Option<Queued> {
     Some(Queued { id, body, attempts: get_u32(q, "n"), next: get_f64(q, "next")? })
 }
 
-/// The stored queue of `site`, oldest first.
+/// The stored queue of `site`, oldest first: at most its newest [`MAX_QUEUE`] leads, whatever
+/// was stored.
 pub fn load(host: &Host, site: &str) -> Vec<Queued> {
     let text = host.load(&key(site));
     let Some(v) = text.as_deref().and_then(js::parse) else { return Vec::new() };
-    items(&v).filter_map(|q| parse(&q)).collect()
+    js::newest(&v, MAX_QUEUE as u32).filter_map(|q| parse(&q)).collect()
 }
 
 /// Applies `change` to the stored queue (read afresh) and writes it back, or removes the

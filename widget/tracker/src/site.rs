@@ -71,8 +71,8 @@ fn condition(v: &JsValue) -> Condition {
 fn targeting(t: &JsValue) -> Targeting {
     let time = |k| get_f64(t, k).map(|v| v as i64);
     Targeting {
-        include: js::strings(&get(t, "include")),
-        exclude: js::strings(&get(t, "exclude")),
+        include: js::strings(&get(t, "include"), u32::MAX),
+        exclude: js::strings(&get(t, "exclude"), u32::MAX),
         referrer: get_str(t, "referrer"),
         utm_source: get_str(t, "utm_source"),
         utm_campaign: get_str(t, "utm_campaign"),
