@@ -155,6 +155,16 @@ async fn page_scripts_that_break_globals_or_shortcuts_get_no_error_and_do_not_br
     );
     assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
 
+    // Offline, with storage refused: the lead cannot be kept for later, so the visitor is told
+    // (not promised a retry that cannot happen).
+    b.visit(&s.page("/fixtures/hostile-js.html?case=offline-no-storage")).await;
+    b.js("lodestone.open('welcome');").await;
+    b.wait_for_popup(10).await;
+    b.submit_lead("lost@example.com").await;
+    b.wait_until("document.querySelector('[data-lodestone]').shadowRoot.querySelector('.error[role=alert]').textContent.length > 0", 10)
+        .await;
+    assert_eq!(b.js("return window.__probe.events.filter(function (e) { return e.type === 'lodestone:lead'; }).length;").await, json!(0));
+
     // Setup the page broke: no widget, and no error.
     for case in ["no-text-decoder", "read-only-global"] {
         b.goto(&s.page(&format!("/fixtures/hostile-js.html?case={case}"))).await;

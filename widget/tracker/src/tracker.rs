@@ -646,6 +646,14 @@ impl Tracker {
             }
             Sent::Retry => {
                 queue::postpone(&self.host, &self.site, &id, js::now());
+                // Not kept (the browser refused storage): say so rather than promise a retry
+                // that cannot happen; the visitor can send again.
+                if !queue::load(&self.host, &self.site).iter().any(|q| q.id == id) {
+                    if settles {
+                        self.host.settle(false, "null");
+                    }
+                    return;
+                }
                 result.bool("queued", true).end()
             }
         };
