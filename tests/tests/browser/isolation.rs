@@ -127,6 +127,15 @@ async fn page_scripts_that_break_globals_or_shortcuts_get_no_error_and_do_not_br
     let s = stack().await;
     let b = browser(Device::Desktop).await;
 
+    // A page that adds to `Object.prototype`: the welcome campaign's rules are read as the
+    // server sent them (not as an empty `all`, which would show it at once), so it waits for its
+    // 3 s delay.
+    b.visit(&s.page("/fixtures/hostile-js.html?case=polluted-prototype")).await;
+    b.wait_until("typeof lodestone.score === 'function' && performance.now() > 1500", 10).await;
+    assert!(!b.popup_open().await, "the popup ignored its delay");
+    b.wait_for_popup(10).await;
+    assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
+
     // Keys typed in the popup do not reach the page's shortcuts (which would see the host, not
     // an input, as the target), and the field gets every character.
     b.visit(&s.page("/fixtures/hostile-js.html")).await;

@@ -10,6 +10,8 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     #[wasm_bindgen(js_namespace = Reflect, js_name = get, catch)]
     fn reflect_get(target: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = Object, js_name = getOwnPropertyDescriptor, catch)]
+    fn own_property(target: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_namespace = Array, js_name = isArray)]
     fn is_array(value: &JsValue) -> bool;
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
@@ -22,12 +24,18 @@ extern "C" {
     pub fn random() -> f64;
 }
 
-/// `obj[key]`, `undefined` when `obj` is not an object.
+/// `obj[key]` when `key` is `obj`'s own data property, `undefined` otherwise: a page that
+/// adds to `Object.prototype` (`Object.prototype.all = []`) does not change what a config or a
+/// stored history says.
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
-    if obj.is_object() {
-        reflect_get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-    } else {
-        JsValue::UNDEFINED
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    match own_property(obj, &JsValue::from_str(key)) {
+        Ok(found) if found.is_object() => {
+            reflect_get(&found, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED)
+        }
+        _ => JsValue::UNDEFINED,
     }
 }
 
