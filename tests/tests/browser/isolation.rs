@@ -266,3 +266,22 @@ async fn stored_state_written_by_others_is_trimmed_to_its_caps_without_stalling_
     assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transformed_body_neither_moves_the_popup_off_screen_nor_scrolls_the_page() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/transformed.html")).await;
+    b.js("window.scrollTo(0, 1500);").await;
+    b.wait_for_popup(10).await;
+    let placed = b
+        .in_widget(
+            "(function(){var r=root.querySelector('[role=dialog]').getBoundingClientRect();\
+             return {scroll: scrollY, inside: r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth,\
+             on_top: document.elementFromPoint(r.left + r.width / 2, r.top + 20) === host};})()",
+        )
+        .await;
+    assert_eq!(placed, json!({ "scroll": 1500, "inside": true, "on_top": true }));
+    assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
+    b.close().await;
+}

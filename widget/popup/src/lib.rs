@@ -46,7 +46,11 @@ pub fn mount(campaign_json: String, ctx: JsValue) -> Result<(), JsValue> {
     let view = View::parse(&campaign_json).ok_or_else(|| JsValue::from_str("invalid campaign"))?;
     let window = web_sys::window().ok_or(JsValue::NULL)?;
     let document = window.document().ok_or(JsValue::NULL)?;
-    let body = document.body().ok_or(JsValue::NULL)?;
+    // The host goes on `<html>`, beside `<body>`: a `transform`, `filter` or `contain` on the
+    // body would otherwise become the containing block of its fixed position (the popup then
+    // sits on the body, off screen, and focusing it scrolls the page), and a router that
+    // replaces the body's content leaves it alone.
+    let parent = document.document_element().ok_or(JsValue::NULL)?;
     let restore = document.active_element().and_then(|e| e.dyn_into::<HtmlElement>().ok());
     let host = document.create_element("div")?;
     host.set_attribute("data-lodestone", "")?;
@@ -68,7 +72,7 @@ pub fn mount(campaign_json: String, ctx: JsValue) -> Result<(), JsValue> {
     leptos::mount::mount_to(container, move || dialog::popup(view)).forget();
     // Attached only once rendered: if rendering throws (a page enforcing Trusted Types refuses
     // the templates), nothing is left on the page.
-    body.append_child(&host)?;
+    parent.append_child(&host)?;
     OPEN.with(|o| *o.borrow_mut() = Some(Mounted { host, root, restore, ctx }));
     after_paint(|| {
         focus("#ls-email");
