@@ -15,7 +15,7 @@ const DAY_MS: f64 = 86_400_000.0;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Frequency {
-    /// Days hidden after the visitor closes it.
+    /// Days hidden after the visitor closes it (or leaves the page while it is open).
     #[serde(default = "seven")]
     pub after_close_days: u32,
     /// Days hidden after the visitor converts; `None` means never again.
@@ -58,7 +58,7 @@ pub struct Memory {
 pub struct Recent {
     /// A popup already showed on this page view.
     pub shown_this_page: bool,
-    /// When the last popup of the site showed.
+    /// When the last popup of the site showed, or closed once it has.
     pub last_popup_at: Option<f64>,
 }
 

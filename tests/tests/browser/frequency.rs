@@ -1,5 +1,5 @@
-//! Frequency across reloads: converted campaigns never return, closed ones wait out their
-//! cooldown; the scroll trigger.
+//! Frequency across reloads: converted campaigns never return, closed ones (or ones left
+//! open) wait out their cooldown, hidden tabs show nothing; the scroll trigger.
 
 use std::time::Duration;
 
@@ -49,6 +49,30 @@ async fn a_converted_campaign_never_shows_again_and_a_closed_one_waits_out_its_c
     closed.goto(&s.page("/index.html")).await;
     closed.wait_for_popup(10).await;
     closed.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_popup_left_open_counts_as_dismissed_and_a_hidden_tab_waits_to_be_seen() {
+    let s = stack().await;
+
+    // The visitor moves on without closing the popup: it does not follow them to every page.
+    let left = browser(Device::Desktop).await;
+    left.goto(&s.page("/index.html")).await;
+    left.wait_for_popup(10).await;
+    left.goto(&s.page("/fixtures/plain.html")).await;
+    assert!(!shows_within_five_seconds(&left).await, "shown again after being left open");
+    left.close().await;
+
+    // A tab the visitor is not looking at spends no popup; it shows once they look.
+    let hidden = browser(Device::Desktop).await;
+    hidden.goto(&s.page("/fixtures/plain.html")).await;
+    hidden
+        .js("Object.defineProperty(document, 'visibilityState', { configurable: true, get: function () { return 'hidden'; } });")
+        .await;
+    assert!(!shows_within_five_seconds(&hidden).await, "shown in a hidden tab");
+    hidden.js("delete document.visibilityState;").await;
+    hidden.wait_for_popup(5).await;
+    hidden.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -333,6 +333,28 @@ async fn at_most_once_per_session_holds_across_reloads_until_a_new_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_cooldown_runs_from_the_end_of_the_last_popup() {
+    let s = stack_for(config(
+        "frequency = { global_cooldown_seconds = 4 }",
+        &[
+            ("first", "priority = 9\ntrigger = { delay_seconds = 1 }"),
+            ("second", "priority = 1\ntrigger = { delay_seconds = 1 }"),
+        ],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    shows(&b, "first", 5).await;
+    // Read for longer than the cooldown, then closed: the next page must still wait it out.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    close_with_escape(&b).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    assert!(!appears_within(&b, 2).await, "shown within the global cooldown after a close");
+    shows(&b, "second", 6).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_gpc_nothing_is_stored_and_rules_see_only_the_current_page() {
     let s = stack_for(config("", &[("second-view", "trigger = { min_page_views = 2 }")])).await;
     let b = browser(Device::Desktop).await;

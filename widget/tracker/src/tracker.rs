@@ -381,7 +381,12 @@ impl Tracker {
             self.history.last_seen = now;
             self.save();
         }
-        self.evaluate();
+        // A hidden tab shows nothing: a delay or inactivity trigger waits until the visitor
+        // looks at the page again (a tab opened in the background would otherwise spend its
+        // popup, and the cooldowns, unseen).
+        if visible {
+            self.evaluate();
+        }
     }
 
     pub fn scrolled(&mut self, percent: u32) {
@@ -560,6 +565,10 @@ impl Tracker {
             let m = self.history.memory_mut(&id);
             m.shown = if m.session == visits { m.shown + 1 } else { 1 };
             m.session = visits;
+            // A showing the visitor leaves without closing (a link, Back, the tab closed) is
+            // dismissed all the same: its after-close cooldown starts now, and a close or a
+            // conversion during the showing replaces this.
+            m.closed_at = Some(now);
             self.history.last_popup = Some(now);
             self.save();
             self.campaign_event(&id, "shown");
@@ -576,11 +585,14 @@ impl Tracker {
         let Some(id) = self.open.take() else { return };
         // Its answer, when it comes, must not settle the next popup's form.
         self.awaiting = None;
+        let now = js::now();
         let shown_at = self.history.last_popup;
         let memory = self.history.memory_mut(&id);
         if funnel::frequency::close_starts_cooldown(memory.converted_at, shown_at) {
-            memory.closed_at = Some(js::now());
+            memory.closed_at = Some(now);
         }
+        // The global cooldown runs from the end of this popup, however long it stayed open.
+        self.history.last_popup = Some(now);
         self.save();
         self.campaign_event(&id, "closed");
         self.host.emit("lodestone:close", &Object::new().str("campaign", &id).str("reason", reason).end());
@@ -657,7 +669,10 @@ impl Tracker {
                 result.bool("queued", true).end()
             }
         };
-        self.history.memory_mut(&campaign).converted_at = Some(js::now());
+        let memory = self.history.memory_mut(&campaign);
+        memory.converted_at = Some(js::now());
+        // The conversion, not the dismissal assumed when the popup showed, now decides.
+        memory.closed_at = None;
         self.save();
         self.campaign_event(&campaign, "converted");
         if settles {
