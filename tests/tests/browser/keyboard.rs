@@ -1,7 +1,11 @@
-//! Keyboard and small-screen use of the popup: focus moves in and is trapped, Escape closes,
-//! focus returns; the form at narrow widths.
+//! Keyboard, pointer and small-screen use of the popup: focus moves in and is trapped, Escape
+//! closes, focus returns; only a deliberate click on the backdrop closes; the form at narrow
+//! widths, long copy, and right-to-left pages.
 
-use lodestone_tests::browser::{Device, ESCAPE, TAB, browser, stack};
+use std::time::Duration;
+
+use lodestone_tests::Options;
+use lodestone_tests::browser::{Device, ESCAPE, TAB, browser, stack, stack_with};
 use serde_json::json;
 
 const FOCUSED: &str =
@@ -70,4 +74,77 @@ async fn the_form_stays_usable_at_320_px_with_the_keyboard_up() {
         "{layout}"
     );
     b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_click_begun_and_ended_on_the_backdrop_closes_and_not_one_just_after_sending() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/index.html")).await;
+    b.wait_for_popup(10).await;
+    // The second click of an impatient double click on Send: it lands on the backdrop the
+    // moment the smaller success view replaces the form.
+    b.in_widget(
+        "(function(){var bd=root.querySelector('.backdrop'),ok=root.querySelector('.success');\
+         new MutationObserver(function(m,o){if(ok.closest('[hidden]'))return;o.disconnect();\
+         bd.dispatchEvent(new MouseEvent('mousedown',{bubbles:true}));bd.dispatchEvent(new MouseEvent('click',{bubbles:true}));\
+         window.__second_click=true;}).observe(root,{attributes:true,subtree:true});return true;})()",
+    )
+    .await;
+    b.submit_lead("impatient@example.com").await;
+    b.wait_until("window.__second_click === true", 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(b.popup_open().await, "the click right after sending closed the success view");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Selecting text in the dialog and releasing over the backdrop is not a click on it.
+    b.in_widget(
+        "(function(){root.querySelector('.dialog').dispatchEvent(new MouseEvent('mousedown',{bubbles:true}));\
+         root.querySelector('.backdrop').dispatchEvent(new MouseEvent('click',{bubbles:true}));return true;})()",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(b.popup_open().await, "a drag that ended on the backdrop closed the popup");
+    // A real click on the backdrop still closes it.
+    b.in_widget(
+        "(function(){var bd=root.querySelector('.backdrop');bd.dispatchEvent(new MouseEvent('mousedown',{bubbles:true}));\
+         bd.dispatchEvent(new MouseEvent('click',{bubbles:true}));return true;})()",
+    )
+    .await;
+    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_words_wrap_inside_the_dialog_and_the_campaigns_language_sets_its_direction() {
+    let word = "Rechtsschutzversicherungsgesellschaftenvergleichsportalempfehlungsliste";
+    let toml = format!(
+        "[[sites]]\nid = \"demo\"\nallowed_origins = [\"{{{{SITE_ORIGIN}}}}\"]\n\
+         [[sites.campaigns]]\nid = \"long\"\nheadline = \"{word}\"\n\
+         body = \"https://www.example.com/{word}/{word}?utm_source=newsletter\"\ntrigger = {{ delay_seconds = 1 }}\n"
+    );
+    let s = stack_with(Options { config_toml: Some(toml), ..Options::default() }).await;
+    for device in [Device::Desktop, Device::Phone] {
+        let b = browser(device).await;
+        b.visit(&s.page("/fixtures/rules.html")).await;
+        // A right-to-left page; the campaign is in a left-to-right language.
+        b.js("document.documentElement.dir = 'rtl';").await;
+        b.wait_for_popup(10).await;
+        let layout = b
+            .in_widget(
+                "(function(){var bd=root.querySelector('.backdrop'),d=root.querySelector('[role=dialog]').getBoundingClientRect();\
+                 var inside=function(sel){var e=root.querySelector(sel),r=e.getBoundingClientRect();return r.left>=d.left&&r.right<=d.right&&e.scrollWidth<=e.clientWidth;};\
+                 var c=root.querySelector('.close').getBoundingClientRect(),box=root.querySelector('input[name=consent]').getBoundingClientRect(),\
+                 text=root.querySelector('.consent span').getBoundingClientRect();\
+                 return {sideways:bd.scrollWidth>bd.clientWidth,headline:inside('h2'),body:inside('.body'),\
+                 direction:getComputedStyle(root.querySelector('[role=dialog]')).direction,\
+                 close_at_right:c.right>d.right-60,box_first:box.left<text.left};})()",
+            )
+            .await;
+        assert_eq!(
+            layout,
+            json!({ "sideways": false, "headline": true, "body": true, "direction": "ltr", "close_at_right": true, "box_first": true }),
+            "{device:?}"
+        );
+        b.close().await;
+    }
 }

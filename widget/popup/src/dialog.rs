@@ -2,6 +2,9 @@
 
 use funnel::Email;
 use funnel::validate::check_consent;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
 use js_sys::{Object, Reflect};
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
@@ -23,6 +26,13 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
 fn set(obj: &Object, key: &str, value: JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value);
 }
+
+/// When the dialog last changed size (the success view replacing the form, ms since the epoch),
+/// and whether the press that became a click began on the backdrop: only a click both begun and
+/// ended there, and not the second of an impatient double click on Send landing where the form
+/// was, closes. (One popup at a time; nothing renders from these.)
+static CHANGED_AT: AtomicU64 = AtomicU64::new(0);
+static PRESSED_BACKDROP: AtomicBool = AtomicBool::new(false);
 
 pub fn popup(view: View) -> impl IntoView {
     let (email, set_email) = signal(String::new());
@@ -61,6 +71,7 @@ pub fn popup(view: View) -> impl IntoView {
         set(&fields, "website", website.get_untracked().into());
         submit(fields, move |answer| match answer {
             Ok(result) => {
+                CHANGED_AT.store(js_sys::Date::now() as u64, Relaxed);
                 set_phase.set(Phase::Done { queued: get(&result, "queued").as_bool().unwrap_or(false) });
                 // Once the success view is shown: its download link, else the close button.
                 request_animation_frame(|| {
@@ -95,8 +106,13 @@ pub fn popup(view: View) -> impl IntoView {
         "Tab" => trap_tab(&ev),
         _ => {}
     };
+    let on_press =
+        move |ev: web_sys::MouseEvent| PRESSED_BACKDROP.store(ev.target() == ev.current_target(), Relaxed);
     let on_backdrop = move |ev: web_sys::MouseEvent| {
-        if ev.target() == ev.current_target() {
+        if ev.target() == ev.current_target()
+            && PRESSED_BACKDROP.load(Relaxed)
+            && js_sys::Date::now() as u64 > CHANGED_AT.load(Relaxed) + 700
+        {
             request_close("backdrop");
         }
     };
@@ -120,14 +136,20 @@ pub fn popup(view: View) -> impl IntoView {
                 <input class="text" id="ls-email" name="email" type="email" autocomplete="email" inputmode="email"
                     required aria-describedby="ls-email-error"
                     aria-invalid=move || if email_error.get().is_empty() { "false" } else { "true" }
-                    on:input=move |ev| set_email.set(event_target_value(&ev)) />
+                    on:input=move |ev| {
+                        set_email.set(event_target_value(&ev));
+                        set_email_error.set(String::new());
+                    } />
                 <p class="error" id="ls-email-error" aria-live="polite">{move || email_error.get()}</p>
                 {name_field}
                 <label class="consent">
                     <input id="ls-consent" name="consent" type="checkbox" aria-describedby="ls-consent-error"
                         aria-required=if consent_required { "true" } else { "false" }
                         aria-invalid=move || if consent_error.get().is_empty() { "false" } else { "true" }
-                        on:change=move |ev| set_consent.set(event_target_checked(&ev)) />
+                        on:change=move |ev| {
+                            set_consent.set(event_target_checked(&ev));
+                            set_consent_error.set(String::new());
+                        } />
                     <span>{consent_text.clone()}</span>
                 </label>
                 <p class="error" id="ls-consent-error" aria-live="polite">{move || consent_error.get()}</p>
@@ -164,11 +186,13 @@ pub fn popup(view: View) -> impl IntoView {
         }
     };
     view! {
-        <div class="backdrop" on:click=on_backdrop>
+        <div class="backdrop" on:mousedown=on_press on:click=on_backdrop>
             // Focusable itself (not in the Tab order), so a click on its text keeps focus inside,
             // where Escape and the Tab trap still work.
+            // `dir="auto"`: the campaign's own language sets the direction (an English campaign
+            // on a right-to-left page reads left to right, and an Arabic one right to left).
             <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="ls-title" aria-describedby="ls-body"
-                tabindex="-1" on:keydown=on_keydown>
+                tabindex="-1" dir="auto" on:keydown=on_keydown>
                 <button class="close" type="button" aria-label="Close" on:click=move |_| request_close("close")>"×"</button>
                 <div hidden=move || matches!(phase.get(), Phase::Done { .. })>{form()}</div>
                 <div hidden=move || !matches!(phase.get(), Phase::Done { .. })>{done()}</div>
