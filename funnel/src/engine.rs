@@ -43,7 +43,7 @@ pub fn decide<'c>(
         .iter()
         .filter(|c| {
             frequency::allows(&c.frequency, site, memory(&c.id), s.recent, s.now_ms)
-                && c.targeting.matches(&s.audience)
+                && c.targeting.matches(&s.audience.for_campaign(&c.id))
                 && c.trigger.holds(&s.now)
         })
         .fold(None, |best: Option<&Campaign>, c| match best {
@@ -62,7 +62,7 @@ pub fn explain(
     campaigns
         .iter()
         .map(|c| {
-            let targeting = c.targeting.verdicts(&s.audience);
+            let targeting = c.targeting.verdicts(&s.audience.for_campaign(&c.id));
             let trigger = c.trigger.verdicts(&s.now);
             let trigger_holds = c.trigger.holds(&s.now);
             let frequency = frequency::verdicts(&c.frequency, site, memory(&c.id), s.recent, s.now_ms);
@@ -132,6 +132,29 @@ mod tests {
             decide(&campaigns, &site, closed, &situation("/blog/post", 60)).map(|c| c.id.as_str()),
             Some("blog-delay")
         );
+    }
+
+    #[test]
+    fn each_campaign_samples_its_own_share_of_visitors() {
+        let sampled = |id: &str| Campaign {
+            targeting: Targeting { sample_percent: Some(50), ..Targeting::default() },
+            ..Campaign::new(id)
+        };
+        let campaigns = [sampled("welcome"), sampled("newsletter")];
+        let (mut each, mut both) = ([0; 2], 0);
+        for roll in 0..100 {
+            let mut s = situation("/", 0);
+            s.audience.sample_roll = roll;
+            let report = explain(&campaigns, &SiteFrequency::default(), |_| Memory::default(), &s);
+            for (n, r) in each.iter_mut().zip(&report) {
+                *n += usize::from(r.eligible);
+            }
+            both += usize::from(report.iter().all(|r| r.eligible));
+            let alone = decide(&campaigns[..1], &SiteFrequency::default(), |_| Memory::default(), &s);
+            assert_eq!(alone.is_some(), report[0].eligible);
+        }
+        assert_eq!(each, [50, 50]);
+        assert!(both < 50, "both campaigns sampled the same half");
     }
 
     #[test]

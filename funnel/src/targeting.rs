@@ -79,7 +79,8 @@ pub struct Targeting {
     /// `false`: only visitors who have not converted on any campaign of the site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub converted: Option<bool>,
-    /// Show to this percentage of visitors (by a roll kept in the visitor's browser).
+    /// Show to this percentage of visitors (by a roll kept in the visitor's browser, mapped per
+    /// campaign: two campaigns at 50% reach different halves).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_percent: Option<u8>,
     /// Date window, milliseconds since the Unix epoch (UTC), start inclusive, end exclusive.
@@ -102,6 +103,27 @@ pub struct Audience<'a> {
     /// 0-99, drawn once per visitor and kept with their history.
     pub sample_roll: u8,
     pub now_ms: i64,
+}
+
+impl Audience<'_> {
+    /// This audience as campaign `id` samples it: the visitor's roll becomes their bucket for
+    /// that campaign (see [`sample_bucket`]).
+    pub fn for_campaign(&self, id: &str) -> Self {
+        Self { sample_roll: sample_bucket(self.sample_roll, id), ..*self }
+    }
+}
+
+/// The visitor's sample bucket (0-99) for campaign `id`: their roll through a bijection of
+/// 0-99 keyed by the id, `r -> (r * m + k) % 100` with `m` coprime to 100. Each campaign's
+/// `sample_percent` so takes exactly that share of visitors, and different campaigns take
+/// different visitors rather than all the same lowest rolls.
+pub fn sample_bucket(roll: u8, id: &str) -> u8 {
+    // FNV-1a of the id.
+    let h = id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    // A number ending in 1, 3, 7 or 9 is divisible by neither 2 nor 5.
+    let m = (h % 10) * 10 + [1, 3, 7, 9][(h >> 8) as usize % 4];
+    let k = (h >> 16) % 100;
+    ((u32::from(roll % 100) * m + k) % 100) as u8
 }
 
 /// One rule's verdict (targeting and frequency rules alike), for the debug overlay and tests.
@@ -159,6 +181,36 @@ impl Targeting {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_campaign_samples_exactly_its_share_and_not_the_same_visitors_as_another() {
+        let ids: Vec<String> = ["welcome", "pricing-guide", "newsletter"]
+            .into_iter()
+            .map(String::from)
+            .chain((0..37).map(|i| format!("c{i}")))
+            .collect();
+        let half = |id: &str| -> Vec<u8> { (0..100).filter(|&r| sample_bucket(r, id) < 50).collect() };
+        for id in &ids {
+            let mut buckets: Vec<u8> = (0..100).map(|r| sample_bucket(r, id)).collect();
+            buckets.sort_unstable();
+            assert_eq!(buckets, (0..100).collect::<Vec<u8>>(), "{id}: not one bucket per roll");
+            for p in [0, 1, 10, 33, 50, 99, 100] {
+                let share = (0..100).filter(|&r| sample_bucket(r, id) < p).count();
+                assert_eq!(share, usize::from(p), "{id} at {p}%");
+            }
+        }
+        // Two 50% campaigns overlap on about a quarter of visitors, not on the same half.
+        let mut overlaps = Vec::new();
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                let (ha, hb) = (half(a), half(b));
+                overlaps.push(ha.iter().filter(|r| hb.contains(r)).count());
+            }
+        }
+        let mean = overlaps.iter().sum::<usize>() as f64 / overlaps.len() as f64;
+        assert!((20.0..=30.0).contains(&mean), "mean overlap {mean}");
+        assert_ne!(half("welcome"), half("newsletter"));
+    }
 
     #[test]
     fn glob_patterns_table() {
