@@ -208,7 +208,11 @@ async fn a_visits_source_is_its_own_and_a_page_left_open_past_the_gap_starts_a_n
 async fn desktop_exit_intent_fires_through_the_top_edge_but_not_on_a_link_click() {
     let s = stack_for(config("", &[("exit", "trigger = { exit_intent = true }")])).await;
     let b = browser(Device::Desktop).await;
+    // A narrow desktop window (700 px, as beside another window) is still a desktop: it has a
+    // mouse to leave with.
+    b.client.set_window_size(700, 800).await.unwrap();
     b.visit(&s.page("/fixtures/rules.html")).await;
+    assert!(b.js("return innerWidth;").await.as_f64().unwrap() < 768.0);
     // Within the minimum dwell (3 s on the page) the pointer leaving does nothing.
     b.js(TOP_EXIT).await;
     assert!(!appears_within(&b, 1).await, "exit intent before the minimum dwell");

@@ -22,11 +22,13 @@ var ctx = {
 };
 var host = {
   page: function () {
-    var q = new URLSearchParams(location.search), utm = {}, ref = document.referrer, w = innerWidth;
+    var q = new URLSearchParams(location.search), utm = {}, ref = document.referrer;
     "source medium campaign term content".split(" ").forEach(function (k) { if (q.get("utm_" + k)) utm["utm_" + k] = q.get("utm_" + k); });
     return { path: location.pathname, title: document.title, href: location.href.split("#")[0], host: location.host, referrer: ref,
       referrer_host: safe(function () { return new URL(ref).host; }) || "", utm: utm,
-      device: w < 768 ? "mobile" : matchMedia("(pointer: coarse)").matches && w < 1200 ? "tablet" : "desktop",
+      // By the pointer, not the window: a narrow desktop window still has a mouse (and exits
+      // through the top edge), a large tablet in landscape still has none.
+      device: !matchMedia("(pointer: coarse)").matches ? "desktop" : Math.min(screen.width, screen.height) < 600 ? "mobile" : "tablet",
       gpc: navigator.globalPrivacyControl === true, dnt: navigator.doNotTrack === "1" };
   },
   load: function (k) { return safe(function () { return localStorage.getItem(k); }); },
