@@ -42,6 +42,8 @@ async fn hostile_host_css_changes_nothing_in_the_popup_and_the_widget_changes_no
     let reference = popup_styles(&b).await;
     assert_eq!(reference["on_top"], json!(true));
 
+    // Left open, the popup would wait out its cooldown on the next page: start afresh.
+    b.js("lodestone.reset();").await;
     b.goto(&s.page("/fixtures/hostile.html")).await;
     let before = b.js(HOST_PAGE).await;
     b.wait_for_popup(10).await;
@@ -135,6 +137,8 @@ async fn page_scripts_that_break_globals_or_shortcuts_get_no_error_and_do_not_br
     assert!(!b.popup_open().await, "the popup ignored its delay");
     b.wait_for_popup(10).await;
     assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
+    // Left open, the popup would wait out its cooldown on the next page: start afresh.
+    b.js("lodestone.reset();").await;
 
     // Keys typed in the popup do not reach the page's shortcuts (which would see the host, not
     // an input, as the target), and the field gets every character.
