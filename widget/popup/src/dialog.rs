@@ -1,10 +1,10 @@
 //! The dialog itself: the form view, its validation with `funnel`, and the success view.
 
-use funnel::Email;
-use funnel::validate::check_consent;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
+use funnel::Email;
+use funnel::validate::check_consent;
 use js_sys::{Object, Reflect};
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
