@@ -9,7 +9,8 @@ use crate::prelude::*;
 use crate::conditions::{LeafVerdict, Now};
 use crate::config::Campaign;
 use crate::frequency::{self, Memory, Recent, SiteFrequency};
-use crate::targeting::{Audience, Verdict};
+use crate::rule_text::{self, RuleReport};
+use crate::targeting::Audience;
 
 /// Everything one evaluation needs about the visitor and the page.
 #[derive(Debug, Clone, Copy)]
@@ -20,14 +21,14 @@ pub struct Situation<'a> {
     pub now_ms: f64,
 }
 
-/// Why one campaign did or did not qualify.
+/// Why one campaign did or did not qualify: every rule's verdict with the values it compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignReport {
     pub id: String,
-    pub targeting: Vec<Verdict>,
+    pub targeting: Vec<RuleReport>,
     pub trigger: Vec<LeafVerdict>,
     pub trigger_holds: bool,
-    pub frequency: Vec<Verdict>,
+    pub frequency: Vec<RuleReport>,
     pub eligible: bool,
 }
 
@@ -62,10 +63,17 @@ pub fn explain(
     campaigns
         .iter()
         .map(|c| {
-            let targeting = c.targeting.verdicts(&s.audience.for_campaign(&c.id));
+            let audience = s.audience.for_campaign(&c.id);
+            let targeting: Vec<RuleReport> = (c.targeting.verdicts(&audience).into_iter())
+                .map(|v| rule_text::targeting(&c.targeting, v.rule, v.passed, &audience))
+                .collect();
             let trigger = c.trigger.verdicts(&s.now);
             let trigger_holds = c.trigger.holds(&s.now);
-            let frequency = frequency::verdicts(&c.frequency, site, memory(&c.id), s.recent, s.now_ms);
+            let m = memory(&c.id);
+            let frequency: Vec<RuleReport> = (frequency::verdicts(&c.frequency, site, m, s.recent, s.now_ms)
+                .into_iter())
+            .map(|v| rule_text::frequency(&c.frequency, site, m, s.recent, s.now_ms, v.rule, v.passed))
+            .collect();
             let eligible =
                 trigger_holds && targeting.iter().all(|v| v.passed) && frequency.iter().all(|v| v.passed);
             CampaignReport { id: c.id.clone(), targeting, trigger, trigger_holds, frequency, eligible }
@@ -164,7 +172,10 @@ mod tests {
             explain(&campaigns, &SiteFrequency::default(), |_| Memory::default(), &situation("/about", 20));
         let r = &report[0];
         assert!(!r.eligible);
-        assert_eq!(r.targeting, [Verdict { rule: "include", passed: false }]);
+        assert_eq!(
+            r.targeting,
+            [RuleReport { rule: "include", passed: false, wants: "/blog/*".into(), seen: "/about".into() }]
+        );
         assert_eq!((r.trigger[0].passed, r.trigger[0].seen), (false, 20));
     }
 

@@ -24,6 +24,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod frequency;
+pub mod rule_text;
 pub mod score;
 pub mod targeting;
 pub mod validate;

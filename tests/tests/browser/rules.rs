@@ -407,7 +407,7 @@ async fn consent_mode_stores_nothing_until_the_page_grants_consent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     let s = stack_for(config(
-        "[sites.scoring]\npages = [{ path = \"/fixtures/*\", points = 15 }]\n",
+        "frequency = { global_cooldown_seconds = 600 }\n[sites.scoring]\npages = [{ path = \"/fixtures/*\", points = 15 }]\n",
         &[
             (
                 "deep-reader",
@@ -438,8 +438,9 @@ async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
         "\u{2717} scroll_percent wants 60, saw",
         "\u{2713} min_score wants 10, saw 19",
         "\u{2717} pricing-only",
-        "\u{2717} include",
-        "\u{2713} one_per_page_view",
+        "\u{2717} include wants /pricing*, saw /fixtures/rules.html",
+        "\u{2713} exclude wants none of /fixtures/app/*, saw /fixtures/rules.html",
+        "\u{2713} one_per_page_view wants no popup yet on this page view, saw none",
     ] {
         assert!(text.contains(expected), "overlay lacks {expected:?}: {text}");
     }
@@ -455,6 +456,23 @@ async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     )
     .await;
     println!("with the popup showing: {}", b.screenshot("debug-overlay-showing").await.display());
+
+    // Closed: the campaign's own cooldown and the site's, with the values they compared.
+    close_with_escape(&b).await;
+    let overlay = "document.querySelector('[data-lodestone-debug]').shadowRoot.textContent";
+    b.wait_until(&format!("{overlay}.indexOf('showing now') < 0"), 5).await;
+    let text = b.js(&format!("return {overlay};")).await.as_str().unwrap_or_default().to_owned();
+    for expected in [
+        "\u{2717} pricing-only (priority 0)",
+        "\u{2717} after_close wants 7 days after closing, saw closed 0.0 days ago",
+        "\u{2717} global_cooldown wants 600 s between popups, saw last popup ",
+    ] {
+        assert!(text.contains(expected), "overlay lacks {expected:?}: {text}");
+    }
+    let left = text.split("s ago, ").nth(1).and_then(|t| t.split(" s left").next());
+    let left = left.and_then(|n| n.parse::<u32>().ok());
+    assert!(left.is_some_and(|n| (590..=600).contains(&n)), "cooldown left: {left:?} in {text}");
+    println!("after a close: {}", b.screenshot("debug-overlay-closed").await.display());
     b.close().await;
 }
 

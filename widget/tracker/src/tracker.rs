@@ -526,21 +526,29 @@ impl Tracker {
     /// Shows the campaign the engine chooses now, if any; refreshes the debug overlay.
     fn evaluate(&mut self) {
         let Some(site) = &self.config else { return };
-        let score = self.score();
-        let situation = self.situation(score.total);
-        #[cfg(feature = "debug")]
-        self.host.debug(&self.report(site, &situation, &score));
-        if self.open.is_some() {
-            return;
+        if self.open.is_none() {
+            let situation = self.situation(self.score().total);
+            let memory = |id: &str| self.history.memory(id);
+            let chosen =
+                engine::decide(&site.campaigns, &site.frequency, memory, &situation).map(|c| c.id.clone());
+            if let Some(id) = chosen {
+                self.host.mark("lodestone:trigger");
+                self.show(&id);
+            }
         }
-        let memory = |id: &str| self.history.memory(id);
-        let chosen =
-            engine::decide(&site.campaigns, &site.frequency, memory, &situation).map(|c| c.id.clone());
-        if let Some(id) = chosen {
-            self.host.mark("lodestone:trigger");
-            self.show(&id);
-        }
+        self.refresh_overlay();
     }
+
+    /// The debug overlay, from the state after the last decision, show or close.
+    #[cfg(feature = "debug")]
+    fn refresh_overlay(&self) {
+        let Some(site) = &self.config else { return };
+        let score = self.score();
+        self.host.debug(&self.report(site, &self.situation(score.total), &score));
+    }
+
+    #[cfg(not(feature = "debug"))]
+    fn refresh_overlay(&self) {}
 
     /// Mounts campaign `id` (from a trigger, a click or `lodestone.open`).
     pub fn show(&mut self, id: &str) {
@@ -556,6 +564,7 @@ impl Tracker {
         self.page.shown = true;
         self.open = Some(id.to_owned());
         self.host.show(&json);
+        self.refresh_overlay();
     }
 
     pub fn mounted(&mut self) {
@@ -595,6 +604,7 @@ impl Tracker {
         self.history.last_popup = Some(now);
         self.save();
         self.campaign_event(&id, "closed");
+        self.refresh_overlay();
         self.host.emit("lodestone:close", &Object::new().str("campaign", &id).str("reason", reason).end());
     }
 

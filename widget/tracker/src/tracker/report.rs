@@ -7,6 +7,7 @@ use crate::prelude::*;
 
 use funnel::ScoreReport;
 use funnel::engine::{self, Situation};
+use funnel::rule_text::RuleReport;
 use funnel::targeting::DeviceClass;
 
 use super::{Tracker, score_json};
@@ -17,8 +18,15 @@ impl Tracker {
     /// The debug overlay's data: every campaign's verdicts, the score and the cooldowns.
     pub(super) fn report(&self, site: &Site, s: &Situation<'_>, score: &ScoreReport) -> String {
         let rules = &site.campaigns;
-        let verdicts = |list: &[funnel::targeting::Verdict]| {
-            json::array(list.iter().map(|v| Object::new().str("rule", v.rule).bool("passed", v.passed).end()))
+        let verdicts = |list: &[RuleReport]| {
+            json::array(list.iter().map(|v| {
+                Object::new()
+                    .str("rule", v.rule)
+                    .bool("passed", v.passed)
+                    .str("wants", &v.wants)
+                    .str("seen", &v.seen)
+                    .end()
+            }))
         };
         let reports = engine::explain(rules, &site.frequency, |id| self.history.memory(id), s);
         let campaigns = reports.iter().zip(rules).map(|(r, c)| {
