@@ -38,6 +38,30 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     p.iter().skip(pi).all(|c| *c == b'*')
 }
 
+/// Why path pattern `pattern` could never match a page (whose path starts with `/` and holds
+/// no query or fragment), if it could not: a full URL, a query string. For config checks.
+pub fn path_pattern_problem(pattern: &str) -> Option<&'static str> {
+    if pattern.contains("://") || !(pattern.starts_with('/') || pattern.starts_with('*')) {
+        Some("must be a path pattern starting with / or * (like /pricing or /blog/*), not a full URL")
+    } else if pattern.contains(['?', '#']) {
+        Some("must match the path only, without a ?query or #fragment")
+    } else {
+        None
+    }
+}
+
+/// Why host pattern `pattern` could never match a referrer's host (lowercase, as browsers
+/// report it, with a port only when not the default), if it could not. For config checks.
+pub fn host_pattern_problem(pattern: &str) -> Option<&'static str> {
+    if pattern.is_empty() || pattern.contains('/') {
+        Some("must be a host pattern like *.google.* or news.example.com, without a scheme or path")
+    } else if pattern.chars().any(|c| c.is_ascii_uppercase()) {
+        Some("must be lowercase: hosts are compared as browsers report them")
+    } else {
+        None
+    }
+}
+
 /// A device class, from the viewport and pointer the tracker sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -181,6 +205,29 @@ impl Targeting {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_that_could_never_match_are_named() {
+        for ok in ["/", "*", "/pricing", "/blog/*", "*/checkout*", "/a b"] {
+            assert_eq!(path_pattern_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "",
+            "pricing",
+            "https://shop.example/pricing",
+            "*://shop.example/*",
+            "/pricing?plan=pro",
+            "/faq#x",
+        ] {
+            assert!(path_pattern_problem(bad).is_some(), "{bad}");
+        }
+        for ok in ["*.google.*", "news.example.com", "localhost:8081", "*"] {
+            assert_eq!(host_pattern_problem(ok), None, "{ok}");
+        }
+        for bad in ["", "https://www.google.com", "www.google.com/search", "*.Google.*"] {
+            assert!(host_pattern_problem(bad).is_some(), "{bad}");
+        }
+    }
 
     #[test]
     fn each_campaign_samples_exactly_its_share_and_not_the_same_visitors_as_another() {

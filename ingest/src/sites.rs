@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use funnel::conditions::{Condition, Leaf};
 use funnel::config::{CtaSelector, PageRule, Privacy};
 use funnel::frequency::{Frequency, SiteFrequency};
-use funnel::targeting::Targeting;
+use funnel::targeting::{Targeting, host_pattern_problem, path_pattern_problem};
 use funnel::{Campaign, ConsentSpec, ScoringRules, SiteConfig, SiteId, Success, limits};
 use serde::Deserialize;
 
@@ -65,6 +65,24 @@ fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
     }
     if let Some(j) = s.pages.iter().position(|r| r.path.chars().count() > PATTERN) {
         return Err((format!("pages[{j}].path"), "must be at most 180 characters"));
+    }
+    for (j, rule) in s.pages.iter().enumerate() {
+        if let Some(problem) = path_pattern_problem(&rule.path) {
+            return Err((format!("pages[{j}].path"), problem));
+        }
+    }
+    for (j, rule) in s.referrers.iter().enumerate() {
+        if let Some(problem) = host_pattern_problem(&rule.pattern) {
+            return Err((format!("referrers[{j}].pattern"), problem));
+        }
+    }
+    let caps = [
+        ("page_views", s.caps.page_views),
+        ("engaged_minutes", s.caps.engaged_minutes),
+        ("cta_clicks", s.caps.cta_clicks),
+    ];
+    if let Some((name, _)) = caps.iter().find(|(_, cap)| cap.is_some_and(|c| c < 0)) {
+        return Err((format!("caps.{name}"), "must be 0 or more (a cap bounds what the activity earns)"));
     }
     let reasons = 4 + s.scroll.len() + s.pages.len() + lists.iter().map(|(_, r)| r.len()).sum::<usize>();
     if reasons > limits::SCORE_ITEMS {
@@ -203,6 +221,16 @@ impl Sites {
                 }
                 if c.targeting.sample_percent.is_some_and(|p| p > 100) {
                     return Err(invalid(key("targeting.sample_percent"), "must be 0-100"));
+                }
+                for (name, list) in [("include", &c.targeting.include), ("exclude", &c.targeting.exclude)] {
+                    for (k, pattern) in list.iter().enumerate() {
+                        if let Some(problem) = path_pattern_problem(pattern) {
+                            return Err(invalid(key(&format!("targeting.{name}[{k}]")), problem));
+                        }
+                    }
+                }
+                if let Some(problem) = c.targeting.referrer.as_deref().and_then(host_pattern_problem) {
+                    return Err(invalid(key("targeting.referrer"), problem));
                 }
                 if let (Some(start), Some(end)) = (c.targeting.starts_at, c.targeting.ends_at)
                     && end <= start
@@ -486,6 +514,33 @@ mod tests {
                 "sites[0].campaigns[0].targeting.ends_at",
             ),
             (format!("{site}[sites.scoring]\nhalf_life_days = 0"), "sites[0].scoring.half_life_days"),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntargeting = {{ include = [\"/\", \"https://shop.example/pricing\"] }}"
+                ),
+                "sites[0].campaigns[0].targeting.include[1]",
+            ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntargeting = {{ exclude = [\"/checkout?step=2\"] }}"
+                ),
+                "sites[0].campaigns[0].targeting.exclude[0]",
+            ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntargeting = {{ referrer = \"https://www.google.com\" }}"
+                ),
+                "sites[0].campaigns[0].targeting.referrer",
+            ),
+            (
+                format!("{site}[sites.scoring]\npages = [{{ path = \"pricing\", points = 5 }}]"),
+                "sites[0].scoring.pages[0].path",
+            ),
+            (
+                format!("{site}[sites.scoring]\nreferrers = [{{ pattern = \"*.Google.*\", points = 5 }}]"),
+                "sites[0].scoring.referrers[0].pattern",
+            ),
+            (format!("{site}[sites.scoring.caps]\ncta_clicks = -5"), "sites[0].scoring.caps.cta_clicks"),
         ];
         for (text, key) in cases {
             let err = parse(&text).expect_err(key).to_string();
