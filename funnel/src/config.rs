@@ -95,6 +95,71 @@ pub struct Campaign {
     /// How often: after a close, after a conversion, per session.
     #[serde(default)]
     pub frequency: Frequency,
+    /// The popup's own words (labels, messages), for campaigns not in English.
+    #[serde(default, skip_serializing_if = "InterfaceText::is_empty")]
+    pub text: InterfaceText,
+}
+
+/// The words of the popup around the campaign's copy. Each is optional: the popup's English
+/// default stands in for any not set (shown after each field).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterfaceText {
+    /// The email field's label: "Email".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The name field's label: "Name".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Beside the name label: "(optional)".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional: Option<String>,
+    /// No email given: "Please enter your email address."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_required: Option<String>,
+    /// Not an email address: "Please enter a valid email address, like name@example.com."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_invalid: Option<String>,
+    /// Consent required and not given: "Please tick the box to agree before continuing."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_required: Option<String>,
+    /// Any other refusal (rate limit, server error); unset, the server's own message shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Success view, the server not reached and the lead kept to send later: "We could not
+    /// reach the server just now: your details are saved in this browser and will be sent
+    /// automatically."
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsent: Option<String>,
+    /// The lead magnet's link: "Download now".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download: Option<String>,
+    /// The close button's accessible name: "Close".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close: Option<String>,
+}
+
+impl InterfaceText {
+    /// Whether no text is set (the popup's defaults throughout).
+    pub fn is_empty(&self) -> bool {
+        self.entries().iter().all(|(_, v)| v.is_none())
+    }
+
+    /// Every entry by its config key, in a fixed order (for checks).
+    pub fn entries(&self) -> [(&'static str, Option<&str>); 10] {
+        [
+            ("email", self.email.as_deref()),
+            ("name", self.name.as_deref()),
+            ("optional", self.optional.as_deref()),
+            ("email_required", self.email_required.as_deref()),
+            ("email_invalid", self.email_invalid.as_deref()),
+            ("consent_required", self.consent_required.as_deref()),
+            ("error", self.error.as_deref()),
+            ("unsent", self.unsent.as_deref()),
+            ("download", self.download.as_deref()),
+            ("close", self.close.as_deref()),
+        ]
+    }
 }
 
 impl Campaign {
@@ -113,6 +178,7 @@ impl Campaign {
             targeting: Targeting::default(),
             trigger: at_once(),
             frequency: Frequency::default(),
+            text: InterfaceText::default(),
         }
     }
 }

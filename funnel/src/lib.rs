@@ -30,7 +30,9 @@ pub mod targeting;
 pub mod validate;
 pub mod wire;
 
-pub use config::{Campaign, ConsentSpec, CtaSelector, Display, Privacy, ScoringRules, SiteConfig, Success};
+pub use config::{
+    Campaign, ConsentSpec, CtaSelector, Display, InterfaceText, Privacy, ScoringRules, SiteConfig, Success,
+};
 pub use error::{ErrorBody, ErrorDetail, FieldError};
 pub use score::{ScoreItem, ScoreReport, compute_score};
 pub use validate::{Email, SiteId, ValidLead, limits};

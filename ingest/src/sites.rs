@@ -216,6 +216,16 @@ impl Sites {
                         ));
                     }
                 }
+                for (name, words) in c.text.entries() {
+                    if let Some(w) = words
+                        && (w.trim().is_empty() || w.chars().count() > 300 || w.chars().any(char::is_control))
+                    {
+                        return Err(invalid(
+                            key(&format!("text.{name}")),
+                            "must be 1-300 characters on one line",
+                        ));
+                    }
+                }
                 if bad_scroll(&c.trigger) {
                     return Err(invalid(key("trigger.scroll_percent"), "must be 0-100"));
                 }
@@ -406,12 +416,23 @@ mod tests {
             id = "ebook"
             headline = "Free ebook"
             trigger = { scroll_percent = 50 }
+            [[sites.campaigns]]
+            id = "livre"
+            headline = "Livre gratuit"
+            text = { email = "Adresse e-mail", close = "Fermer" }
             "#,
         )
         .unwrap();
         let shop = sites.get("shop").unwrap();
         assert!(shop.allows_origin("https://shop.example"));
         assert_eq!(shop.campaign("ebook").unwrap().trigger, Condition::Leaf(Leaf::ScrollPercent(50)));
+        // The widget gets the popup's words only where a campaign sets them.
+        let config: serde_json::Value = serde_json::from_str(&shop.config_json).unwrap();
+        assert_eq!(config["campaigns"][0].get("text"), None);
+        assert_eq!(
+            config["campaigns"][1]["text"],
+            serde_json::json!({ "email": "Adresse e-mail", "close": "Fermer" })
+        );
     }
 
     #[test]
@@ -541,6 +562,18 @@ mod tests {
                 "sites[0].scoring.referrers[0].pattern",
             ),
             (format!("{site}[sites.scoring.caps]\ncta_clicks = -5"), "sites[0].scoring.caps.cta_clicks"),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntext = {{ emial = \"E-mail\" }}"),
+                "emial",
+            ),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntext = {{ email = \"E-mail\", close = \" \" }}"),
+                "sites[0].campaigns[0].text.close",
+            ),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntext = {{ error = \"a\\nb\" }}"),
+                "sites[0].campaigns[0].text.error",
+            ),
         ];
         for (text, key) in cases {
             let err = parse(&text).expect_err(key).to_string();

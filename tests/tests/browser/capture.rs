@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use lodestone_tests::browser::{Device, browser, stack};
+use lodestone_tests::browser::{Device, browser, stack, stack_with};
 use lodestone_tests::{Options, spawn_with};
 use serde_json::{Value, json};
 
@@ -171,5 +171,93 @@ async fn a_lead_from_a_page_with_a_very_long_address_is_stored_with_the_address_
     let page_url = leads[0]["page_url"].as_str().unwrap();
     assert_eq!(page_url.chars().count(), 2048);
     assert!(page_url.contains("/blog/lead-magnets.html?click_id=xxx"), "{page_url}");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_in_another_language_speaks_it_throughout_the_popup() {
+    let toml = r#"[[sites]]
+id = "demo"
+allowed_origins = ["{{SITE_ORIGIN}}"]
+[[sites.campaigns]]
+id = "livre"
+headline = "Le guide des prix"
+button_label = "Recevoir le guide"
+ask_name = true
+consent = { text = "J'accepte de recevoir des e-mails.", version = "1" }
+success = { message = "Merci !", lead_magnet_url = "/guide.pdf" }
+[sites.campaigns.text]
+email = "Adresse e-mail"
+name = "Nom"
+optional = "(facultatif)"
+email_required = "Veuillez saisir votre adresse e-mail."
+email_invalid = "Adresse invalide, par exemple nom@exemple.fr."
+consent_required = "Veuillez cocher la case pour accepter."
+error = "Une erreur est survenue. Veuillez réessayer."
+unsent = "Serveur injoignable : vos coordonnées sont gardées et partiront d'elles-mêmes."
+download = "Télécharger"
+close = "Fermer"
+"#;
+    let mut s = stack_with(Options { config_toml: Some(toml.to_owned()), ..Options::default() }).await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.wait_for_popup(10).await;
+    let labels = b
+        .in_widget(
+            "[root.querySelector('label[for=ls-email]').textContent, root.querySelector('label[for=ls-name]').textContent, \
+             root.querySelector('.close').getAttribute('aria-label')]",
+        )
+        .await;
+    assert_eq!(labels, json!(["Adresse e-mail", "Nom (facultatif)", "Fermer"]));
+
+    let error = |id: &str| format!("root.querySelector('#{id}').textContent");
+    let shows = |id: &str, text: &str| {
+        format!(
+            "document.querySelector('[data-lodestone]').shadowRoot.querySelector('#{id}').textContent === {text:?}"
+        )
+    };
+    b.click_in_widget("button[type=submit]").await;
+    b.wait_until(&shows("ls-email-error", "Veuillez saisir votre adresse e-mail."), 5).await;
+    b.type_into("email", "pas-une-adresse").await;
+    b.click_in_widget("button[type=submit]").await;
+    b.wait_until(&shows("ls-email-error", "Adresse invalide, par exemple nom@exemple.fr."), 5).await;
+    b.in_widget("(function(){var i=root.querySelector('input[name=email]');i.value='';i.dispatchEvent(new Event('input'));})()")
+        .await;
+    b.type_into("email", "marie@example.com").await;
+    b.click_in_widget("button[type=submit]").await;
+    b.wait_until(&shows("ls-consent-error", "Veuillez cocher la case pour accepter."), 5).await;
+    assert_eq!(b.in_widget(&error("ls-email-error")).await, json!(""));
+
+    // A refusal of another field (the server's: a tab in the name) is worded by the campaign.
+    b.click_in_widget("input[name=consent]").await;
+    b.in_widget("(function(){var i=root.querySelector('input[name=name]');i.value='Marie\\tCurie';i.dispatchEvent(new Event('input'));})()")
+        .await;
+    b.click_in_widget("button[type=submit]").await;
+    b.wait_until(
+        "document.querySelector('[data-lodestone]').shadowRoot.querySelector('[role=alert]').textContent === 'Une erreur est survenue. Veuillez réessayer.'",
+        5,
+    )
+    .await;
+    assert!(s.app.all_leads("demo").await.is_empty());
+
+    // The server out of reach: the lead is kept, and the success view says so in French.
+    b.in_widget("(function(){var i=root.querySelector('input[name=name]');i.value='Marie';i.dispatchEvent(new Event('input'));})()")
+        .await;
+    let app = std::mem::replace(&mut s.app, spawn_with(Options::default()).await);
+    app.stop().await;
+    b.click_in_widget("button[type=submit]").await;
+    b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.note').hidden", 10)
+        .await;
+    let done = b
+        .in_widget("[root.querySelector('.note').textContent, root.querySelector('.download').textContent]")
+        .await;
+    assert_eq!(
+        done,
+        json!([
+            "Serveur injoignable : vos coordonnées sont gardées et partiront d'elles-mêmes.",
+            "Télécharger"
+        ])
+    );
+    println!("French campaign, sent later: {}", b.screenshot("campaign-in-french").await.display());
     b.close().await;
 }

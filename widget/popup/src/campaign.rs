@@ -15,6 +15,50 @@ pub struct View {
     pub consent_text: String,
     pub success_message: String,
     pub lead_magnet_url: Option<String>,
+    pub words: Words,
+}
+
+/// The popup's own words around the campaign's copy: the campaign's `text`, each entry not
+/// set in English.
+#[derive(Debug, Clone, Default)]
+pub struct Words {
+    pub email: String,
+    pub name: String,
+    pub optional: String,
+    pub email_required: String,
+    pub email_invalid: String,
+    pub consent_required: String,
+    /// Set only by the campaign: otherwise the server's own message shows.
+    pub error: Option<String>,
+    pub unsent: String,
+    pub download: String,
+    pub close: String,
+}
+
+impl Words {
+    fn parse(text: &JsValue) -> Self {
+        let word = |key: &str, default: &str| {
+            field(text, key).as_string().filter(|w| !w.trim().is_empty()).unwrap_or_else(|| default.into())
+        };
+        Self {
+            email: word("email", "Email"),
+            name: word("name", "Name"),
+            optional: word("optional", "(optional)"),
+            email_required: word("email_required", "Please enter your email address."),
+            email_invalid: word(
+                "email_invalid",
+                "Please enter a valid email address, like name@example.com.",
+            ),
+            consent_required: word("consent_required", "Please tick the box to agree before continuing."),
+            error: field(text, "error").as_string().filter(|w| !w.trim().is_empty()),
+            unsent: word(
+                "unsent",
+                "We could not reach the server just now: your details are saved in this browser and will be sent automatically.",
+            ),
+            download: word("download", "Download now"),
+            close: word("close", "Close"),
+        }
+    }
 }
 
 fn field(obj: &JsValue, key: &str) -> JsValue {
@@ -44,6 +88,7 @@ impl View {
             consent_text: text(&consent, "text"),
             success_message: text(&success, "message"),
             lead_magnet_url: field(&success, "lead_magnet_url").as_string().and_then(safe_url),
+            words: Words::parse(&field(&c, "text")),
         })
     }
 }

@@ -9,7 +9,7 @@ use js_sys::{Object, Reflect};
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 
-use crate::campaign::View;
+use crate::campaign::{View, Words};
 use crate::{focus, request_close, submit, trap_tab};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -44,6 +44,14 @@ pub fn popup(view: View) -> impl IntoView {
     let (form_error, set_form_error) = signal(String::new());
     let (phase, set_phase) = signal(Phase::Form);
     let consent_required = view.consent_required;
+    let words = StoredValue::new(view.words.clone());
+    // A refusal in the campaign's words: the field's own message, else its generic one.
+    let email_message = move |code: &str| {
+        words.with_value(
+            |w: &Words| if code == "required" { w.email_required.clone() } else { w.email_invalid.clone() },
+        )
+    };
+    let consent_message = move || words.with_value(|w: &Words| w.consent_required.clone());
 
     let on_submit = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
@@ -52,9 +60,9 @@ pub fn popup(view: View) -> impl IntoView {
         }
         set_form_error.set(String::new());
         let email_check = Email::parse(&email.get_untracked());
-        set_email_error.set(email_check.as_ref().err().map(|e| e.message.clone()).unwrap_or_default());
+        set_email_error.set(email_check.as_ref().err().map(|e| email_message(e.code)).unwrap_or_default());
         let consent_check = check_consent(consent_required, consent.get_untracked());
-        set_consent_error.set(consent_check.as_ref().err().map(|e| e.message.clone()).unwrap_or_default());
+        set_consent_error.set(if consent_check.is_err() { consent_message() } else { String::new() });
         if email_check.is_err() {
             focus("#ls-email");
             return;
@@ -82,17 +90,21 @@ pub fn popup(view: View) -> impl IntoView {
             }
             Err(error) => {
                 set_phase.set(Phase::Form);
-                let message = get(&error, "message")
-                    .as_string()
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or_else(|| "Something went wrong. Please try again.".into());
                 match get(&error, "field").as_string().as_deref() {
                     Some("email") => {
-                        set_email_error.set(message);
+                        set_email_error
+                            .set(email_message(&get(&error, "code").as_string().unwrap_or_default()));
                         focus("#ls-email");
                     }
-                    Some("consent") => set_consent_error.set(message),
-                    _ => set_form_error.set(message),
+                    Some("consent") => set_consent_error.set(consent_message()),
+                    _ => set_form_error.set(words.with_value(|w: &Words| w.error.clone()).unwrap_or_else(
+                        || {
+                            get(&error, "message")
+                                .as_string()
+                                .filter(|m| !m.is_empty())
+                                .unwrap_or_else(|| "Something went wrong. Please try again.".into())
+                        },
+                    )),
                 }
             }
         });
@@ -118,12 +130,22 @@ pub fn popup(view: View) -> impl IntoView {
     };
 
     let View {
-        headline, body, button_label, ask_name, consent_text, success_message, lead_magnet_url, ..
+        headline,
+        body,
+        button_label,
+        ask_name,
+        consent_text,
+        success_message,
+        lead_magnet_url,
+        words: w,
+        ..
     } = view;
+    let (label_email, label_name, optional, download, unsent, close) =
+        (w.email, w.name, w.optional, w.download, w.unsent, w.close);
     let form = move || {
         let name_field = ask_name.then(|| {
             view! {
-                <label class="field" for="ls-name">"Name "<span class="optional">"(optional)"</span></label>
+                <label class="field" for="ls-name">{label_name.clone()}" "<span class="optional">{optional.clone()}</span></label>
                 <input class="text" id="ls-name" name="name" type="text" autocomplete="name" maxlength="100"
                     on:input=move |ev| set_name.set(event_target_value(&ev)) />
             }
@@ -132,7 +154,7 @@ pub fn popup(view: View) -> impl IntoView {
             <h2 id="ls-title">{headline.clone()}</h2>
             <p class="body" id="ls-body">{body.clone()}</p>
             <form novalidate on:submit=on_submit>
-                <label class="field" for="ls-email">"Email"</label>
+                <label class="field" for="ls-email">{label_email.clone()}</label>
                 <input class="text" id="ls-email" name="email" type="email" autocomplete="email" inputmode="email"
                     required aria-describedby="ls-email-error"
                     aria-invalid=move || if email_error.get().is_empty() { "false" } else { "true" }
@@ -169,11 +191,11 @@ pub fn popup(view: View) -> impl IntoView {
     };
     let done = move || {
         let link = lead_magnet_url.clone().map(|url| {
-            view! { <a class="download" href=url target="_blank" rel="noopener">"Download now"</a> }
+            view! { <a class="download" href=url target="_blank" rel="noopener">{download.clone()}</a> }
         });
         let note = view! {
             <p class="note" hidden=move || phase.get() != (Phase::Done { queued: true })>
-                "You seem to be offline: your details are saved and will be sent as soon as you are back."
+                {unsent.clone()}
             </p>
         };
         view! {
@@ -193,7 +215,7 @@ pub fn popup(view: View) -> impl IntoView {
             // on a right-to-left page reads left to right, and an Arabic one right to left).
             <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="ls-title" aria-describedby="ls-body"
                 tabindex="-1" dir="auto" on:keydown=on_keydown>
-                <button class="close" type="button" aria-label="Close" on:click=move |_| request_close("close")>"×"</button>
+                <button class="close" type="button" aria-label=close on:click=move |_| request_close("close")>"×"</button>
                 <div hidden=move || matches!(phase.get(), Phase::Done { .. })>{form()}</div>
                 <div hidden=move || !matches!(phase.get(), Phase::Done { .. })>{done()}</div>
             </div>
