@@ -123,7 +123,10 @@ pub struct InterfaceText {
     /// Consent required and not given: "Please tick the box to agree before continuing."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent_required: Option<String>,
-    /// Any other refusal (rate limit, server error); unset, the server's own message shows.
+    /// A refusal naming neither the email nor the consent (the anti-spam field filled, the
+    /// browser refusing to keep the lead); unset, the server's own message shows. A server that
+    /// cannot be reached, is busy (408, 429) or fails (5xx) is no refusal: the lead is kept and
+    /// sent later, and the success view shows `unsent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Success view, the server not reached and the lead kept to send later: "We could not

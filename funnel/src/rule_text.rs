@@ -125,9 +125,9 @@ fn libm_ceil(x: f64) -> u64 {
     if (whole as f64) < x { whole + 1 } else { whole }
 }
 
-/// Milliseconds since the Unix epoch as a UTC date and time to the minute: `2027-01-01 00:00 UTC`.
+/// Milliseconds since the Unix epoch as a UTC date and time to the second: `2027-01-01 00:00:00 UTC`.
 pub fn utc(ms: i64) -> String {
-    let (days, in_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000) / 60_000);
+    let (days, in_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000) / 1000);
     // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -138,14 +138,19 @@ pub fn utc(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", in_day / 60, in_day % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        in_day / 3600,
+        in_day / 60 % 60,
+        in_day % 60
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const NOW: i64 = 1_800_000_000_000; // 2027-01-15 08:00 UTC
+    const NOW: i64 = 1_800_000_000_000; // 2027-01-15 08:00:00 UTC
 
     fn audience() -> Audience<'static> {
         Audience {
@@ -164,11 +169,11 @@ mod tests {
     #[test]
     fn dates_are_written_in_utc() {
         let cases = [
-            (0, "1970-01-01 00:00 UTC"),
-            (NOW, "2027-01-15 08:00 UTC"),
-            (951_782_400_000, "2000-02-29 00:00 UTC"),
-            (1_798_761_599_999, "2026-12-31 23:59 UTC"),
-            (-60_000, "1969-12-31 23:59 UTC"),
+            (0, "1970-01-01 00:00:00 UTC"),
+            (NOW, "2027-01-15 08:00:00 UTC"),
+            (951_782_400_000, "2000-02-29 00:00:00 UTC"),
+            (1_798_761_599_999, "2026-12-31 23:59:59 UTC"),
+            (-30_000, "1969-12-31 23:59:30 UTC"),
         ];
         for (ms, text) in cases {
             assert_eq!(utc(ms), text, "{ms}");
@@ -209,8 +214,8 @@ mod tests {
             ("visitor", false, "new", "visit 3"),
             ("converted", true, "not converted", "not converted (any campaign)"),
             ("sample_percent", false, "bucket below 25", "bucket 42"),
-            ("starts_at", true, "from 2027-01-01 00:00 UTC", "2027-01-15 08:00 UTC"),
-            ("ends_at", false, "before 2027-01-15 08:00 UTC", "2027-01-15 08:00 UTC"),
+            ("starts_at", true, "from 2027-01-01 00:00:00 UTC", "2027-01-15 08:00:00 UTC"),
+            ("ends_at", false, "before 2027-01-15 08:00:00 UTC", "2027-01-15 08:00:00 UTC"),
         ];
         assert_eq!(described.len(), expected.len(), "{described:?}");
         for (got, want) in described.iter().zip(expected) {

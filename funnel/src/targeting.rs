@@ -38,10 +38,30 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     p.iter().skip(pi).all(|c| *c == b'*')
 }
 
+/// `pattern` as browsers write paths (`location.pathname`): bytes outside ASCII, spaces and
+/// `"`, `<`, `>`, `` ` `` percent-encoded (`/über uns` -> `/%C3%BCber%20uns`), so a path written
+/// as a marketer reads it still matches. Everything else, `*` included, is kept.
+pub fn browser_path_pattern(pattern: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(pattern.len());
+    for b in pattern.bytes() {
+        if b >= 0x80 || matches!(b, b' ' | b'"' | b'<' | b'>' | b'`') {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    out
+}
+
 /// Why path pattern `pattern` could never match a page (whose path starts with `/` and holds
 /// no query or fragment), if it could not: a full URL, a query string. For config checks.
 pub fn path_pattern_problem(pattern: &str) -> Option<&'static str> {
-    if pattern.contains("://") || !(pattern.starts_with('/') || pattern.starts_with('*')) {
+    // A scheme: `://` before any `/` of a path (`/go/https://x` is a path that can match).
+    let scheme = pattern.split('/').next().is_some_and(|head| head.ends_with(':'));
+    if scheme || !(pattern.starts_with('/') || pattern.starts_with('*')) {
         Some("must be a path pattern starting with / or * (like /pricing or /blog/*), not a full URL")
     } else if pattern.contains(['?', '#']) {
         Some("must match the path only, without a ?query or #fragment")
@@ -50,13 +70,13 @@ pub fn path_pattern_problem(pattern: &str) -> Option<&'static str> {
     }
 }
 
-/// Why host pattern `pattern` could never match a referrer's host (lowercase, as browsers
-/// report it, with a port only when not the default), if it could not. For config checks.
+/// Why host pattern `pattern` could never match a referrer's host (as browsers report it, with
+/// a port only when not the default; compared in lowercase), if it could not. For config checks.
 pub fn host_pattern_problem(pattern: &str) -> Option<&'static str> {
     if pattern.is_empty() || pattern.contains('/') {
         Some("must be a host pattern like *.google.* or news.example.com, without a scheme or path")
-    } else if pattern.chars().any(|c| c.is_ascii_uppercase()) {
-        Some("must be lowercase: hosts are compared as browsers report them")
+    } else if !pattern.is_ascii() {
+        Some("must be ASCII: write an international domain name as browsers report it (xn--...)")
     } else {
         None
     }
@@ -208,24 +228,37 @@ mod tests {
 
     #[test]
     fn patterns_that_could_never_match_are_named() {
-        for ok in ["/", "*", "/pricing", "/blog/*", "*/checkout*", "/a b"] {
+        for ok in ["/", "*", "/pricing", "/blog/*", "*/checkout*", "/go/https://partner.example/*"] {
             assert_eq!(path_pattern_problem(ok), None, "{ok}");
         }
-        for bad in [
+        let bad = [
             "",
             "pricing",
             "https://shop.example/pricing",
             "*://shop.example/*",
             "/pricing?plan=pro",
             "/faq#x",
-        ] {
+        ];
+        for bad in bad {
             assert!(path_pattern_problem(bad).is_some(), "{bad}");
         }
-        for ok in ["*.google.*", "news.example.com", "localhost:8081", "*"] {
+        for ok in ["*.google.*", "news.example.com", "localhost:8081", "*", "*.Google.*", "xn--bcher-kva.de"]
+        {
             assert_eq!(host_pattern_problem(ok), None, "{ok}");
         }
-        for bad in ["", "https://www.google.com", "www.google.com/search", "*.Google.*"] {
+        for bad in ["", "https://www.google.com", "www.google.com/search", "bücher.de"] {
             assert!(host_pattern_problem(bad).is_some(), "{bad}");
+        }
+        // Written as a marketer reads the path, matched as the browser reports it.
+        let cases = [
+            ("/über-uns", "/%C3%BCber-uns"),
+            ("/offres/été*", "/offres/%C3%A9t%C3%A9*"),
+            ("/a b/<x>", "/a%20b/%3Cx%3E"),
+            ("/%C3%BCber-uns", "/%C3%BCber-uns"),
+            ("/blog/*", "/blog/*"),
+        ];
+        for (written, browser) in cases {
+            assert_eq!(browser_path_pattern(written), browser);
         }
     }
 

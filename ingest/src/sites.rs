@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use funnel::conditions::{Condition, Leaf};
 use funnel::config::{CtaSelector, PageRule, Privacy};
 use funnel::frequency::{Frequency, SiteFrequency};
-use funnel::targeting::{Targeting, host_pattern_problem, path_pattern_problem};
+use funnel::targeting::{Targeting, browser_path_pattern, host_pattern_problem, path_pattern_problem};
 use funnel::{Campaign, ConsentSpec, ScoringRules, SiteConfig, SiteId, Success, limits};
 use serde::Deserialize;
 
@@ -52,6 +52,26 @@ pub struct SiteEntry {
     pub privacy: Privacy,
 }
 
+/// Patterns as the tracker compares them: paths as browsers write them (`/über-uns` ->
+/// `/%C3%BCber-uns`), referrer hosts in lowercase (hosts are compared in lowercase).
+fn normalize_patterns(entry: &mut SiteEntry) {
+    for c in &mut entry.campaigns {
+        let t = &mut c.targeting;
+        for p in t.include.iter_mut().chain(t.exclude.iter_mut()) {
+            *p = browser_path_pattern(p);
+        }
+        if let Some(r) = &mut t.referrer {
+            r.make_ascii_lowercase();
+        }
+    }
+    for rule in &mut entry.scoring.pages {
+        rule.path = browser_path_pattern(&rule.path);
+    }
+    for rule in &mut entry.scoring.referrers {
+        rule.pattern.make_ascii_lowercase();
+    }
+}
+
 /// Scoring rules whose explanation a lead can carry: every reason within the lead limits
 /// (patterns of at most 180 characters) and at most 50 reasons in all.
 fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
@@ -75,6 +95,9 @@ fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
         if let Some(problem) = host_pattern_problem(&rule.pattern) {
             return Err((format!("referrers[{j}].pattern"), problem));
         }
+    }
+    if s.max < 0 {
+        return Err(("max".into(), "must be 0 or more (a negative cap makes every score 0)"));
     }
     let caps = [
         ("page_views", s.caps.page_views),
@@ -175,7 +198,8 @@ impl Sites {
             return Err(invalid("sites".into(), "declare at least one [[sites]] table"));
         }
         let mut by_id = HashMap::new();
-        for (i, entry) in file.sites.into_iter().enumerate() {
+        for (i, mut entry) in file.sites.into_iter().enumerate() {
+            normalize_patterns(&mut entry);
             SiteId::parse("id", &entry.id).map_err(|e| invalid(format!("sites[{i}].id"), &e.message))?;
             for (j, origin) in entry.allowed_origins.iter().enumerate() {
                 if !is_origin(origin) {
@@ -420,6 +444,7 @@ mod tests {
             id = "livre"
             headline = "Livre gratuit"
             text = { email = "Adresse e-mail", close = "Fermer" }
+            targeting = { include = ["/über-uns*"], referrer = "*.Google.*" }
             "#,
         )
         .unwrap();
@@ -433,6 +458,10 @@ mod tests {
             config["campaigns"][1]["text"],
             serde_json::json!({ "email": "Adresse e-mail", "close": "Fermer" })
         );
+        // Patterns as browsers report paths and hosts.
+        let targeting = &config["campaigns"][1]["targeting"];
+        assert_eq!(targeting["include"], serde_json::json!(["/%C3%BCber-uns*"]));
+        assert_eq!(targeting["referrer"], "*.google.*");
     }
 
     #[test]
@@ -558,9 +587,10 @@ mod tests {
                 "sites[0].scoring.pages[0].path",
             ),
             (
-                format!("{site}[sites.scoring]\nreferrers = [{{ pattern = \"*.Google.*\", points = 5 }}]"),
+                format!("{site}[sites.scoring]\nreferrers = [{{ pattern = \"bücher.de\", points = 5 }}]"),
                 "sites[0].scoring.referrers[0].pattern",
             ),
+            (format!("{site}[sites.scoring]\nmax = -1"), "sites[0].scoring.max"),
             (format!("{site}[sites.scoring.caps]\ncta_clicks = -5"), "sites[0].scoring.caps.cta_clicks"),
             (
                 format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntext = {{ emial = \"E-mail\" }}"),

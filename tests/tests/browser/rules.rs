@@ -448,6 +448,10 @@ async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     println!("debug overlay screenshot: {}", shot.display());
 
     // The campaign on screen is marked as showing, not as failing its own one-per-page rule.
+    // The page now reports itself hidden, so the one-second tick no longer refreshes the
+    // overlay: the show and the close must.
+    b.js("Object.defineProperty(document, 'visibilityState', { get: function () { return 'hidden'; }, configurable: true });")
+        .await;
     b.js("lodestone.open('pricing-only');").await;
     b.wait_for_popup(5).await;
     b.wait_until(

@@ -25,10 +25,11 @@ pub struct Words {
     pub email: String,
     pub name: String,
     pub optional: String,
-    pub email_required: String,
-    pub email_invalid: String,
-    pub consent_required: String,
-    /// Set only by the campaign: otherwise the server's own message shows.
+    /// The refusals, set only by the campaign: otherwise the shared validation's own message
+    /// (the one the server gives too) shows.
+    pub email_required: Option<String>,
+    pub email_invalid: Option<String>,
+    pub consent_required: Option<String>,
     pub error: Option<String>,
     pub unsent: String,
     pub download: String,
@@ -37,20 +38,16 @@ pub struct Words {
 
 impl Words {
     fn parse(text: &JsValue) -> Self {
-        let word = |key: &str, default: &str| {
-            field(text, key).as_string().filter(|w| !w.trim().is_empty()).unwrap_or_else(|| default.into())
-        };
+        let set = |key: &str| field(text, key).as_string().filter(|w| !w.trim().is_empty());
+        let word = |key: &str, default: &str| set(key).unwrap_or_else(|| default.into());
         Self {
             email: word("email", "Email"),
             name: word("name", "Name"),
             optional: word("optional", "(optional)"),
-            email_required: word("email_required", "Please enter your email address."),
-            email_invalid: word(
-                "email_invalid",
-                "Please enter a valid email address, like name@example.com.",
-            ),
-            consent_required: word("consent_required", "Please tick the box to agree before continuing."),
-            error: field(text, "error").as_string().filter(|w| !w.trim().is_empty()),
+            email_required: set("email_required"),
+            email_invalid: set("email_invalid"),
+            consent_required: set("consent_required"),
+            error: set("error"),
             unsent: word(
                 "unsent",
                 "We could not reach the server just now: your details are saved in this browser and will be sent automatically.",

@@ -45,13 +45,14 @@ pub fn popup(view: View) -> impl IntoView {
     let (phase, set_phase) = signal(Phase::Form);
     let consent_required = view.consent_required;
     let words = StoredValue::new(view.words.clone());
-    // A refusal in the campaign's words: the field's own message, else its generic one.
-    let email_message = move |code: &str| {
-        words.with_value(
-            |w: &Words| if code == "required" { w.email_required.clone() } else { w.email_invalid.clone() },
-        )
+    // A refusal in the campaign's words where it set them, else the validation's own message.
+    let email_message = move |code: &str, message: String| {
+        let custom =
+            |w: &Words| if code == "required" { w.email_required.clone() } else { w.email_invalid.clone() };
+        words.with_value(custom).unwrap_or(message)
     };
-    let consent_message = move || words.with_value(|w: &Words| w.consent_required.clone());
+    let consent_message =
+        move |message: String| words.with_value(|w: &Words| w.consent_required.clone()).unwrap_or(message);
 
     let on_submit = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
@@ -60,9 +61,13 @@ pub fn popup(view: View) -> impl IntoView {
         }
         set_form_error.set(String::new());
         let email_check = Email::parse(&email.get_untracked());
-        set_email_error.set(email_check.as_ref().err().map(|e| email_message(e.code)).unwrap_or_default());
+        set_email_error.set(
+            email_check.as_ref().err().map(|e| email_message(e.code, e.message.clone())).unwrap_or_default(),
+        );
         let consent_check = check_consent(consent_required, consent.get_untracked());
-        set_consent_error.set(if consent_check.is_err() { consent_message() } else { String::new() });
+        set_consent_error.set(
+            consent_check.as_ref().err().map(|e| consent_message(e.message.clone())).unwrap_or_default(),
+        );
         if email_check.is_err() {
             focus("#ls-email");
             return;
@@ -74,7 +79,10 @@ pub fn popup(view: View) -> impl IntoView {
         set_phase.set(Phase::Sending);
         let fields = Object::new();
         set(&fields, "email", email.get_untracked().trim().into());
-        set(&fields, "name", name.get_untracked().into());
+        // A tab or line break pasted into the name becomes a space (the server refuses them).
+        let clean: String =
+            name.get_untracked().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        set(&fields, "name", clean.into());
         set(&fields, "consent", consent.get_untracked().into());
         set(&fields, "website", website.get_untracked().into());
         submit(fields, move |answer| match answer {
@@ -90,21 +98,18 @@ pub fn popup(view: View) -> impl IntoView {
             }
             Err(error) => {
                 set_phase.set(Phase::Form);
-                match get(&error, "field").as_string().as_deref() {
-                    Some("email") => {
-                        set_email_error
-                            .set(email_message(&get(&error, "code").as_string().unwrap_or_default()));
+                let text = |key: &str| get(&error, key).as_string().unwrap_or_default();
+                let message = Some(text("message"))
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| "Something went wrong. Please try again.".into());
+                match text("field").as_str() {
+                    "email" => {
+                        set_email_error.set(email_message(&text("code"), message));
                         focus("#ls-email");
                     }
-                    Some("consent") => set_consent_error.set(consent_message()),
-                    _ => set_form_error.set(words.with_value(|w: &Words| w.error.clone()).unwrap_or_else(
-                        || {
-                            get(&error, "message")
-                                .as_string()
-                                .filter(|m| !m.is_empty())
-                                .unwrap_or_else(|| "Something went wrong. Please try again.".into())
-                        },
-                    )),
+                    "consent" => set_consent_error.set(consent_message(message)),
+                    // Anything else (a refusal of the whole lead, the browser's storage refused).
+                    _ => set_form_error.set(words.with_value(|w: &Words| w.error.clone()).unwrap_or(message)),
                 }
             }
         });

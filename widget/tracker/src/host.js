@@ -25,7 +25,7 @@ var host = {
     var q = new URLSearchParams(location.search), utm = {}, ref = document.referrer;
     "source medium campaign term content".split(" ").forEach(function (k) { if (q.get("utm_" + k)) utm["utm_" + k] = q.get("utm_" + k); });
     return { path: location.pathname, title: document.title, href: location.href.split("#")[0], host: location.host, referrer: ref,
-      referrer_host: safe(function () { return new URL(ref).host; }) || "", utm: utm,
+      referrer_host: safe(function () { return new URL(ref).host.toLowerCase(); }) || "", utm: utm,
       // By the pointer, not the window: a narrow desktop window still has a mouse (and exits
       // through the top edge), a large tablet in landscape still has none.
       device: !matchMedia("(pointer: coarse)").matches ? "desktop" : Math.min(screen.width, screen.height) < 600 ? "mobile" : "tablet",

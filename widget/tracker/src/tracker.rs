@@ -101,7 +101,8 @@ fn cut(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// The host part of a URL (`https://www.google.com/search` -> `www.google.com`).
+/// The host part of a URL in lowercase (`https://www.google.com/search` -> `www.google.com`;
+/// an app's `android-app://com.Slack/` -> `com.slack`), as host patterns are compared.
 /// Byte scanning, no string slicing or searching: their panic paths and searchers cost
 /// kilobytes in the module.
 fn url_host(url: &str) -> Option<String> {
@@ -114,6 +115,7 @@ fn url_host(url: &str) -> Option<String> {
         })
         .skip(1)
         .take_while(|c| !matches!(c, '/' | '?' | '#'))
+        .map(|c| c.to_ascii_lowercase())
         .collect();
     (!host.is_empty()).then_some(host)
 }
@@ -564,7 +566,6 @@ impl Tracker {
         self.page.shown = true;
         self.open = Some(id.to_owned());
         self.host.show(&json);
-        self.refresh_overlay();
     }
 
     pub fn mounted(&mut self) {
@@ -582,11 +583,13 @@ impl Tracker {
             self.save();
             self.campaign_event(&id, "shown");
             self.host.emit("lodestone:show", &Object::new().str("campaign", &id).end());
+            self.refresh_overlay();
         }
     }
 
     pub fn mount_failed(&mut self) {
         self.open = None;
+        self.refresh_overlay();
     }
 
     /// The popup closed (by the visitor, or by the API): the cooldown starts.
