@@ -42,9 +42,10 @@ pub fn targeting(t: &Targeting, rule: &'static str, passed: bool, a: &Audience<'
             .into(),
             format!("visit {}", a.visits),
         ),
-        "converted" => {
-            (yes_no(t.converted == Some(true)).into(), format!("{} (any campaign)", yes_no(a.converted_any)))
-        }
+        "converted" => (
+            converted_text(t.converted == Some(true)).into(),
+            format!("{} (any campaign)", converted_text(a.converted_any)),
+        ),
         "sample_percent" => {
             (format!("bucket below {}", t.sample_percent.unwrap_or(0)), format!("bucket {}", a.sample_roll))
         }
@@ -101,7 +102,8 @@ pub fn frequency(
     RuleReport { rule, passed, wants, seen }
 }
 
-fn device(d: DeviceClass) -> &'static str {
+/// A device class as the config writes it.
+pub fn device(d: DeviceClass) -> &'static str {
     match d {
         DeviceClass::Desktop => "desktop",
         DeviceClass::Tablet => "tablet",
@@ -109,7 +111,7 @@ fn device(d: DeviceClass) -> &'static str {
     }
 }
 
-fn yes_no(b: bool) -> &'static str {
+fn converted_text(b: bool) -> &'static str {
     if b { "converted" } else { "not converted" }
 }
 

@@ -7,8 +7,7 @@ use crate::prelude::*;
 
 use funnel::ScoreReport;
 use funnel::engine::{self, Situation};
-use funnel::rule_text::RuleReport;
-use funnel::targeting::DeviceClass;
+use funnel::rule_text::{self, RuleReport};
 
 use super::{Tracker, score_json};
 use crate::json::{self, Object};
@@ -66,14 +65,7 @@ impl Tracker {
         Object::new()
             .str("site", &self.site)
             .str("path", &self.page.path)
-            .str(
-                "device",
-                match self.page.device {
-                    DeviceClass::Desktop => "desktop",
-                    DeviceClass::Tablet => "tablet",
-                    DeviceClass::Mobile => "mobile",
-                },
-            )
+            .str("device", rule_text::device(self.page.device))
             .num("visits", self.history.visits.into())
             .num("page_views", self.history.page_views.into())
             .bool("stored", self.persist)
