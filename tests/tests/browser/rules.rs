@@ -291,6 +291,25 @@ async fn clicks_on_configured_ctas_trigger_and_data_lodestone_open_opens() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_fits_the_screen_counts_as_read_to_its_end_once_the_visitor_is_there() {
+    let s = stack_for(config("", &[("read", "trigger = { scroll_percent = 90 }")])).await;
+    let b = browser(Device::Desktop).await;
+    let moved = "window.dispatchEvent(new MouseEvent('mousemove'));";
+    // A long page shows only its top: the campaign waits for the visitor to scroll.
+    b.visit(&s.page("/fixtures/long.html")).await;
+    b.js(moved).await;
+    assert!(!appears_within(&b, 3).await, "shown on a long page nobody scrolled");
+    // A page that fits the screen is seen to its end, once someone is there to see it.
+    b.visit(&s.page("/fixtures/plain.html")).await;
+    assert!(!appears_within(&b, 3).await, "shown before the visitor did anything");
+    b.js(moved).await;
+    shows(&b, "read", 5).await;
+    let plain = "return JSON.parse(localStorage.getItem('lodestone:demo')).pages.find(function (p) { return p.p === '/fixtures/plain.html'; }).s;";
+    assert_eq!(b.js(plain).await, json!(100));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_score_threshold_is_reached_across_pages() {
     let s = stack_for(config(
         "[sites.scoring]\npage_view = 10\nscroll = []\n",

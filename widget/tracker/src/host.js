@@ -46,12 +46,14 @@ var host = {
   // Scroll depth and fast scrolls up, interactions, clicks (data-lodestone-open, configured CTAs,
   // outbound links), exit intent, SPA navigation, and the one-second tick.
   listen: function (ctas) {
-    var d = document, h = history;
+    var d = document, h = history, seen = 0;
+    // How far down the page the visitor can see: the bottom of the viewport, in percent.
+    function depth() { var sh = d.documentElement.scrollHeight; return sh > 0 ? Math.min(100, Math.round((scrollY + innerHeight) / sh * 100)) : 100; }
     // The path the tracker has now (an SPA may have moved before the config arrived).
     lastPath = location.pathname;
     on(window, "scroll", function () {
-      var sh = d.documentElement.scrollHeight, y = scrollY, now = Date.now();
-      fire(3, sh > 0 ? Math.min(100, Math.round((y + innerHeight) / sh * 100)) : 100);
+      var y = scrollY, now = Date.now();
+      fire(3, seen = Math.max(seen, depth()));
       // A fast scroll up is an exit signal, unless a tap just caused it ("back to top").
       if (lastY - y > innerHeight / 4 && now - lastAt < 400 && now - tapAt > 2000) fire(15, 2);
       if (y >= lastY || now - lastAt > 400) { lastY = y; lastAt = now; }
@@ -75,12 +77,18 @@ var host = {
       if (d.visibilityState === "hidden" && Date.now() - linkAt > 1000) setTimeout(function () { if (d.visibilityState === "hidden" && !leaving) fire(15, 3); }, 0);
     });
     // A popstate that changes the path is a back (or forward) navigation; a hash change is not.
-    on(window, "popstate", function () { if (location.pathname !== lastPath) { lastPath = location.pathname; fire(15, 4); fire(14); } });
+    on(window, "popstate", function () { if (location.pathname !== lastPath) { lastPath = location.pathname; seen = 0; fire(15, 4); fire(14); } });
     ["pushState", "replaceState"].forEach(function (k) {
       var orig = h[k];
-      if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); setTimeout(function () { lastPath = location.pathname; fire(14); }, 0); return r; };
+      if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); setTimeout(function () { if (location.pathname !== lastPath) seen = 0; lastPath = location.pathname; fire(14); }, 0); return r; };
     });
-    setInterval(function () { fire(2, d.visibilityState === "visible" ? 1 : 0); }, 1000);
+    // Every second; and what the visitor sees without scrolling counts as seen (a page that fits
+    // the screen is read to its end) once the page has loaded, and the visitor has interacted.
+    setInterval(function () {
+      var v = d.visibilityState === "visible", p = depth();
+      fire(2, v ? 1 : 0);
+      if (v && d.readyState === "complete" && p > seen && fire(3, p, 1)) seen = p;
+    }, 1000);
   },
   prefetch: function () { (window.requestIdleCallback || function (f) { setTimeout(f, 200); })(function () { loadPopup(); }); },
   show: function (json) { loadPopup().then(function (m) { m.mount(json, ctx); fire(6); }).catch(function () { fire(7); }); },

@@ -77,7 +77,8 @@ mod event {
     pub const ANSWERED: u32 = 1;
     /// Every second: `n` = 1 when the page is visible.
     pub const TICK: u32 = 2;
-    /// `n` = scroll depth in percent.
+    /// `n` = scroll depth in percent; `m` = 1 when seen without scrolling (not an interaction):
+    /// returns 1 when that counted.
     pub const SCROLLED: u32 = 3;
     pub const INTERACTED: u32 = 4;
     /// The popup mounted, or failed to.
@@ -119,7 +120,7 @@ pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
         match kind {
             event::ANSWERED => t.answered(n, m, &value),
             event::TICK => t.tick(n != 0),
-            event::SCROLLED => t.scrolled(n),
+            event::SCROLLED => return i32::from(t.scrolled(n, m == 0)),
             event::INTERACTED => t.interacted(),
             event::SHOWN => t.mounted(),
             event::SHOW_FAILED => t.mount_failed(),

@@ -391,11 +391,19 @@ impl Tracker {
         }
     }
 
-    pub fn scrolled(&mut self, percent: u32) {
-        self.interacted();
+    /// The visitor can see `percent` of the page; `by_scrolling`: they scrolled to it (an
+    /// interaction). What the page shows without scrolling counts only once the visitor has
+    /// interacted with it (someone is there to see it); returns whether it counted.
+    pub fn scrolled(&mut self, percent: u32, by_scrolling: bool) -> bool {
+        if by_scrolling {
+            self.interacted();
+        } else if !self.interacted {
+            return false;
+        }
         self.page.scroll = self.page.scroll.max(percent.min(100) as u8);
         self.scroll_into_history();
         self.evaluate();
+        true
     }
 
     /// This page's deepest scroll, into the site's and the page's maximum.
