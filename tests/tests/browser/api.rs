@@ -44,3 +44,17 @@ async fn the_javascript_api_opens_closes_scores_and_resets_and_adds_one_global()
     assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_made_through_the_stub_before_the_script_ran_are_replayed() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    // The page's inline script opened the newsletter (which never shows by itself on a page
+    // nobody scrolls) before the async tag had run.
+    b.goto(&s.page("/fixtures/early.html")).await;
+    b.wait_for_popup(10).await;
+    assert_eq!(b.in_widget("root.querySelector('h2').textContent").await, json!("Enjoying the read?"));
+    assert_eq!(b.js("return lodestone.ready && typeof lodestone.q;").await, json!("undefined"));
+    assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
+    b.close().await;
+}

@@ -122,10 +122,12 @@ function api(kind) {
 var site = base && script.getAttribute("data-site");
 // The tag included twice (by hand and by a tag manager): the second copy stands down.
 if (site && !(window.lodestone && "ready" in window.lodestone)) {
-  var origin = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, "");
+  var origin = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, ""), early = window.lodestone && window.lodestone.q;
   window.lodestone = { ready: false, open: api(10), close: api(11), score: api(12), reset: api(13), track: api(19), consent: api(20),
     // The debug build of the tracker reports every rule's verdict; the page reloads into it.
     debug: function () { var u = new URL(location.href); u.searchParams.set("lodestone_debug", "1"); location.assign(u.href); } };
+  // Calls the page made through the README's stub before this script ran, in order.
+  if (early && early.forEach) early.forEach(function (c) { safe(function () { window.lodestone[c[0]](c[1]); }); });
   (new URLSearchParams(location.search).get("lodestone_debug") === "1"
     ? import(asset("{{DEBUG_TRACKER_JS}}").href).then(function (m) { return m.default({ module_or_path: asset("{{DEBUG_TRACKER_WASM}}") }).then(function () { return m; }); })
     : __lodestone_tracker({ module_or_path: asset("{{TRACKER_WASM}}") }).then(function () { return __lodestone_tracker; })
