@@ -1,6 +1,7 @@
 //! The page-facing JavaScript API (`window.lodestone`): open, close, score, reset, one global.
 
-use lodestone_tests::browser::{Device, browser, stack};
+use lodestone_tests::Options;
+use lodestone_tests::browser::{Device, browser, stack, stack_with};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,15 +47,26 @@ async fn the_javascript_api_opens_closes_scores_and_resets_and_adds_one_global()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_made_through_the_stub_before_the_script_ran_are_replayed() {
-    let s = stack().await;
+async fn calls_made_through_the_stub_before_the_script_ran_are_replayed_and_later_ones_passed_on() {
+    let toml = "[[sites]]\nid = \"demo\"\nallowed_origins = [\"{{SITE_ORIGIN}}\"]\n\
+                [sites.privacy]\nconsent_mode = true\n\
+                [[sites.campaigns]]\nid = \"arrived\"\nheadline = \"arrived\"\ntrigger = { event = \"arrived\" }\n";
+    let s = stack_with(Options { config_toml: Some(toml.into()), ..Options::default() }).await;
     let b = browser(Device::Desktop).await;
-    // The page's inline script opened the newsletter (which never shows by itself on a page
-    // nobody scrolls) before the async tag had run.
+    // The page's inline script tracked "arrived" through the stub before the async tag had run,
+    // and kept a reference to the stub's `consent` for its banner.
     b.goto(&s.page("/fixtures/early.html")).await;
     b.wait_for_popup(10).await;
-    assert_eq!(b.in_widget("root.querySelector('h2').textContent").await, json!("Enjoying the read?"));
+    assert_eq!(b.in_widget("root.querySelector('h2').textContent").await, json!("arrived"));
     assert_eq!(b.js("return lodestone.ready && typeof lodestone.q;").await, json!("undefined"));
+    // Consent mode: nothing stored until the banner calls the function it kept. The visitor has
+    // seen all of this short page meanwhile: the history stored on consent says so.
+    b.js("window.dispatchEvent(new MouseEvent('mousemove'));").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, json!(null));
+    b.js("grant(true);").await;
+    b.wait_until("localStorage.getItem('lodestone:demo') !== null", 5).await;
+    assert_eq!(b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).scroll;").await, json!(100));
     assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
     b.close().await;
 }

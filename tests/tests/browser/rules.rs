@@ -310,6 +310,34 @@ async fn a_page_that_fits_the_screen_counts_as_read_to_its_end_once_the_visitor_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_shell_that_scrolls_inside_and_a_new_route_nobody_has_touched_count_no_depth() {
+    let s = stack_for(config(
+        "",
+        &[("app-read", "targeting = { include = [\"/fixtures/app/*\"] }\ntrigger = { scroll_percent = 90 }")],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    let moved = "window.dispatchEvent(new MouseEvent('mousemove'));";
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    // An app shell: the window never scrolls, an element in it does.
+    b.js("document.documentElement.style.height = '100%';\
+          document.body.style.cssText = 'margin:0;height:100%;overflow:hidden';\
+          document.body.innerHTML = '<main style=\"height:100%;overflow:auto\"><div style=\"height:5000px\">tall</div></main>';\
+          history.pushState({}, '', '/fixtures/app/shell');")
+        .await;
+    b.js(moved).await;
+    assert!(!appears_within(&b, 3).await, "an app shell's window depth counted");
+    // A route that fits the screen counts once the visitor does something on it, not before.
+    b.js("document.body.style.cssText = ''; document.body.innerHTML = '<p>short</p>';\
+          history.pushState({}, '', '/fixtures/app/short');")
+        .await;
+    assert!(!appears_within(&b, 3).await, "counted on a route before the visitor did anything there");
+    b.js(moved).await;
+    shows(&b, "app-read", 5).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_score_threshold_is_reached_across_pages() {
     let s = stack_for(config(
         "[sites.scoring]\npage_view = 10\nscroll = []\n",

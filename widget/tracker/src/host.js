@@ -46,9 +46,14 @@ var host = {
   // Scroll depth and fast scrolls up, interactions, clicks (data-lodestone-open, configured CTAs,
   // outbound links), exit intent, SPA navigation, and the one-second tick.
   listen: function (ctas) {
-    var d = document, h = history, seen = 0;
+    var d = document, h = history, seen = 0, height = 0;
     // How far down the page the visitor can see: the bottom of the viewport, in percent.
     function depth() { var sh = d.documentElement.scrollHeight; return sh > 0 ? Math.min(100, Math.round((scrollY + innerHeight) / sh * 100)) : 100; }
+    // Whether the middle of the screen sits in an element that scrolls by itself (an app shell
+    // whose window never scrolls): the window's depth then says nothing.
+    function boxed() {
+      for (var e = d.elementFromPoint(innerWidth / 2, innerHeight / 2); e && e !== d.body; e = e.parentElement) if (e.scrollHeight > e.clientHeight + 1 && /auto|scroll/.test(getComputedStyle(e).overflowY)) return 1;
+    }
     // The path the tracker has now (an SPA may have moved before the config arrived).
     lastPath = location.pathname;
     on(window, "scroll", function () {
@@ -83,11 +88,13 @@ var host = {
       if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); setTimeout(function () { if (location.pathname !== lastPath) seen = 0; lastPath = location.pathname; fire(14); }, 0); return r; };
     });
     // Every second; and what the visitor sees without scrolling counts as seen (a page that fits
-    // the screen is read to its end) once the page has loaded, and the visitor has interacted.
+    // the screen is read to its end) once the page has loaded and kept its height for a second,
+    // and the visitor has interacted since the page view began (the tracker says whether).
     setInterval(function () {
-      var v = d.visibilityState === "visible", p = depth();
+      var v = d.visibilityState === "visible", p = depth(), sh = d.documentElement.scrollHeight, same = sh === height;
+      height = sh;
+      if (v && same && d.readyState === "complete" && p > seen && !boxed() && fire(3, p, 1)) seen = p;
       fire(2, v ? 1 : 0);
-      if (v && d.readyState === "complete" && p > seen && fire(3, p, 1)) seen = p;
     }, 1000);
   },
   prefetch: function () { (window.requestIdleCallback || function (f) { setTimeout(f, 200); })(function () { loadPopup(); }); },
@@ -121,13 +128,18 @@ function api(kind) {
 }
 var site = base && script.getAttribute("data-site");
 // The tag included twice (by hand and by a tag manager): the second copy stands down.
-if (site && !(window.lodestone && "ready" in window.lodestone)) {
+if (site && !(window.lodestone && "ready" in window.lodestone && !window.lodestone.q)) {
   var origin = (script.getAttribute("data-api") || new URL(script.src).origin).replace(/\/+$/, ""), early = window.lodestone && window.lodestone.q;
   window.lodestone = { ready: false, open: api(10), close: api(11), score: api(12), reset: api(13), track: api(19), consent: api(20),
     // The debug build of the tracker reports every rule's verdict; the page reloads into it.
     debug: function () { var u = new URL(location.href); u.searchParams.set("lodestone_debug", "1"); location.assign(u.href); } };
-  // Calls the page made through the README's stub before this script ran, in order.
-  if (early && early.forEach) early.forEach(function (c) { safe(function () { window.lodestone[c[0]](c[1]); }); });
+  // Calls the page made through the README's stub before this script ran, in order; later
+  // calls through a reference to the stub's functions are passed on.
+  if (early && early.forEach) {
+    var pass = function (c) { safe(function () { window.lodestone[c[0]](c[1]); }); };
+    early.forEach(pass);
+    early.push = pass;
+  }
   (new URLSearchParams(location.search).get("lodestone_debug") === "1"
     ? import(asset("{{DEBUG_TRACKER_JS}}").href).then(function (m) { return m.default({ module_or_path: asset("{{DEBUG_TRACKER_WASM}}") }).then(function () { return m; }); })
     : __lodestone_tracker({ module_or_path: asset("{{TRACKER_WASM}}") }).then(function () { return __lodestone_tracker; })

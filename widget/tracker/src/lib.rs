@@ -110,7 +110,8 @@ mod event {
     pub const STORED_ELSEWHERE: u32 = 21;
 }
 
-/// Handles one page event (see `event`); returns the score for `SCORE`, else 0. A re-entrant
+/// Handles one page event (see `event`); returns the score for `SCORE`, whether a depth seen
+/// without scrolling counted for `SCROLLED`, else 0. A re-entrant
 /// call (an event raised while another is handled) is dropped.
 #[wasm_bindgen]
 pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {

@@ -45,6 +45,8 @@ struct PageNow {
     utm_campaign: Option<String>,
     started: f64,
     scroll: u8,
+    /// The visitor has interacted since this page view began (a single-page app's too).
+    interacted: bool,
     exit: bool,
     clicked: Vec<String>,
     events: Vec<String>,
@@ -145,6 +147,7 @@ impl Tracker {
                 utm_campaign: None,
                 started: 0.0,
                 scroll: 0,
+                interacted: false,
                 exit: false,
                 clicked: Vec::new(),
                 events: Vec::new(),
@@ -178,6 +181,7 @@ impl Tracker {
             utm_campaign: None,
             started: js::now(),
             scroll: 0,
+            interacted: false,
             exit: false,
             clicked: Vec::new(),
             events: Vec::new(),
@@ -293,6 +297,7 @@ impl Tracker {
         if popup_here {
             self.history.last_popup = here.last_popup;
         }
+        self.scroll_into_history();
         self.arrival();
     }
 
@@ -397,7 +402,7 @@ impl Tracker {
     pub fn scrolled(&mut self, percent: u32, by_scrolling: bool) -> bool {
         if by_scrolling {
             self.interacted();
-        } else if !self.interacted {
+        } else if !self.page.interacted {
             return false;
         }
         self.page.scroll = self.page.scroll.max(percent.min(100) as u8);
@@ -438,6 +443,7 @@ impl Tracker {
     pub fn interacted(&mut self) {
         self.last_interaction = js::now();
         self.interacted = true;
+        self.page.interacted = true;
     }
 
     /// A single-page app changed the URL: a new page view when the path changed. Pending
