@@ -80,6 +80,9 @@ fn stored(key: &str) -> String {
     format!("return (JSON.parse(localStorage.getItem('lodestone:demo')) || {{}}).{key};")
 }
 
+/// The visitor moved the mouse: someone is at the page.
+const MOUSE_MOVED: &str = "window.dispatchEvent(new MouseEvent('mousemove'));";
+
 const TOP_EXIT: &str = "document.documentElement.dispatchEvent(new MouseEvent('mouseout', { clientX: 400, clientY: -4, relatedTarget: null, bubbles: true }));";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,15 +297,14 @@ async fn clicks_on_configured_ctas_trigger_and_data_lodestone_open_opens() {
 async fn a_page_that_fits_the_screen_counts_as_read_to_its_end_once_the_visitor_is_there() {
     let s = stack_for(config("", &[("read", "trigger = { scroll_percent = 90 }")])).await;
     let b = browser(Device::Desktop).await;
-    let moved = "window.dispatchEvent(new MouseEvent('mousemove'));";
     // A long page shows only its top: the campaign waits for the visitor to scroll.
     b.visit(&s.page("/fixtures/long.html")).await;
-    b.js(moved).await;
+    b.js(MOUSE_MOVED).await;
     assert!(!appears_within(&b, 3).await, "shown on a long page nobody scrolled");
     // A page that fits the screen is seen to its end, once someone is there to see it.
     b.visit(&s.page("/fixtures/plain.html")).await;
     assert!(!appears_within(&b, 3).await, "shown before the visitor did anything");
-    b.js(moved).await;
+    b.js(MOUSE_MOVED).await;
     shows(&b, "read", 5).await;
     let plain = "return JSON.parse(localStorage.getItem('lodestone:demo')).pages.find(function (p) { return p.p === '/fixtures/plain.html'; }).s;";
     assert_eq!(b.js(plain).await, json!(100));
@@ -317,7 +319,6 @@ async fn an_app_shell_that_scrolls_inside_and_a_new_route_nobody_has_touched_cou
     ))
     .await;
     let b = browser(Device::Desktop).await;
-    let moved = "window.dispatchEvent(new MouseEvent('mousemove'));";
     b.visit(&s.page("/fixtures/rules.html")).await;
     // An app shell: the window never scrolls, an element in it does.
     b.js("document.documentElement.style.height = '100%';\
@@ -325,14 +326,14 @@ async fn an_app_shell_that_scrolls_inside_and_a_new_route_nobody_has_touched_cou
           document.body.innerHTML = '<main style=\"height:100%;overflow:auto\"><div style=\"height:5000px\">tall</div></main>';\
           history.pushState({}, '', '/fixtures/app/shell');")
         .await;
-    b.js(moved).await;
+    b.js(MOUSE_MOVED).await;
     assert!(!appears_within(&b, 3).await, "an app shell's window depth counted");
     // A route that fits the screen counts once the visitor does something on it, not before.
     b.js("document.body.style.cssText = ''; document.body.innerHTML = '<p>short</p>';\
           history.pushState({}, '', '/fixtures/app/short');")
         .await;
     assert!(!appears_within(&b, 3).await, "counted on a route before the visitor did anything there");
-    b.js(moved).await;
+    b.js(MOUSE_MOVED).await;
     shows(&b, "app-read", 5).await;
     b.close().await;
 }
