@@ -62,9 +62,9 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local
-                .chars()
-                .all(|c| !c.is_control() && !c.is_ascii_whitespace() && !"@(),:;<>[\\]\"".contains(c));
+            && local.chars().all(|c| {
+                !c.is_control() && !c.is_whitespace() && !is_invisible(c) && !"@(),:;<>[\\]\"".contains(c)
+            });
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
             && labels.iter().all(|l| {
@@ -72,7 +72,11 @@ impl Email {
                     && l.chars().count() <= 63
                     && !l.starts_with('-')
                     && !l.ends_with('-')
-                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+                    && l.chars().all(|c| {
+                        c.is_ascii_alphanumeric()
+                            || c == '-'
+                            || !(c.is_ascii() || c.is_whitespace() || is_invisible(c))
+                    })
             })
             && labels
                 .last()
@@ -86,6 +90,20 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that show nothing or turn the text around them (Unicode format characters such
+/// as zero-width spaces, soft hyphens and direction marks): an address holding one is not the
+/// address it appears to be.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
+        || is_direction_override(c)
+}
+
+/// Bidirectional embeddings, overrides and isolates: they can make a name read as something
+/// else in an admin screen or a CSV (marks and joiners that names need are not among them).
+fn is_direction_override(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A site, campaign or variant identifier: 1 to 64 of `a-z A-Z 0-9 _ -`.
@@ -170,8 +188,15 @@ impl LeadSubmission {
         if let Some(name) = self.name.take() {
             let name = name.trim();
             max_len(|| "name", name, limits::NAME)?;
-            if name.chars().any(char::is_control) {
-                return Err(FieldError::new("name", "invalid", "name must not contain control characters."));
+            if name
+                .chars()
+                .any(|c| c.is_control() || is_direction_override(c) || matches!(c, '\u{2028}' | '\u{2029}'))
+            {
+                return Err(FieldError::new(
+                    "name",
+                    "invalid",
+                    "name must be one line without control or text-direction characters.",
+                ));
             }
             self.name = (!name.is_empty()).then(|| name.to_owned());
         }
@@ -252,7 +277,13 @@ impl LeadSubmission {
 pub fn is_link(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     let path = s.starts_with('/') && !s.starts_with("//") && !s.contains('\\');
-    (lower.starts_with("https://") || lower.starts_with("http://") || path)
+    // An absolute link names a host: `https://` alone, or `https:///x`, leads nowhere.
+    let absolute = ["https://", "http://"].iter().any(|scheme| {
+        lower.strip_prefix(scheme).is_some_and(|rest| {
+            rest.split(['/', '?', '#']).next().is_some_and(|host| !host.is_empty() && !host.starts_with(':'))
+        })
+    });
+    (absolute || path)
         && s.chars().count() <= limits::URL
         && !s.chars().any(|c| c.is_control() || c.is_whitespace())
 }
@@ -352,6 +383,10 @@ mod tests {
             "https://shop.example/a b",
             "https://shop.example/\r\nSet-Cookie:x",
             "",
+            "https://",
+            "https:///thanks",
+            "http://?x",
+            "https://:443/x",
         ] {
             assert!(!is_link(bad), "{bad}");
         }
@@ -398,6 +433,14 @@ mod tests {
             "a@1.2.3.4",
             "a@exa_mple.com",
             "<a>@example.com",
+            // Unicode spaces and invisible or direction characters: not the address they look like.
+            "ada\u{a0}x@example.com",
+            "ada\u{2003}x@example.com",
+            "ceo\u{202e}gro.elpmaxe@evil.example",
+            "ada\u{200b}@example.com",
+            "ada@exa\u{200d}mple.com",
+            "ada@b\u{fc}cher\u{3000}x.de",
+            "ada\u{2028}x@example.com",
         ];
         for e in bad {
             let err = Email::parse(e).expect_err(e);
@@ -419,6 +462,10 @@ mod tests {
         l.name = Some("  Ada  ".into());
         let v = l.validate(&campaign(true)).unwrap();
         assert_eq!(v.submission.name.as_deref(), Some("Ada"));
+        // Joiners and direction marks that names in some scripts need are kept.
+        let mut l = lead();
+        l.name = Some("\u{dc8}\u{dca}\u{dbb}\u{dd2}\u{200d}\u{dba} \u{5d0}\u{200f}".into());
+        assert!(l.validate(&campaign(true)).is_ok());
         assert_eq!(v.submission.email, "Ada@example.com");
     }
 
@@ -432,6 +479,9 @@ mod tests {
             (|l| l.submission_id = "short".into(), "submission_id"),
             (|l| l.email = "nope".into(), "email"),
             (|l| l.name = Some("x".repeat(101)), "name"),
+            (|l| l.name = Some("Ada\u{2028}Lovelace".into()), "name"),
+            (|l| l.name = Some("Ada\u{202e}ecalevoL".into()), "name"),
+            (|l| l.name = Some("Ada\u{2067}x".into()), "name"),
             (|l| l.consent = None, "consent"),
             (|l| l.consent.as_mut().unwrap().granted = false, "consent"),
             (|l| l.consent.as_mut().unwrap().text = String::new(), "consent.text"),

@@ -30,15 +30,28 @@ pub enum StartError {
     Writer(std::io::Error),
     #[error("--client-ip-header is not a valid header name")]
     ClientIpHeader,
-    #[error("--admin-token (LODESTONE_ADMIN_TOKEN) must be at least {MIN_ADMIN_TOKEN_LEN} characters")]
-    AdminToken,
-    #[error("--metrics-token (LODESTONE_METRICS_TOKEN) must be at least {MIN_ADMIN_TOKEN_LEN} characters")]
-    MetricsToken,
+    #[error("--admin-token (LODESTONE_ADMIN_TOKEN) {0}")]
+    AdminToken(&'static str),
+    #[error("--metrics-token (LODESTONE_METRICS_TOKEN) {0}")]
+    MetricsToken(&'static str),
 }
 
 /// The shortest admin token accepted from any source (flag, environment or config file), and
 /// the shortest metrics token.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+/// What is wrong with a configured admin or metrics token, if anything. A token must be one
+/// that an `Authorization: Bearer` header can carry and match: visible ASCII, no spaces
+/// (a header value is ASCII, and the bearer value is read without surrounding spaces).
+pub fn token_problem(token: &str) -> Option<&'static str> {
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        Some("must be visible ASCII characters only (no spaces, no accented letters)")
+    } else if token.len() < MIN_ADMIN_TOKEN_LEN {
+        Some("must be at least 16 characters")
+    } else {
+        None
+    }
+}
 
 /// A ready-to-serve server: its state and background tasks.
 pub struct App {
@@ -61,11 +74,11 @@ impl App {
     /// Builds the server over an already opened store (tests pass `Store::temporary()`).
     /// Must be called inside a Tokio runtime: it starts the writer and counter tasks.
     pub fn with_store(settings: &ServeSettings, sites: Sites, store: Store) -> Result<Self, StartError> {
-        if settings.admin_token.as_ref().is_some_and(|t| t.chars().count() < MIN_ADMIN_TOKEN_LEN) {
-            return Err(StartError::AdminToken);
+        if let Some(problem) = settings.admin_token.as_deref().and_then(token_problem) {
+            return Err(StartError::AdminToken(problem));
         }
-        if settings.metrics_token.as_ref().is_some_and(|t| t.chars().count() < MIN_ADMIN_TOKEN_LEN) {
-            return Err(StartError::MetricsToken);
+        if let Some(problem) = settings.metrics_token.as_deref().and_then(token_problem) {
+            return Err(StartError::MetricsToken(problem));
         }
         let configured = settings.admin_token.clone().or_else(|| sites.admin_token.clone());
         let token_generated = configured.is_none();

@@ -37,12 +37,21 @@ const HEADER: [&str; 24] = [
     "fields",
 ];
 
-/// Makes a cell safe to open in a spreadsheet: formula-starting cells get a leading `'`.
+/// Makes a cell safe to open in a spreadsheet: formula-starting cells get a leading `'`. A cell
+/// starting with a tab, CR or LF is one, and so is a formula behind leading spaces or other
+/// invisible characters (some spreadsheets trim those before reading the cell).
 pub fn neutralise(cell: &str) -> Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cell}")),
-        _ => Cow::Borrowed(cell),
-    }
+    let starts_formula = matches!(cell.chars().next(), Some('\t' | '\r' | '\n'))
+        || matches!(
+            cell.chars().find(|c| !(c.is_whitespace() || c.is_control() || is_invisible(*c))),
+            Some('=' | '+' | '-' | '@')
+        );
+    if starts_formula { Cow::Owned(format!("'{cell}")) } else { Cow::Borrowed(cell) }
+}
+
+/// Zero-width and direction marks, which show nothing before a formula.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
 }
 
 /// Writes leads as CSV rows and hands out chunks of bytes.
@@ -129,10 +138,24 @@ mod tests {
 
     #[test]
     fn formula_cells_are_neutralised_and_others_untouched() {
-        for bad in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+        for bad in [
+            "=1+1",
+            "+1",
+            "-1",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "\nx",
+            " =HYPERLINK(\"http://evil.example\",\"x\")",
+            "\n=1+2",
+            "\u{a0}=2+3",
+            " @SUM(1)",
+            "\u{200b}=1",
+            "\u{3000}+1",
+        ] {
             assert_eq!(neutralise(bad), format!("'{bad}"));
         }
-        for ok in ["", "Ada", "a=b", "1-2"] {
+        for ok in ["", "Ada", "a=b", "1-2", " Ada", "  "] {
             assert_eq!(neutralise(ok), ok);
         }
     }

@@ -189,10 +189,8 @@ impl Sites {
     /// Checks a parsed file: unique ids, valid origins, campaigns with valid ids and text.
     pub fn from_file(file: FileConfig) -> Result<Self, ConfigError> {
         let invalid = |key: String, message: &str| ConfigError::Invalid { key, message: message.to_owned() };
-        if let Some(t) = &file.admin_token
-            && t.chars().count() < crate::app::MIN_ADMIN_TOKEN_LEN
-        {
-            return Err(invalid("admin_token".into(), "must be at least 16 characters"));
+        if let Some(problem) = file.admin_token.as_deref().and_then(crate::app::token_problem) {
+            return Err(invalid("admin_token".into(), problem));
         }
         if file.sites.is_empty() {
             return Err(invalid("sites".into(), "declare at least one [[sites]] table"));
@@ -407,13 +405,38 @@ impl Site {
 /// and host in lowercase, a port only when it is not the scheme's default, no path.
 fn is_origin(s: &str) -> bool {
     let (rest, default_port) = match (s.strip_prefix("https://"), s.strip_prefix("http://")) {
-        (Some(rest), _) => (rest, ":443"),
-        (_, Some(rest)) => (rest, ":80"),
+        (Some(rest), _) => (rest, "443"),
+        (_, Some(rest)) => (rest, "80"),
         _ => return false,
     };
-    !rest.is_empty()
-        && !rest.ends_with(default_port)
-        && rest.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.:[]".contains(c))
+    // `host`, `host:port`, `[v6]` or `[v6]:port`.
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((addr, tail))
+                if !addr.is_empty() && addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':') =>
+            {
+                match tail {
+                    "" => (addr, None),
+                    _ => (addr, Some(tail.strip_prefix(':').unwrap_or(""))),
+                }
+            }
+            _ => return false,
+        },
+        None => match rest.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        },
+    };
+    let host_ok = !host.is_empty()
+        && host.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.:".contains(c));
+    // What a browser sends: digits without a leading zero, 1-65535, never the scheme's default.
+    let port_ok = port.is_none_or(|p| {
+        !p.starts_with('0')
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+            && p != default_port
+    });
+    host_ok && port_ok
 }
 
 #[cfg(test)]
@@ -424,6 +447,38 @@ mod tests {
         let file: FileConfig = toml::from_str(text)
             .map_err(|e| ConfigError::Parse { path: "t".into(), message: e.to_string() })?;
         Sites::from_file(file)
+    }
+
+    #[test]
+    fn origins_are_taken_as_browsers_send_them() {
+        for ok in [
+            "https://shop.example",
+            "http://localhost:8081",
+            "http://127.0.0.1:8081",
+            "https://[::1]:8443",
+            "https://[2001:db8::1]",
+            "https://shop.example:65535",
+        ] {
+            assert!(is_origin(ok), "{ok} refused");
+        }
+        for bad in [
+            "https://",
+            "https://shop.example:",
+            "https://:8443",
+            "http://shop.example:080",
+            "http://shop.example:0",
+            "http://shop.example:65536",
+            "http://shop.example:80",
+            "https://shop.example:443",
+            "https://[::1",
+            "https://[]:8443",
+            "https://[::1]8443",
+            "https://Shop.example",
+            "https://shop.example/",
+            "ftp://shop.example",
+        ] {
+            assert!(!is_origin(bad), "{bad} accepted");
+        }
     }
 
     #[test]
@@ -508,6 +563,34 @@ mod tests {
             ),
             (format!("{site}{site}"), "sites[1].id"),
             (format!("admin_token = \"short\"\n{site}"), "admin_token"),
+            (format!("admin_token = \"pässwort-sehr-geheim-123\"\n{site}"), "admin_token"),
+            (format!("admin_token = \"spaces in this admin token\"\n{site}"), "admin_token"),
+            (
+                "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://shop.example:\"]".to_owned(),
+                "sites[0].allowed_origins[0]",
+            ),
+            (
+                "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://:8443\"]".to_owned(),
+                "sites[0].allowed_origins[0]",
+            ),
+            (
+                "[[sites]]\nid = \"shop\"\nallowed_origins = [\"http://shop.example:080\"]".to_owned(),
+                "sites[0].allowed_origins[0]",
+            ),
+            (
+                "[[sites]]\nid = \"shop\"\nallowed_origins = [\"http://shop.example:65536\"]".to_owned(),
+                "sites[0].allowed_origins[0]",
+            ),
+            (
+                "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://shop.example:443\"]".to_owned(),
+                "sites[0].allowed_origins[0]",
+            ),
+            (
+                format!(
+                    "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\nsuccess = {{ thank_you_url = \"https://\" }}"
+                ),
+                "sites[0].campaigns[0].success.thank_you_url",
+            ),
             (
                 format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ delay = 3 }}"),
                 "delay",

@@ -27,6 +27,10 @@ pub enum StoreError {
     Decode(#[from] DecodeError),
     #[error("invalid lead id")]
     LeadId,
+    /// The submission id is already stored for a lead with another address or campaign: a
+    /// retry repeats its lead, so this is a different lead reusing the id.
+    #[error("the submission id belongs to a different lead")]
+    SubmissionTaken,
 }
 
 /// A validated lead (with its consent record) ready to be written, encoded by the request
@@ -36,6 +40,9 @@ pub struct NewLead {
     pub site: String,
     pub id: Uuid,
     pub submission_id: String,
+    /// What a retry of this lead repeats (checked against a stored lead with the same id).
+    email: String,
+    campaign: String,
     lead: Vec<u8>,
 }
 
@@ -45,6 +52,8 @@ impl NewLead {
             site: lead.site.clone(),
             id: Uuid::parse_str(&lead.id).map_err(|_| StoreError::LeadId)?,
             submission_id: lead.submission_id.clone(),
+            email: lead.email.clone(),
+            campaign: lead.campaign.clone(),
             lead: encode(lead),
         })
     }
@@ -99,11 +108,13 @@ fn keyed(site: &str, parts: &[&[u8]]) -> Vec<u8> {
 }
 
 /// `namespace site 0 parts...`
-/// One form of an email address for every spelling of it: Unicode-composed (NFC) and in lower
-/// case, so erasure finds `Jürgen@Bücher.de` however its letters were typed or encoded.
+/// One form of an email address for every spelling of it, so erasure finds `Jürgen@Bücher.de`
+/// however its letters were typed or encoded: Unicode's canonical caseless form
+/// (`NFD(casefold(NFD(s)))`), where `STRASSE` is `straße` and a final `Σ` is `σ`.
 pub fn mailbox_key(email: &str) -> String {
+    use caseless::Caseless;
     use unicode_normalization::UnicodeNormalization;
-    email.nfc().collect::<String>().to_lowercase()
+    email.nfd().default_case_fold().nfd().collect()
 }
 
 fn key(namespace: u8, site: &str, parts: &[&[u8]]) -> Vec<u8> {
@@ -138,7 +149,8 @@ impl Store {
     }
 
     /// Writes one lead and its index entry, unless its submission id is already stored, in
-    /// which case the stored lead's id is returned (not yet durable: flush the store after).
+    /// which case the stored lead's id is returned (not yet durable: flush the store after),
+    /// or [`StoreError::SubmissionTaken`] when the stored lead has another address or campaign.
     ///
     /// The two are separate inserts rather than one atomic batch: sled's `apply_batch` takes
     /// an exclusive lock that waits for any flush in progress, which would serialise writing
@@ -159,7 +171,11 @@ impl Store {
         {
             let Some(current) = taken.current else { continue };
             let stored = records::decode_id(&current)?;
-            if self.leads.contains_key(key(LEAD, site, &[stored.as_bytes()]))? {
+            if let Some(bytes) = self.leads.get(key(LEAD, site, &[stored.as_bytes()]))? {
+                let lead: StoredLead = decode(&bytes)?;
+                if lead.email != new.email || lead.campaign != new.campaign {
+                    return Err(StoreError::SubmissionTaken);
+                }
                 return Ok(LeadOutcome { id: stored.to_string(), created: false });
             }
             // The index entry outlived its lead in a crash: point it at this one.
@@ -334,6 +350,14 @@ mod tests {
         assert!(first.created && !again.created);
         assert_eq!(first.id, again.id);
         assert_eq!(store.leads("s").count(), 1);
+        // The same id on another address or campaign is a different lead, refused.
+        let other = store.insert_lead(&new_lead("s", "z@b.co", "sub-00000001"));
+        assert!(matches!(other, Err(StoreError::SubmissionTaken)), "{other:?}");
+        let mut elsewhere = new_lead("s", "a@b.co", "sub-00000001");
+        elsewhere.campaign = "ebook".into();
+        let other = store.insert_lead(&elsewhere);
+        assert!(matches!(other, Err(StoreError::SubmissionTaken)), "{other:?}");
+        assert_eq!(store.leads("s").count(), 1);
     }
 
     #[test]
@@ -400,6 +424,16 @@ mod tests {
             assert_eq!(mailbox_key(spelling), key, "{spelling}");
         }
         assert_ne!(mailbox_key("jurgen@bucher.de"), key);
+        // Full case folding, not lower case: each pair is one mailbox.
+        for (a, b) in [
+            ("STRASSE@example.de", "stra\u{df}e@example.de"),
+            ("\u{39f}\u{394}\u{39f}\u{3a3}@example.gr", "\u{3bf}\u{3b4}\u{3bf}\u{3c2}@example.gr"),
+            ("\u{39f}\u{394}\u{39f}\u{3a3}@example.gr", "\u{3bf}\u{3b4}\u{3bf}\u{3c3}@example.gr"),
+            ("J\u{30c}rgen@example.de", "\u{1f0}rgen@example.de"),
+        ] {
+            assert_eq!(mailbox_key(a), mailbox_key(b), "{a} {b}");
+        }
+        assert_ne!(mailbox_key("strase@example.de"), mailbox_key("stra\u{df}e@example.de"));
     }
 
     #[test]

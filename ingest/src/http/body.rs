@@ -78,6 +78,10 @@ fn body_error(rejection: BytesRejection, limit: usize) -> ApiError {
 
 /// Parses JSON, naming the field at fault when the shape is wrong.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body is an object: serde would also fill a struct from an array, by position.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError::malformed("the body must be a JSON object", Some("body".into())));
+    }
     // The fast parser first; the path-tracking one only to explain a failure.
     if let Ok(value) = serde_json::from_slice(bytes) {
         return Ok(value);
@@ -181,7 +185,11 @@ mod tests {
         assert_eq!(field_of(r#"{"email":1,"inner":{"granted":true}}"#).as_deref(), Some("email"));
         assert_eq!(field_of(r#"{"email":"a","inner":{"granted":"yes"}}"#).as_deref(), Some("inner.granted"));
         assert_eq!(field_of(r#"{"email":"a","inner":{}}"#).as_deref(), Some("inner.granted"));
-        assert_eq!(field_of("not json"), None);
+        assert_eq!(field_of("not json").as_deref(), Some("body"));
+        // A struct is never filled from an array by position.
+        assert_eq!(field_of(r#"["a",{"granted":true}]"#).as_deref(), Some("body"));
+        assert_eq!(field_of(r#"  [1]"#).as_deref(), Some("body"));
+        assert_eq!(field_of(""), Some("body".into()));
     }
 
     #[test]

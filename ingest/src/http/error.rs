@@ -32,6 +32,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("too many requests; retry later")]
     RateLimited { retry_after_secs: u64 },
+    #[error("submission_id was already used for a different lead: send a new submission_id for a new lead")]
+    SubmissionTaken,
     #[error("internal error")]
     Internal(String),
 }
@@ -54,6 +56,7 @@ impl ApiError {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", Some("method".into()))
             }
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
+            Self::SubmissionTaken => (StatusCode::CONFLICT, "conflict", Some("submission_id".into())),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
     }
@@ -61,13 +64,19 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            StoreError::SubmissionTaken => Self::SubmissionTaken,
+            e => Self::Internal(e.to_string()),
+        }
     }
 }
 
 impl From<WriteError> for ApiError {
     fn from(e: WriteError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            WriteError::Store(e) => e.into(),
+            e => Self::Internal(e.to_string()),
+        }
     }
 }
 

@@ -61,9 +61,10 @@ async fn accept(
         false => ApiError::NotFound { what: "site", field: "site".into() },
     })?;
     check_origin(site, headers)?;
-    let campaign = site
-        .campaign(&submission.campaign)
-        .ok_or(ApiError::NotFound { what: "campaign", field: "campaign".into() })?;
+    let campaign = site.campaign(&submission.campaign).ok_or(match submission.campaign.is_empty() {
+        true => ApiError::Invalid(funnel::FieldError::new("campaign", "required", "campaign is required.")),
+        false => ApiError::NotFound { what: "campaign", field: "campaign".into() },
+    })?;
     let thank_you = campaign.success.thank_you_url.as_deref().map(|url| {
         let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
         site.link(url, origin, html::referer(headers))

@@ -109,9 +109,18 @@ fn help_documents_every_setting_and_its_environment_variable() {
 }
 
 #[test]
-fn the_binary_refuses_an_empty_or_short_admin_token_from_the_environment_or_flag() {
+fn the_binary_refuses_an_admin_token_that_is_short_or_no_bearer_header_could_carry() {
     let dir = tempfile::tempdir().unwrap();
-    for (env, flag) in [(Some(""), None), (Some("short"), None), (None, Some("fifteen-chars-x"))] {
+    for (env, flag, says) in [
+        (Some(""), None, "at least 16"),
+        (Some("short"), None, "at least 16"),
+        (None, Some("fifteen-chars-x"), "at least 16"),
+        // A header value is ASCII, and the bearer value is read without surrounding spaces:
+        // these could never match, so every admin request would be refused.
+        (Some("pässwort-sehr-geheim-123"), None, "visible ASCII"),
+        (None, Some("a long token with spaces in it"), "visible ASCII"),
+        (Some("trailing-space-token-0123 "), None, "visible ASCII"),
+    ] {
         let mut cmd = Command::new(lodestone_binary());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path().join("data"));
         cmd.env_remove("LODESTONE_ADMIN_TOKEN");
@@ -124,7 +133,7 @@ fn the_binary_refuses_an_empty_or_short_admin_token_from_the_environment_or_flag
         let out = cmd.output().unwrap();
         assert!(!out.status.success(), "started with token {env:?} {flag:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("LODESTONE_ADMIN_TOKEN") && stderr.contains("at least 16"), "{stderr}");
+        assert!(stderr.contains("LODESTONE_ADMIN_TOKEN") && stderr.contains(says), "{stderr}");
     }
 }
 

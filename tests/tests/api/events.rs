@@ -79,6 +79,10 @@ async fn a_visitor_identifier_is_refused_and_bad_events_are_named() {
             assert!(err["error"]["message"].as_str().unwrap().contains("visitor_id"), "{err}");
         }
     }
+    // A batch given as an array, by position, is not a batch.
+    let resp = app.post_events(&json!(["demo", [pageview("/", true)]])).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"]["field"], "body");
     // Malformed events are refused with the field or value at fault named.
     let malformed = [
         (

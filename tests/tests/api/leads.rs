@@ -107,6 +107,15 @@ async fn the_same_submission_id_again_answers_200_with_the_same_id_and_stores_no
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["id"], first["id"]);
     assert_eq!(again["created"], false);
+    // The same id on a different lead is not a retry: refused, naming the field, not answered
+    // with the first lead's id while the second is dropped.
+    let mut other = body.clone();
+    other["email"] = json!("someone-else@example.com");
+    let (status, err) = error_of(app.post_lead(&other).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"]["field"], "submission_id", "{err}");
+    assert_eq!(err["error"]["code"], "conflict", "{err}");
+    assert_eq!(app.post_lead(&body).await.status(), StatusCode::OK, "the real retry still answers 200");
     assert_eq!(app.all_leads("demo").await.len(), 1);
 }
 
@@ -175,6 +184,10 @@ async fn malformed_bodies_are_answered_400_and_a_missing_field_is_named() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err["error"]["code"], "malformed");
+    // A lead given as an array, by position, is not a lead.
+    let positional = r#"["demo","welcome","arr@example.com",null,{},{"granted":true,"text":"OK","version":"1"},"sub-array-0001"]"#;
+    let (status, err) = error_of(app.post_raw("text/plain", positional).await).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")), "{err}");
 
     let mut body = lead_body("a@example.com", "sub-missing-01");
     body.as_object_mut().unwrap().remove("email");
@@ -283,6 +296,11 @@ async fn an_unknown_site_or_campaign_is_answered_404_naming_it() {
     body["campaign"] = json!("nope");
     let (status, err) = error_of(app.post_lead(&body).await).await;
     assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::NOT_FOUND, Some("campaign")));
+    // Left empty, as the site is, a campaign is a required field, not an unknown one.
+    body["campaign"] = json!("");
+    let (status, err) = error_of(app.post_lead(&body).await).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("required")));
+    assert_eq!(err["error"]["field"], "campaign");
 }
 
 #[tokio::test]
