@@ -80,6 +80,17 @@ fn stored(key: &str) -> String {
     format!("return (JSON.parse(localStorage.getItem('lodestone:demo')) || {{}}).{key};")
 }
 
+/// (new visitor, new session) of each page-view counter the page has sent.
+async fn page_view_counters(b: &Browser) -> Vec<(bool, bool)> {
+    b.wait_until("__probe.beacons.some(function (b) { return b.indexOf('pageview') >= 0; })", 5).await;
+    let sent = b
+        .js("return __probe.beacons.map(function (b) { return JSON.parse(b).events; })\
+             .flat().filter(function (e) { return e.type === 'pageview'; })\
+             .map(function (e) { return [e.new_visitor, e.new_session]; });")
+        .await;
+    serde_json::from_value(sent).unwrap()
+}
+
 /// The visitor moved the mouse: someone is at the page.
 const MOUSE_MOVED: &str = "window.dispatchEvent(new MouseEvent('mousemove'));";
 
@@ -320,21 +331,67 @@ async fn an_app_shell_that_scrolls_inside_and_a_new_route_nobody_has_touched_cou
     .await;
     let b = browser(Device::Desktop).await;
     b.visit(&s.page("/fixtures/rules.html")).await;
-    // An app shell: the window never scrolls, an element in it does.
-    b.js("document.documentElement.style.height = '100%';\
-          document.body.style.cssText = 'margin:0;height:100%;overflow:hidden';\
-          document.body.innerHTML = '<main style=\"height:100%;overflow:auto\"><div style=\"height:5000px\">tall</div></main>';\
-          history.pushState({}, '', '/fixtures/app/shell');")
-        .await;
-    b.js(MOUSE_MOVED).await;
-    assert!(!appears_within(&b, 3).await, "an app shell's window depth counted");
+    // The layout is replaced, the route changes and the visitor moves the mouse there: the
+    // window's depth (100%: it never scrolls) must not count.
+    for (layout, route, what) in [
+        // An app shell: the window never scrolls, an element in it does.
+        (
+            "document.documentElement.style.height = '100%';\
+             document.body.style.cssText = 'margin:0;height:100%;overflow:hidden';\
+             document.body.innerHTML = '<main style=\"height:100%;overflow:auto\"><div style=\"height:5000px\">tall</div></main>';",
+            "shell",
+            "an app shell",
+        ),
+        // The same shell with something fixed over the middle of the screen (a banner, a
+        // modal): the scroller beneath it still counts.
+        (
+            "var o = document.createElement('div');\
+             o.style.cssText = 'position:fixed;inset:30% 20%;background:#fff';\
+             document.body.appendChild(o);",
+            "overlaid",
+            "an overlaid app shell",
+        ),
+        // A shell whose body is the scroller (the root element never scrolls).
+        (
+            "document.documentElement.style.cssText = 'height:100%;overflow:hidden';\
+             document.body.style.cssText = 'margin:0;height:100%;overflow:auto';\
+             document.body.innerHTML = '<div style=\"height:5000px\">tall</div>';",
+            "body",
+            "a body scroller",
+        ),
+    ] {
+        b.js(&format!("{layout} history.pushState({{}}, '', '/fixtures/app/{route}');")).await;
+        b.js(MOUSE_MOVED).await;
+        assert!(!appears_within(&b, 3).await, "{what}'s window depth counted");
+    }
     // A route that fits the screen counts once the visitor does something on it, not before.
-    b.js("document.body.style.cssText = ''; document.body.innerHTML = '<p>short</p>';\
+    b.js("document.documentElement.style.cssText = ''; document.body.style.cssText = '';\
+          document.body.innerHTML = '<p>short</p>';\
           history.pushState({}, '', '/fixtures/app/short');")
         .await;
     assert!(!appears_within(&b, 3).await, "counted on a route before the visitor did anything there");
     b.js(MOUSE_MOVED).await;
     shows(&b, "app-read", 5).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_restored_by_back_or_forward_is_a_page_view() {
+    let s = stack_for(config("", &[("third-view", "trigger = { min_page_views = 3 }")])).await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.js("window.__same_document = true;").await;
+    b.visit(&s.page("/fixtures/plain.html")).await;
+    assert!(!appears_within(&b, 1).await, "shown on the second view");
+    // Back: the browser restores the first page from its back-forward cache (the same document,
+    // its scripts not run again), and the visitor sees it a second time.
+    b.client.back().await.unwrap();
+    b.wait_until("window.__same_document === true", 5).await;
+    shows(&b, "third-view", 5).await;
+    assert_eq!(b.js(&stored("views")).await, json!(3));
+    let pages = b.js(&stored("pages.map(function (p) { return [p.p, p.v]; })")).await;
+    assert_eq!(pages, json!([["/fixtures/plain.html", 1], ["/fixtures/rules.html", 2]]));
+    assert_eq!(page_view_counters(&b).await.len(), 2, "the restored view's counter is sent too");
     b.close().await;
 }
 
@@ -410,14 +467,18 @@ async fn the_global_cooldown_runs_from_the_end_of_the_last_popup() {
 async fn with_gpc_nothing_is_stored_and_rules_see_only_the_current_page() {
     let s = stack_for(config("", &[("second-view", "trigger = { min_page_views = 2 }")])).await;
     let b = browser(Device::Desktop).await;
-    for _ in 0..2 {
-        b.visit(&s.page("/fixtures/rules.html?gpc=1")).await;
-        assert!(!appears_within(&b, 2).await, "history used under GPC");
-        assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
+    // The second page broke `matchMedia`: the privacy signals are read all the same.
+    for query in ["?gpc=1", "?gpc=1&no_media=1"] {
+        b.visit(&s.page(&format!("/fixtures/rules.html{query}"))).await;
+        assert!(!appears_within(&b, 2).await, "history used under GPC ({query})");
+        assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null, "{query}");
+        // Its counter says nothing about the visitor being new: that would come from storage.
+        assert_eq!(page_view_counters(&b).await, [(false, false)], "{query}");
     }
     // Without GPC the same two views are remembered and the campaign shows on the second.
     b.visit(&s.page("/fixtures/rules.html")).await;
     assert!(!appears_within(&b, 1).await);
+    assert_eq!(page_view_counters(&b).await, [(true, true)], "a first visit is a new visitor");
     b.visit(&s.page("/fixtures/rules.html")).await;
     b.wait_for_popup(10).await;
     b.close().await;
@@ -435,6 +496,8 @@ async fn consent_mode_stores_nothing_until_the_page_grants_consent() {
     b.wait_for_popup(10).await;
     close_with_escape(&b).await;
     assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
+    // Before consent, the page-view counter says nothing derived from the visitor's history.
+    assert_eq!(page_view_counters(&b).await, [(false, false)]);
     // Consent from the page's banner: storage starts with this page, and the close made
     // before it still counts (no second popup on this page, the cooldown is stored).
     b.js("lodestone.consent(true);").await;
@@ -508,6 +571,13 @@ async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     )
     .await;
     println!("with the popup showing: {}", b.screenshot("debug-overlay-showing").await.display());
+    // Above the popup and its backdrop: the overlay can be read, scrolled and clicked.
+    let top = b
+        .js("var r = document.querySelector('[data-lodestone-debug]').shadowRoot.firstElementChild.getBoundingClientRect();\
+             var e = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);\
+             return e && e.hasAttribute('data-lodestone-debug');")
+        .await;
+    assert_eq!(top, json!(true), "the popup covers the debug overlay");
 
     // Closed: the campaign's own cooldown and the site's, with the values they compared.
     close_with_escape(&b).await;

@@ -28,8 +28,10 @@ function section(parent, title, rules) {
   parent.appendChild(ul);
 }
 function ensure() {
-  // Kept the last element of the body, so it stays above the popup and its backdrop.
-  if (root && root.isConnected) { if (root.nextElementSibling) document.body.appendChild(root); return; }
+  // Kept the last element of the document (the popup's host is appended to <html>, after the
+  // body), so it stays above the popup and its backdrop.
+  var top = document.documentElement;
+  if (root && root.isConnected) { if (root.nextElementSibling || root.parentNode !== top) top.appendChild(root); return; }
   root = el("div");
   root.setAttribute("data-lodestone-debug", "");
   var shadow = root.attachShadow({ mode: "open" });
@@ -39,7 +41,7 @@ function ensure() {
   body = el("div", "p");
   body.setAttribute("role", "status");
   shadow.appendChild(body);
-  document.body.appendChild(root);
+  top.appendChild(root);
 }
 export function render(d) {
   ensure();

@@ -21,15 +21,20 @@ var ctx = {
   close: function (reason) { fire(8, 0, 0, String(reason)); }
 };
 var host = {
+  // Each part read on its own: a page that broke one of these globals still gets the rest, and
+  // the privacy signals above all (the tracker takes a missing `gpc` as "on").
   page: function () {
-    var q = new URLSearchParams(location.search), utm = {}, ref = document.referrer;
-    "source medium campaign term content".split(" ").forEach(function (k) { if (q.get("utm_" + k)) utm["utm_" + k] = q.get("utm_" + k); });
-    return { path: location.pathname, title: document.title, href: location.href.split("#")[0], host: location.host, referrer: ref,
+    var utm = {}, ref = document.referrer;
+    safe(function () {
+      var q = new URLSearchParams(location.search);
+      "source medium campaign term content".split(" ").forEach(function (k) { if (q.get("utm_" + k)) utm["utm_" + k] = q.get("utm_" + k); });
+    });
+    return { gpc: safe(function () { return navigator.globalPrivacyControl === true; }) !== false, dnt: safe(function () { return navigator.doNotTrack === "1"; }),
+      path: location.pathname, title: document.title, href: location.href.split("#")[0], host: location.host, referrer: ref,
       referrer_host: safe(function () { return new URL(ref).host.toLowerCase(); }) || "", utm: utm,
       // By the pointer, not the window: a narrow desktop window still has a mouse (and exits
       // through the top edge), a large tablet in landscape still has none.
-      device: !matchMedia("(pointer: coarse)").matches ? "desktop" : Math.min(screen.width, screen.height) < 600 ? "mobile" : "tablet",
-      gpc: navigator.globalPrivacyControl === true, dnt: navigator.doNotTrack === "1" };
+      device: safe(function () { return !matchMedia("(pointer: coarse)").matches ? "desktop" : Math.min(screen.width, screen.height) < 600 ? "mobile" : "tablet"; }) || "desktop" };
   },
   load: function (k) { return safe(function () { return localStorage.getItem(k); }); },
   save: function (k, v) { safe(function () { localStorage.setItem(k, v); }); },
@@ -49,10 +54,12 @@ var host = {
     var d = document, h = history, seen = 0, height = 0;
     // How far down the page the visitor can see: the bottom of the viewport, in percent.
     function depth() { var sh = d.documentElement.scrollHeight; return sh > 0 ? Math.min(100, Math.round((scrollY + innerHeight) / sh * 100)) : 100; }
-    // Whether the middle of the screen sits in an element that scrolls by itself (an app shell
-    // whose window never scrolls): the window's depth then says nothing.
+    // Whether the middle of the screen shows an element that scrolls by itself (an app shell
+    // whose window never scrolls, the body included): the window's depth then says nothing.
+    // Every element at that point, not only the top one: a popup, banner or modal over the
+    // content must not hide the scroller beneath it.
     function boxed() {
-      for (var e = d.elementFromPoint(innerWidth / 2, innerHeight / 2); e && e !== d.body; e = e.parentElement) if (e.scrollHeight > e.clientHeight + 1 && /auto|scroll/.test(getComputedStyle(e).overflowY)) return 1;
+      return d.elementsFromPoint(innerWidth / 2, innerHeight / 2).some(function (e) { return e !== d.documentElement && e.scrollHeight > e.clientHeight + 1 && /auto|scroll/.test(getComputedStyle(e).overflowY); });
     }
     // The path the tracker has now (an SPA may have moved before the config arrived).
     lastPath = location.pathname;
@@ -77,7 +84,8 @@ var host = {
     // The tab hidden, unless the page is going away (a navigation hides it too): `pagehide`
     // comes first, and the check waits a task for browsers where it comes second.
     on(window, "pagehide", function () { leaving = 1; });
-    on(window, "pageshow", function () { leaving = 0; });
+    // A page restored from the back-forward cache is viewed again (its script does not rerun).
+    on(window, "pageshow", function (e) { leaving = 0; if (e.persisted) { seen = height = 0; lastPath = location.pathname; fire(22); } });
     on(d, "visibilitychange", function () {
       if (d.visibilityState === "hidden" && Date.now() - linkAt > 1000) setTimeout(function () { if (d.visibilityState === "hidden" && !leaving) fire(15, 3); }, 0);
     });
@@ -93,7 +101,7 @@ var host = {
     setInterval(function () {
       var v = d.visibilityState === "visible", p = depth(), sh = d.documentElement.scrollHeight, same = sh === height;
       height = sh;
-      if (v && same && d.readyState === "complete" && p > seen && !boxed() && fire(3, p, 1)) seen = p;
+      if (v && same && d.readyState === "complete" && p > seen && safe(boxed) === false && fire(3, p, 1)) seen = p;
       fire(2, v ? 1 : 0);
     }, 1000);
   },

@@ -108,6 +108,8 @@ mod event {
     pub const CONSENT: u32 = 20;
     /// Another tab of the site stored its history (a `storage` event); `n` = 1 when it erased it.
     pub const STORED_ELSEWHERE: u32 = 21;
+    /// The page came back from the back-forward cache: a new view of it.
+    pub const RESTORED: u32 = 22;
 }
 
 /// Handles one page event (see `event`); returns the score for `SCORE`, whether a depth seen
@@ -143,6 +145,7 @@ pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
             event::TRACK => t.track(value.as_string().unwrap_or_default()),
             event::CONSENT => t.consent(n == 1),
             event::STORED_ELSEWHERE => t.stored_elsewhere(n == 1),
+            event::RESTORED => t.restored(),
             _ => {}
         }
         0

@@ -85,6 +85,10 @@ pub struct Tracker {
     awaiting: Option<String>,
     /// Submission ids of leads in flight, by tag.
     in_flight: Vec<String>,
+    /// Page-view counters waiting for the config, each as sent when the history is stored
+    /// (new visitor and new session said) and as sent when it is not: until the config says
+    /// whether this visitor's history may be used, nothing derived from it leaves the page.
+    unsent: Vec<[String; 2]>,
 }
 
 fn opt_str(v: &JsValue, key: &str) -> Option<String> {
@@ -127,7 +131,8 @@ impl Tracker {
     /// for the site config. Nothing is stored until the config says the visitor allows it.
     pub fn start(host: Host, site: String, api: String) -> Self {
         let page = host.page();
-        let gpc = get_bool(&page, "gpc") == Some(true) || get_bool(&page, "dnt") == Some(true);
+        // Fails closed: a page description that could not be read says nothing was allowed.
+        let gpc = get_bool(&page, "gpc") != Some(false) || get_bool(&page, "dnt") == Some(true);
         let history = History::load(&host, &site);
         let mut tracker = Self {
             host,
@@ -161,6 +166,7 @@ impl Tracker {
             submitting: Vec::new(),
             awaiting: None,
             in_flight: Vec::new(),
+            unsent: Vec::new(),
         };
         tracker.view(&page, false);
         let config = server::endpoint(&tracker.api, &["/v1/sites/", &tracker.site, "/config"]);
@@ -188,17 +194,32 @@ impl Tracker {
             shown: false,
         };
         self.arrival();
-        let fresh = !self.gpc;
-        let view = Object::new()
-            .str("type", "pageview")
-            .str("path", &self.page.path)
-            .opt("referrer_host", &touch.referrer.as_deref().and_then(url_host))
-            .opt("utm_source", &touch.utm_source)
-            .bool("new_visitor", new_visitor && fresh)
-            .bool("new_session", new_session && fresh)
-            .end();
-        self.host.beacon(&server::endpoint(&self.api, &["/v1/events"]), &server::events(&self.site, view));
+        let referrer_host = touch.referrer.as_deref().and_then(url_host);
+        let counter = |known: bool| {
+            Object::new()
+                .str("type", "pageview")
+                .str("path", &self.page.path)
+                .opt("referrer_host", &referrer_host)
+                .opt("utm_source", &touch.utm_source)
+                .bool("new_visitor", new_visitor && known)
+                .bool("new_session", new_session && known)
+                .end()
+        };
+        self.unsent.push([counter(true), counter(false)]);
+        self.send_counters();
         self.save();
+    }
+
+    /// Sends the page-view counters once the config has said whether the history may be used:
+    /// whether this visitor and session are new is known (and said) only where it may.
+    fn send_counters(&mut self) {
+        if self.config.is_some() {
+            for [stored, not] in core::mem::take(&mut self.unsent) {
+                let view = if self.persist { stored } else { not };
+                self.host
+                    .beacon(&server::endpoint(&self.api, &["/v1/events"]), &server::events(&self.site, view));
+            }
+        }
     }
 
     /// Where this visit came from, for targeting: the last touch's referrer host and UTM, when
@@ -326,10 +347,11 @@ impl Tracker {
         }
     }
 
-    /// Forgets the visitor's history (leads waiting for delivery stay queued).
+    /// Forgets the visitor's history (leads waiting for delivery stay queued): from here the
+    /// visitor is a new one, with this page's view (and a new sampling roll).
     pub fn reset(&mut self) {
         History::erase(&self.host, &self.site);
-        self.history = History::default();
+        self.rebuild_history(false);
     }
 
     /// A server answer for request `tag`.
@@ -359,6 +381,7 @@ impl Tracker {
         self.host.listen(&site.cta);
         self.config = Some(site);
         self.apply_privacy();
+        self.send_counters();
         if has_campaigns {
             self.host.prefetch();
         }
@@ -455,6 +478,19 @@ impl Tracker {
             self.flush_queue();
             self.evaluate();
         }
+    }
+
+    /// The page came back from the back-forward cache (Back, Forward): a new view of it, after
+    /// the views stored meanwhile by the pages the visitor went to.
+    pub fn restored(&mut self) {
+        self.loaded_at = js::now();
+        if self.persist {
+            self.history = History::load(&self.host, &self.site);
+        }
+        let page = self.host.page();
+        self.view(&page, true);
+        self.flush_queue();
+        self.evaluate();
     }
 
     /// An exit signal from the bootstrap: the pointer leaving through the top edge counts on
