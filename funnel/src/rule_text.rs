@@ -154,6 +154,13 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000_000; // 2027-01-15 08:00:00 UTC
 
+    /// Each report as (rule, passed, wants, seen) against the expected rows, in order.
+    fn assert_described(described: &[RuleReport], expected: &[(&str, bool, &str, &str)]) {
+        let got: Vec<(&str, bool, &str, &str)> =
+            described.iter().map(|r| (r.rule, r.passed, r.wants.as_str(), r.seen.as_str())).collect();
+        assert_eq!(got, expected);
+    }
+
     fn audience() -> Audience<'static> {
         Audience {
             path: "/blog/post",
@@ -198,14 +205,8 @@ mod tests {
             ends_at: Some(NOW),
         };
         let a = audience();
-        let described: Vec<(&str, bool, String, String)> = t
-            .verdicts(&a)
-            .into_iter()
-            .map(|v| {
-                let r = targeting(&t, v.rule, v.passed, &a);
-                (r.rule, r.passed, r.wants, r.seen)
-            })
-            .collect();
+        let described: Vec<RuleReport> =
+            t.verdicts(&a).into_iter().map(|v| targeting(&t, v.rule, v.passed, &a)).collect();
         let expected = [
             ("include", false, "/pricing or /plans/*", "/blog/post"),
             ("exclude", false, "none of /blog/*", "/blog/post"),
@@ -219,10 +220,7 @@ mod tests {
             ("starts_at", true, "from 2027-01-01 00:00:00 UTC", "2027-01-15 08:00:00 UTC"),
             ("ends_at", false, "before 2027-01-15 08:00:00 UTC", "2027-01-15 08:00:00 UTC"),
         ];
-        assert_eq!(described.len(), expected.len(), "{described:?}");
-        for (got, want) in described.iter().zip(expected) {
-            assert_eq!((got.0, got.1, got.2.as_str(), got.3.as_str()), want);
-        }
+        assert_described(&described, &expected);
     }
 
     #[test]
@@ -236,14 +234,10 @@ mod tests {
             shown_this_session: 2,
         };
         let recent = Recent { shown_this_page: true, last_popup_at: Some(now - 12_500.0) };
-        let described: Vec<(&str, bool, String, String)> =
-            crate::frequency::verdicts(&f, &site, m, recent, now)
-                .into_iter()
-                .map(|v| {
-                    let r = frequency(&f, &site, m, recent, now, v.rule, v.passed);
-                    (r.rule, r.passed, r.wants, r.seen)
-                })
-                .collect();
+        let described: Vec<RuleReport> = crate::frequency::verdicts(&f, &site, m, recent, now)
+            .into_iter()
+            .map(|v| frequency(&f, &site, m, recent, now, v.rule, v.passed))
+            .collect();
         let expected = [
             ("one_per_page_view", false, "no popup yet on this page view", "a popup showed"),
             ("after_conversion", true, "30 days after converting", "converted 40.0 days ago"),
@@ -251,10 +245,7 @@ mod tests {
             ("max_per_session", false, "at most 2 this session", "shown 2"),
             ("global_cooldown", false, "60 s between popups", "last popup 12 s ago, 48 s left"),
         ];
-        assert_eq!(described.len(), expected.len(), "{described:?}");
-        for (got, want) in described.iter().zip(expected) {
-            assert_eq!((got.0, got.1, got.2.as_str(), got.3.as_str()), want);
-        }
+        assert_described(&described, &expected);
         let never = Frequency { after_conversion_days: None, ..f };
         assert_eq!(
             frequency(&never, &site, m, recent, now, "after_conversion", false).wants,

@@ -94,8 +94,8 @@ impl Email {
 
 /// Characters that show nothing or turn the text around them (Unicode format characters such
 /// as zero-width spaces, soft hyphens and direction marks): an address holding one is not the
-/// address it appears to be.
-fn is_invisible(c: char) -> bool {
+/// address it appears to be, and a spreadsheet cell starting with some shows none.
+pub fn is_invisible(c: char) -> bool {
     matches!(c, '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
         || is_direction_override(c)
 }

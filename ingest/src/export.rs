@@ -43,15 +43,11 @@ const HEADER: [&str; 24] = [
 pub fn neutralise(cell: &str) -> Cow<'_, str> {
     let starts_formula = matches!(cell.chars().next(), Some('\t' | '\r' | '\n'))
         || matches!(
-            cell.chars().find(|c| !(c.is_whitespace() || c.is_control() || is_invisible(*c))),
+            cell.chars()
+                .find(|c| !(c.is_whitespace() || c.is_control() || funnel::validate::is_invisible(*c))),
             Some('=' | '+' | '-' | '@')
         );
     if starts_formula { Cow::Owned(format!("'{cell}")) } else { Cow::Borrowed(cell) }
-}
-
-/// Zero-width and direction marks, which show nothing before a formula.
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
 }
 
 /// Writes leads as CSV rows and hands out chunks of bytes.

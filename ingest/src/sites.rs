@@ -410,25 +410,17 @@ fn is_origin(s: &str) -> bool {
         _ => return false,
     };
     // `host`, `host:port`, `[v6]` or `[v6]:port`.
-    let (host, port) = match rest.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((addr, tail))
-                if !addr.is_empty() && addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':') =>
-            {
-                match tail {
-                    "" => (addr, None),
-                    _ => (addr, Some(tail.strip_prefix(':').unwrap_or(""))),
-                }
-            }
-            _ => return false,
-        },
-        None => match rest.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (rest, None),
-        },
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
     };
-    let host_ok = !host.is_empty()
-        && host.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.:".contains(c));
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => !v6.is_empty() && v6.chars().all(|c| c.is_ascii_hexdigit() || c == ':'),
+        None => {
+            !host.is_empty()
+                && host.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.".contains(c))
+        }
+    };
     // What a browser sends: digits without a leading zero, 1-65535, never the scheme's default.
     let port_ok = port.is_none_or(|p| {
         !p.starts_with('0')

@@ -89,11 +89,13 @@ var host = {
     on(d, "visibilitychange", function () {
       if (d.visibilityState === "hidden" && Date.now() - linkAt > 1000) setTimeout(function () { if (d.visibilityState === "hidden" && !leaving) fire(15, 3); }, 0);
     });
+    // Whether the path changed since last seen (a new page view: its depth starts afresh).
+    function moved() { var m = location.pathname !== lastPath; if (m) { lastPath = location.pathname; seen = 0; } return m; }
     // A popstate that changes the path is a back (or forward) navigation; a hash change is not.
-    on(window, "popstate", function () { if (location.pathname !== lastPath) { lastPath = location.pathname; seen = 0; fire(15, 4); fire(14); } });
+    on(window, "popstate", function () { if (moved()) { fire(15, 4); fire(14); } });
     ["pushState", "replaceState"].forEach(function (k) {
       var orig = h[k];
-      if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); setTimeout(function () { if (location.pathname !== lastPath) seen = 0; lastPath = location.pathname; fire(14); }, 0); return r; };
+      if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); setTimeout(function () { moved(); fire(14); }, 0); return r; };
     });
     // Every second; and what the visitor sees without scrolling counts as seen (a page that fits
     // the screen is read to its end) once the page has loaded and kept its height for a second,
