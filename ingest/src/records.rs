@@ -16,6 +16,8 @@ pub const FORMAT_VERSION: u8 = 1;
 /// A stored lead, as the admin API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredLead {
+    /// The lead's key, given by the store: left out of the stored value.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     pub site: String,
     pub campaign: String,

@@ -6,12 +6,20 @@
 //! - `L site 0 lead-uuid(16 bytes, v7: time-ordered)` -> lead, its consent record inside
 //! - `S site 0 submission_id` -> version byte, lead uuid
 //!
+//! A lead's id is its key, given when the writer stores it: ids rise in the order leads are
+//! stored, per site, even across a clock set back. Reads list a lead only once a flush has
+//! made it durable, so the newest lead listed has every older one before it: a sync that
+//! reads newest first and stops at the newest lead it saw last time misses none.
+//!
 //! There is no email index: every random-key insert costs about a fifth of the durable-lead
 //! throughput, and erasure (rare, admin-only) finds an address's leads by scanning the site.
 //!
 //! The `counters` tree holds `site 0 YYYY-MM-DD 0 name` -> version byte, u64 big-endian.
 
+use std::collections::HashMap;
+use std::ops::Bound;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use sled::Tree;
 use uuid::Uuid;
@@ -38,7 +46,6 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct NewLead {
     pub site: String,
-    pub id: Uuid,
     pub submission_id: String,
     /// What a retry of this lead repeats (checked against a stored lead with the same id).
     email: String,
@@ -47,15 +54,16 @@ pub struct NewLead {
 }
 
 impl NewLead {
-    pub fn new(lead: &StoredLead) -> Result<Self, StoreError> {
-        Ok(Self {
+    /// The record of `lead`, whose id the store gives when it writes it (an id set here is
+    /// stored but never read: the key's wins).
+    pub fn new(lead: &StoredLead) -> Self {
+        Self {
             site: lead.site.clone(),
-            id: Uuid::parse_str(&lead.id).map_err(|_| StoreError::LeadId)?,
             submission_id: lead.submission_id.clone(),
             email: lead.email.clone(),
             campaign: lead.campaign.clone(),
             lead: encode(lead),
-        })
+        }
     }
 }
 
@@ -88,6 +96,16 @@ pub struct Store {
     db: sled::Db,
     leads: Tree,
     counters: Tree,
+    ids: Arc<Mutex<LeadIds>>,
+}
+
+/// Per site: the id of the newest lead written, and of the newest one a flush made durable.
+/// A site is entered on its first lead since the store opened, with the newest stored lead as
+/// both (what recovery found is on disk); until then every lead of it is durable.
+#[derive(Default)]
+struct LeadIds {
+    written: HashMap<String, Uuid>,
+    durable: HashMap<String, Uuid>,
 }
 
 const LEAD: u8 = b'L';
@@ -123,6 +141,20 @@ fn key(namespace: u8, site: &str, parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
+/// The lead id at the end of a lead key.
+fn lead_id(lead_key: &[u8]) -> Result<Uuid, StoreError> {
+    let at = lead_key.len().checked_sub(16).ok_or(StoreError::LeadId)?;
+    Uuid::from_slice(&lead_key[at..]).map_err(|_| StoreError::LeadId)
+}
+
+/// A stored lead, its id read from its key (values written before ids were given by the store
+/// carry it inside too: the key wins).
+fn decode_lead(lead_key: &[u8], value: &[u8]) -> Result<StoredLead, StoreError> {
+    let mut lead: StoredLead = decode(value)?;
+    lead.id = lead_id(lead_key)?.to_string();
+    Ok(lead)
+}
+
 impl Store {
     /// Opens (or creates) the database in `dir` with a page cache of `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
@@ -140,12 +172,67 @@ impl Store {
     }
 
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
-        Ok(Self { leads: db.open_tree("leads")?, counters: db.open_tree("counters")?, db })
+        Ok(Self {
+            leads: db.open_tree("leads")?,
+            counters: db.open_tree("counters")?,
+            db,
+            ids: Arc::default(),
+        })
     }
 
-    /// Makes every write so far durable against a process crash. Blocking: call it off the runtime.
+    fn lead_ids(&self) -> std::sync::MutexGuard<'_, LeadIds> {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes every write so far durable against a process crash; reads then list the leads it
+    /// covered.
+    /// Blocking: call it off the runtime.
     pub fn flush(&self) -> Result<usize, StoreError> {
-        Ok(self.db.flush()?)
+        let written = self.lead_ids().written.clone();
+        let bytes = self.db.flush()?;
+        let mut ids = self.lead_ids();
+        for (site, id) in written {
+            let durable = ids.durable.entry(site).or_insert(id);
+            *durable = (*durable).max(id);
+        }
+        Ok(bytes)
+    }
+
+    /// The id for the next lead of `site`: a v7 (time-ordered) id, above every id of the site
+    /// so far even if the clock went back.
+    fn next_lead_id(&self, site: &str) -> Result<Uuid, StoreError> {
+        let last = self.lead_ids().written.get(site).copied();
+        let last = match last {
+            Some(id) => id,
+            None => {
+                let newest = match self.leads.scan_prefix(key(LEAD, site, &[])).keys().next_back() {
+                    Some(k) => lead_id(&k?)?,
+                    None => Uuid::nil(),
+                };
+                let mut ids = self.lead_ids();
+                ids.written.insert(site.to_owned(), newest);
+                ids.durable.insert(site.to_owned(), newest);
+                newest
+            }
+        };
+        Ok(Uuid::now_v7().max(Uuid::from_u128(last.as_u128().wrapping_add(1))))
+    }
+
+    /// The bound below which `site`'s leads are durable (all of them when none was written
+    /// since the store opened), or below `cursor` when that is lower.
+    fn listed_below(&self, site: &str, cursor: Option<Uuid>) -> Bound<Vec<u8>> {
+        let durable = self.lead_ids().durable.get(site).copied();
+        match (durable, cursor) {
+            (Some(d), Some(c)) if d < c => Bound::Included(key(LEAD, site, &[d.as_bytes()])),
+            (_, Some(c)) => Bound::Excluded(key(LEAD, site, &[c.as_bytes()])),
+            (Some(d), None) => Bound::Included(key(LEAD, site, &[d.as_bytes()])),
+            (None, None) => Bound::Excluded(key(LEAD, &format!("{site}\u{1}"), &[])),
+        }
+    }
+
+    /// `site`'s durable leads below `cursor`, oldest first (reverse it for newest first).
+    fn listed(&self, site: &str, cursor: Option<Uuid>) -> sled::Iter {
+        self.leads.range((Bound::Included(key(LEAD, site, &[])), self.listed_below(site, cursor)))
     }
 
     /// Writes one lead and its index entry, unless its submission id is already stored, in
@@ -162,8 +249,8 @@ impl Store {
     pub fn insert_lead(&self, new: &NewLead) -> Result<LeadOutcome, StoreError> {
         let site = &new.site;
         let sub_key = key(SUBMISSION, site, &[new.submission_id.as_bytes()]);
-        let id = new.id.as_bytes();
-        let entry = records::encode_id(&new.id);
+        let id = self.next_lead_id(site)?;
+        let entry = records::encode_id(&id);
         // One lookup for a new submission id: the index entry is written only where none is.
         let mut expected: Option<sled::IVec> = None;
         while let Err(taken) =
@@ -181,8 +268,12 @@ impl Store {
             // The index entry outlived its lead in a crash: point it at this one.
             expected = Some(current);
         }
-        self.leads.insert(key(LEAD, site, &[id]), new.lead.as_slice())?;
-        Ok(LeadOutcome { id: new.id.to_string(), created: true })
+        self.leads.insert(key(LEAD, site, &[id.as_bytes()]), new.lead.as_slice())?;
+        // `next_lead_id` entered the site.
+        if let Some(written) = self.lead_ids().written.get_mut(site) {
+            *written = id;
+        }
+        Ok(LeadOutcome { id: id.to_string(), created: true })
     }
 
     /// The keys to remove to erase every lead of `email_key` (any letter case) on `site`: each
@@ -214,30 +305,29 @@ impl Store {
         Ok(leads)
     }
 
-    /// Up to `limit` leads of `site`, newest first, starting after `cursor` (a lead id).
+    /// Up to `limit` durable leads of `site`, newest first, starting after `cursor` (a lead id).
     pub fn lead_page(&self, site: &str, cursor: Option<&str>, limit: usize) -> Result<LeadPage, StoreError> {
-        let start = key(LEAD, site, &[]);
-        let end = match cursor.and_then(|c| Uuid::parse_str(c).ok()) {
-            Some(uuid) => key(LEAD, site, &[uuid.as_bytes()]),
-            None => key(LEAD, &format!("{site}\u{1}"), &[]),
-        };
+        let cursor = cursor.map(|c| Uuid::parse_str(c).map_err(|_| StoreError::LeadId)).transpose()?;
         let mut leads: Vec<StoredLead> = Vec::with_capacity(limit.min(1000));
         let mut more = false;
-        for entry in self.leads.range(start..end).rev() {
-            let (_, v) = entry?;
+        for entry in self.listed(site, cursor).rev() {
             if leads.len() == limit {
                 more = true;
                 break;
             }
-            leads.push(decode(&v)?);
+            let (k, v) = entry?;
+            leads.push(decode_lead(&k, &v)?);
         }
         let next_cursor = if more { leads.last().map(|l| l.id.clone()) } else { None };
         Ok(LeadPage { leads, next_cursor })
     }
 
-    /// Every lead of `site`, newest first, read lazily.
+    /// Every durable lead of `site`, newest first, read lazily.
     pub fn leads(&self, site: &str) -> impl Iterator<Item = Result<StoredLead, StoreError>> + Send + use<> {
-        self.leads.scan_prefix(key(LEAD, site, &[])).rev().map(|entry| Ok(decode(&entry?.1)?))
+        self.listed(site, None).rev().map(|entry| {
+            let (k, v) = entry?;
+            decode_lead(&k, &v)
+        })
     }
 
     /// Adds each `(site, day, name, delta)` to its counter, in one atomic batch.
@@ -315,7 +405,7 @@ mod tests {
 
     fn new_lead(site: &str, email: &str, submission: &str) -> NewLead {
         let lead = StoredLead {
-            id: Uuid::now_v7().to_string(),
+            id: String::new(),
             site: site.into(),
             campaign: "welcome".into(),
             variant: None,
@@ -339,7 +429,7 @@ mod tests {
                 page_url: None,
             }),
         };
-        NewLead::new(&lead).unwrap()
+        NewLead::new(&lead)
     }
 
     #[test]
@@ -349,6 +439,7 @@ mod tests {
         let again = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
         assert!(first.created && !again.created);
         assert_eq!(first.id, again.id);
+        store.flush().unwrap();
         assert_eq!(store.leads("s").count(), 1);
         // The same id on another address or campaign is a different lead, refused.
         let other = store.insert_lead(&new_lead("s", "z@b.co", "sub-00000001"));
@@ -357,6 +448,7 @@ mod tests {
         elsewhere.campaign = "ebook".into();
         let other = store.insert_lead(&elsewhere);
         assert!(matches!(other, Err(StoreError::SubmissionTaken)), "{other:?}");
+        store.flush().unwrap();
         assert_eq!(store.leads("s").count(), 1);
     }
 
@@ -372,6 +464,7 @@ mod tests {
         assert_ne!(retry.id, lost.id);
         let again = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
         assert_eq!((again.created, again.id.as_str()), (false, retry.id.as_str()));
+        store.flush().unwrap();
         assert_eq!(store.leads("s").count(), 1);
     }
 
@@ -404,6 +497,7 @@ mod tests {
             .map(|i| store.insert_lead(&new_lead("s", "a@b.co", &format!("sub-0000000{i}"))).unwrap().id)
             .collect();
         store.insert_lead(&new_lead("s2", "a@b.co", "sub-99999999")).unwrap();
+        store.flush().unwrap();
         let p1 = store.lead_page("s", None, 2).unwrap();
         assert_eq!(p1.leads.iter().map(|l| &l.id).collect::<Vec<_>>(), [&ids[4], &ids[3]]);
         let p2 = store.lead_page("s", p1.next_cursor.as_deref(), 2).unwrap();
@@ -412,6 +506,47 @@ mod tests {
         assert_eq!(p3.leads.len(), 1);
         assert!(p3.next_cursor.is_none());
         assert!(p1.leads[0].consent.is_some());
+    }
+
+    #[test]
+    fn lead_ids_rise_in_the_order_leads_are_written_and_a_lead_is_listed_once_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        // A lead stored while the clock ran ahead: later ids still sort above it.
+        let ahead = Uuid::from_u128(Uuid::now_v7().as_u128() + (1u128 << 90));
+        let early = new_lead("s", "a@b.co", "sub-00000000");
+        store.leads.insert(key(LEAD, "s", &[ahead.as_bytes()]), early.lead.as_slice()).unwrap();
+        let ids: Vec<Uuid> = (1..=3)
+            .map(|i| {
+                let id = store.insert_lead(&new_lead("s", "a@b.co", &format!("sub-0000000{i}"))).unwrap().id;
+                Uuid::parse_str(&id).unwrap()
+            })
+            .collect();
+        assert!(ahead < ids[0] && ids[0] < ids[1] && ids[1] < ids[2], "{ahead} {ids:?}");
+        // Written, not yet flushed: only the lead stored before them is listed, its id read
+        // from its key.
+        let listed = |store: &Store| store.leads("s").map(|l| l.unwrap().id).collect::<Vec<_>>();
+        assert_eq!(listed(&store), [ahead.to_string()]);
+        assert_eq!(store.lead_page("s", None, 10).unwrap().leads.len(), 1);
+        store.flush().unwrap();
+        let all: Vec<String> = ids.iter().rev().chain([&ahead]).map(Uuid::to_string).collect();
+        assert_eq!(listed(&store), all);
+        let fourth = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000004")).unwrap().id;
+        assert_eq!(listed(&store), all, "the fourth waits for a flush");
+        // A cursor above the durable bound stops there too.
+        assert_eq!(store.lead_page("s", Some(&Uuid::max().to_string()), 10).unwrap().leads.len(), 4);
+        assert_eq!(store.lead_page("s", Some(&ids[1].to_string()), 10).unwrap().leads.len(), 2);
+        store.flush().unwrap();
+        assert_eq!(listed(&store)[0], fourth);
+        // Reopened: what the store holds is durable and listed, and ids go on rising.
+        let fifth = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000005")).unwrap().id;
+        store.db.flush().unwrap();
+        drop(store);
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(listed(&store).len(), 6);
+        assert_eq!(listed(&store)[0], fifth);
+        let sixth = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000006")).unwrap().id;
+        assert!(sixth > fifth && sixth > fourth);
     }
 
     #[test]
@@ -445,6 +580,7 @@ mod tests {
         let keys = store.erasure_keys("s", "A@B.co").unwrap();
         assert_eq!(store.erase(&keys).unwrap(), 2);
         assert_eq!(store.erase(&keys).unwrap(), 0, "erasing again finds nothing");
+        store.flush().unwrap();
         let left: Vec<_> = store.leads("s").map(|l| l.unwrap().email).collect();
         assert_eq!(left, ["keep@b.co"]);
         // One lead and its submission entry are left.

@@ -71,7 +71,7 @@ async fn accept(
     });
     let valid = submission.validate(campaign)?;
     let (site_id, campaign_id) = (valid.submission.site.clone(), valid.submission.campaign.clone());
-    let new = new_lead(site, valid)?;
+    let new = new_lead(site, valid);
     let WriteDone::Lead(outcome) = state.writer.write(WriteOp::Lead(Box::new(new))).await? else {
         return Err(ApiError::Internal("writer answered a lead with another outcome".into()));
     };
@@ -84,7 +84,7 @@ async fn accept(
 }
 
 /// Builds the record to store: the server's own score, the consent ledger entry, the index key.
-fn new_lead(site: &Site, valid: ValidLead) -> Result<NewLead, ApiError> {
+fn new_lead(site: &Site, valid: ValidLead) -> NewLead {
     let ValidLead { email, submission: s } = valid;
     let now = now_rfc3339();
     let score = compute_score(&site.config.scoring, &s.signals.clone().unwrap_or_default());
@@ -97,7 +97,7 @@ fn new_lead(site: &Site, valid: ValidLead) -> Result<NewLead, ApiError> {
         page_url: s.page_url.clone(),
     });
     let lead = StoredLead {
-        id: Uuid::now_v7().to_string(),
+        id: String::new(),
         site: s.site,
         campaign: s.campaign,
         variant: s.variant,
@@ -115,7 +115,7 @@ fn new_lead(site: &Site, valid: ValidLead) -> Result<NewLead, ApiError> {
         received_at: now,
         consent,
     };
-    Ok(NewLead::new(&lead)?)
+    NewLead::new(&lead)
 }
 
 /// Now, in RFC 3339 UTC.

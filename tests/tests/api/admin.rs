@@ -210,3 +210,68 @@ async fn stats_ranges_are_validated_and_name_the_field() {
     let early: Value = app.admin_get("/v1/sites/demo/stats?to=1970-01-05").await.json().await.unwrap();
     assert_eq!(early["from"], "1970-01-01");
 }
+
+/// Reads the leads list newest first down to `known` (the newest lead the last read saw), as a
+/// CRM sync polling the API does; returns the newest id this read saw.
+async fn sync_newer_than(
+    app: &lodestone_tests::TestApp,
+    known: Option<&str>,
+    synced: &mut HashSet<String>,
+) -> Option<String> {
+    let mut newest = None;
+    let mut cursor = String::new();
+    loop {
+        let page: Value =
+            app.admin_get(&format!("/v1/sites/demo/leads?limit=100{cursor}")).await.json().await.unwrap();
+        for lead in page["leads"].as_array().unwrap() {
+            let id = lead["id"].as_str().unwrap();
+            if Some(id) == known {
+                return newest.or(known.map(str::to_owned));
+            }
+            newest.get_or_insert_with(|| id.to_owned());
+            synced.insert(id.to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return newest.or(known.map(str::to_owned)),
+        }
+    }
+}
+
+/// Lead ids follow the order leads are stored in, and a lead is listed only once it is
+/// durable: a sync that polls newest first and stops at the newest lead it saw before misses
+/// none, however the requests race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sync_stopping_at_the_newest_lead_it_saw_misses_none_while_leads_race_in() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let posters: Vec<_> = (0..32)
+        .map(|p| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..50 {
+                    let body =
+                        lead_body(&format!("s{p}-{i}@example.com"), &format!("sub-sync-{p:02}-{i:03}"));
+                    let r = app.post_lead(&body).await;
+                    assert_eq!(r.status(), StatusCode::CREATED);
+                    ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut synced = HashSet::new();
+    let mut known = None;
+    while !posters.iter().all(|p| p.is_finished()) {
+        known = sync_newer_than(&app, known.as_deref(), &mut synced).await;
+    }
+    let mut acknowledged = HashSet::new();
+    for p in posters {
+        acknowledged.extend(p.await.unwrap());
+    }
+    sync_newer_than(&app, known.as_deref(), &mut synced).await;
+    assert_eq!(acknowledged.len(), 1600);
+    let missed: Vec<_> = acknowledged.difference(&synced).collect();
+    assert!(missed.is_empty(), "the sync missed {} of 1600 leads: {missed:?}", missed.len());
+    assert_eq!(synced.len(), 1600);
+}
