@@ -6,10 +6,10 @@
 //! - `L site 0 lead-uuid(16 bytes, v7: time-ordered)` -> lead, its consent record inside
 //! - `S site 0 submission_id` -> version byte, lead uuid
 //!
-//! A lead's id is its key, given when the writer stores it: ids rise in the order leads are
-//! stored, per site, even across a clock set back. Reads list a lead only once a flush has
-//! made it durable, so the newest lead listed has every older one before it: a sync that
-//! reads newest first and stops at the newest lead it saw last time misses none.
+//! A lead's id is its key, given when the writer stores it: each is above every lead its site
+//! has stored, even with the clock set back. Reads list a lead only once a flush has made it
+//! durable, so every lead stored after the newest one listed will list above it: a sync that
+//! reads newest first and stops at the newest id it saw last time misses none.
 //!
 //! There is no email index: every random-key insert costs about a fifth of the durable-lead
 //! throughput, and erasure (rare, admin-only) finds an address's leads by scanning the site.
@@ -100,8 +100,8 @@ pub struct Store {
 }
 
 /// Per site: the id of the newest lead written, and of the newest one a flush made durable.
-/// A site is entered on its first lead since the store opened, with the newest stored lead as
-/// both (what recovery found is on disk); until then every lead of it is durable.
+/// A site is entered when first written or read since the store opened, with its newest
+/// stored lead as both (what the store holds on opening is on disk).
 #[derive(Default)]
 struct LeadIds {
     written: HashMap<String, Uuid>,
@@ -198,41 +198,44 @@ impl Store {
         Ok(bytes)
     }
 
-    /// The id for the next lead of `site`: a v7 (time-ordered) id, above every id of the site
-    /// so far even if the clock went back.
-    fn next_lead_id(&self, site: &str) -> Result<Uuid, StoreError> {
-        let last = self.lead_ids().written.get(site).copied();
-        let last = match last {
-            Some(id) => id,
-            None => {
-                let newest = match self.leads.scan_prefix(key(LEAD, site, &[])).keys().next_back() {
-                    Some(k) => lead_id(&k?)?,
-                    None => Uuid::nil(),
-                };
-                let mut ids = self.lead_ids();
-                ids.written.insert(site.to_owned(), newest);
-                ids.durable.insert(site.to_owned(), newest);
-                newest
-            }
+    /// The newest id given to a lead of `site` (`ids` is the locked [`LeadIds`]). A site is
+    /// entered on first use, by the writer or a reader, with the newest lead it has stored:
+    /// under the lock, so no lead of it can be written meanwhile.
+    fn entered(&self, ids: &mut LeadIds, site: &str) -> Result<Uuid, StoreError> {
+        if let Some(id) = ids.written.get(site) {
+            return Ok(*id);
+        }
+        let newest = match self.leads.scan_prefix(key(LEAD, site, &[])).keys().next_back() {
+            Some(k) => lead_id(&k?)?,
+            None => Uuid::nil(),
         };
-        Ok(Uuid::now_v7().max(Uuid::from_u128(last.as_u128().wrapping_add(1))))
+        ids.written.insert(site.to_owned(), newest);
+        ids.durable.insert(site.to_owned(), newest);
+        Ok(newest)
     }
 
-    /// The bound below which `site`'s leads are durable (all of them when none was written
-    /// since the store opened), or below `cursor` when that is lower.
-    fn listed_below(&self, site: &str, cursor: Option<Uuid>) -> Bound<Vec<u8>> {
-        let durable = self.lead_ids().durable.get(site).copied();
-        match (durable, cursor) {
-            (Some(d), Some(c)) if d < c => Bound::Included(key(LEAD, site, &[d.as_bytes()])),
-            (_, Some(c)) => Bound::Excluded(key(LEAD, site, &[c.as_bytes()])),
-            (Some(d), None) => Bound::Included(key(LEAD, site, &[d.as_bytes()])),
-            (None, None) => Bound::Excluded(key(LEAD, &format!("{site}\u{1}"), &[])),
-        }
+    /// The id for the next lead of `site`: a v7 (time-ordered) id, above every lead the site
+    /// has stored even if the clock went back.
+    fn next_lead_id(&self, site: &str) -> Result<Uuid, StoreError> {
+        let last = self.entered(&mut self.lead_ids(), site)?;
+        let above = last.as_u128().checked_add(1).ok_or(StoreError::LeadId)?;
+        Ok(Uuid::now_v7().max(Uuid::from_u128(above)))
+    }
+
+    /// The end of `site`'s durable leads, or of those below `cursor` when that is lower.
+    fn listed_below(&self, site: &str, cursor: Option<Uuid>) -> Result<Bound<Vec<u8>>, StoreError> {
+        let mut ids = self.lead_ids();
+        self.entered(&mut ids, site)?;
+        let durable = ids.durable.get(site).copied().unwrap_or_default();
+        Ok(match cursor {
+            Some(c) if c <= durable => Bound::Excluded(key(LEAD, site, &[c.as_bytes()])),
+            _ => Bound::Included(key(LEAD, site, &[durable.as_bytes()])),
+        })
     }
 
     /// `site`'s durable leads below `cursor`, oldest first (reverse it for newest first).
-    fn listed(&self, site: &str, cursor: Option<Uuid>) -> sled::Iter {
-        self.leads.range((Bound::Included(key(LEAD, site, &[])), self.listed_below(site, cursor)))
+    fn listed(&self, site: &str, cursor: Option<Uuid>) -> Result<sled::Iter, StoreError> {
+        Ok(self.leads.range((Bound::Included(key(LEAD, site, &[])), self.listed_below(site, cursor)?)))
     }
 
     /// Writes one lead and its index entry, unless its submission id is already stored, in
@@ -310,7 +313,7 @@ impl Store {
         let cursor = cursor.map(|c| Uuid::parse_str(c).map_err(|_| StoreError::LeadId)).transpose()?;
         let mut leads: Vec<StoredLead> = Vec::with_capacity(limit.min(1000));
         let mut more = false;
-        for entry in self.listed(site, cursor).rev() {
+        for entry in self.listed(site, cursor)?.rev() {
             if leads.len() == limit {
                 more = true;
                 break;
@@ -323,11 +326,14 @@ impl Store {
     }
 
     /// Every durable lead of `site`, newest first, read lazily.
-    pub fn leads(&self, site: &str) -> impl Iterator<Item = Result<StoredLead, StoreError>> + Send + use<> {
-        self.listed(site, None).rev().map(|entry| {
+    pub fn leads(
+        &self,
+        site: &str,
+    ) -> Result<impl Iterator<Item = Result<StoredLead, StoreError>> + Send + use<>, StoreError> {
+        Ok(self.listed(site, None)?.rev().map(|entry| {
             let (k, v) = entry?;
             decode_lead(&k, &v)
-        })
+        }))
     }
 
     /// Adds each `(site, day, name, delta)` to its counter, in one atomic batch.
@@ -440,7 +446,7 @@ mod tests {
         assert!(first.created && !again.created);
         assert_eq!(first.id, again.id);
         store.flush().unwrap();
-        assert_eq!(store.leads("s").count(), 1);
+        assert_eq!(store.leads("s").unwrap().count(), 1);
         // The same id on another address or campaign is a different lead, refused.
         let other = store.insert_lead(&new_lead("s", "z@b.co", "sub-00000001"));
         assert!(matches!(other, Err(StoreError::SubmissionTaken)), "{other:?}");
@@ -449,7 +455,7 @@ mod tests {
         let other = store.insert_lead(&elsewhere);
         assert!(matches!(other, Err(StoreError::SubmissionTaken)), "{other:?}");
         store.flush().unwrap();
-        assert_eq!(store.leads("s").count(), 1);
+        assert_eq!(store.leads("s").unwrap().count(), 1);
     }
 
     #[test]
@@ -465,7 +471,7 @@ mod tests {
         let again = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
         assert_eq!((again.created, again.id.as_str()), (false, retry.id.as_str()));
         store.flush().unwrap();
-        assert_eq!(store.leads("s").count(), 1);
+        assert_eq!(store.leads("s").unwrap().count(), 1);
     }
 
     #[test]
@@ -525,7 +531,7 @@ mod tests {
         assert!(ahead < ids[0] && ids[0] < ids[1] && ids[1] < ids[2], "{ahead} {ids:?}");
         // Written, not yet flushed: only the lead stored before them is listed, its id read
         // from its key.
-        let listed = |store: &Store| store.leads("s").map(|l| l.unwrap().id).collect::<Vec<_>>();
+        let listed = |store: &Store| store.leads("s").unwrap().map(|l| l.unwrap().id).collect::<Vec<_>>();
         assert_eq!(listed(&store), [ahead.to_string()]);
         assert_eq!(store.lead_page("s", None, 10).unwrap().leads.len(), 1);
         store.flush().unwrap();
@@ -543,10 +549,15 @@ mod tests {
         store.db.flush().unwrap();
         drop(store);
         let store = Store::open(dir.path(), 1 << 20).unwrap();
-        assert_eq!(listed(&store).len(), 6);
-        assert_eq!(listed(&store)[0], fifth);
+        // A read begun before the site's first write (sled reads lazily) does not list it.
+        let before = store.leads("s").unwrap();
         let sixth = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000006")).unwrap().id;
         assert!(sixth > fifth && sixth > fourth);
+        let read: Vec<_> = before.map(|l| l.unwrap().id).collect();
+        assert_eq!((read.len(), &read[0]), (6, &fifth));
+        assert_eq!(listed(&store)[0], fifth);
+        store.flush().unwrap();
+        assert_eq!(listed(&store)[0], sixth);
     }
 
     #[test]
@@ -581,7 +592,7 @@ mod tests {
         assert_eq!(store.erase(&keys).unwrap(), 2);
         assert_eq!(store.erase(&keys).unwrap(), 0, "erasing again finds nothing");
         store.flush().unwrap();
-        let left: Vec<_> = store.leads("s").map(|l| l.unwrap().email).collect();
+        let left: Vec<_> = store.leads("s").unwrap().map(|l| l.unwrap().email).collect();
         assert_eq!(left, ["keep@b.co"]);
         // One lead and its submission entry are left.
         assert_eq!(store.leads.len(), 2);

@@ -83,22 +83,21 @@ async fn export_csv(
     let filename = format!("attachment; filename=\"leads-{site}.csv\"");
     tokio::task::spawn_blocking(move || {
         let mut rows = CsvRows::new();
-        for lead in store.leads(&site) {
-            let chunk = match lead {
-                Ok(lead) => rows.push(&lead),
-                Err(e) => {
-                    tracing::error!(error = %e, "csv export stopped");
-                    let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
-                    return;
+        let sent = store.leads(&site).and_then(|leads| {
+            for lead in leads {
+                if let Some(chunk) = rows.push(&lead?)
+                    && tx.blocking_send(Ok(chunk)).is_err()
+                {
+                    return Ok(());
                 }
-            };
-            if let Some(chunk) = chunk
-                && tx.blocking_send(Ok(chunk)).is_err()
-            {
-                return;
             }
+            let _ = tx.blocking_send(Ok(rows.finish()));
+            Ok(())
+        });
+        if let Err(e) = sent {
+            tracing::error!(error = %e, "csv export stopped");
+            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
         }
-        let _ = tx.blocking_send(Ok(rows.finish()));
     });
     let body = Body::from_stream(stream::unfold(rx, |mut rx| async { rx.recv().await.map(|c| (c, rx)) }));
     Ok((

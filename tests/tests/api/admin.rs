@@ -211,8 +211,8 @@ async fn stats_ranges_are_validated_and_name_the_field() {
     assert_eq!(early["from"], "1970-01-01");
 }
 
-/// Reads the leads list newest first down to `known` (the newest lead the last read saw), as a
-/// CRM sync polling the API does; returns the newest id this read saw.
+/// Reads the leads list newest first down to the first id at or below `known` (the newest the
+/// last read saw), as a CRM sync polling the API does; returns the newest id this read saw.
 async fn sync_newer_than(
     app: &lodestone_tests::TestApp,
     known: Option<&str>,
@@ -225,7 +225,7 @@ async fn sync_newer_than(
             app.admin_get(&format!("/v1/sites/demo/leads?limit=100{cursor}")).await.json().await.unwrap();
         for lead in page["leads"].as_array().unwrap() {
             let id = lead["id"].as_str().unwrap();
-            if Some(id) == known {
+            if known.is_some_and(|k| id <= k) {
                 return newest.or(known.map(str::to_owned));
             }
             newest.get_or_insert_with(|| id.to_owned());
