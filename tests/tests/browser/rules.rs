@@ -144,6 +144,52 @@ async fn single_page_navigation_counts_views_and_a_delayed_popup_never_fires_on_
     b.close().await;
 }
 
+/// Waits until the page holds the popup module's download (`?hold_popup=1`), then lets it go,
+/// counting every popup put on the page from then on in `window.mounts`.
+async fn release_popup(b: &Browser) {
+    b.wait_until("window.heldPopup === true", 10).await;
+    b.js("window.mounts = 0;\
+          new MutationObserver(function (records) { records.forEach(function (r) { r.addedNodes.forEach(function (n) {\
+            if (n.nodeType === 1 && n.hasAttribute('data-lodestone')) window.mounts++; }); }); })\
+            .observe(document.documentElement, { childList: true });\
+          releasePopup();")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_popup_still_loading_when_the_app_navigates_or_closes_it_shows_only_if_asked_for() {
+    let s = stack_for(config(
+        "",
+        &[
+            ("landing", "targeting = { include = [\"/fixtures/rules.html\"] }\ntrigger = { event = \"go\" }"),
+            ("guide", "trigger = { any = [] }"),
+        ],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    let slow = s.page("/fixtures/rules.html?hold_popup=1");
+    // Chosen by the rules for this page, still downloading when the app moves to a page
+    // the campaign does not target: it must not appear there.
+    b.visit(&slow).await;
+    b.js("lodestone.track('go'); go('/fixtures/app/blog');").await;
+    b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo')).views === 2", 5).await;
+    release_popup(&b).await;
+    assert!(!appears_within(&b, 2).await, "a popup chosen for the page left appeared on the next");
+    assert_eq!(b.js("return window.mounts;").await, json!(0), "not even for a moment");
+    // Asked for by the visitor (a click on a `data-lodestone-open` link of the app): it follows.
+    b.visit(&slow).await;
+    b.js("document.getElementById('open-guide').click(); go('/fixtures/app/pricing');").await;
+    release_popup(&b).await;
+    shows(&b, "guide", 10).await;
+    // Closed by the page before it could mount: it never appears.
+    b.visit(&slow).await;
+    b.js("lodestone.open('guide'); lodestone.close();").await;
+    release_popup(&b).await;
+    assert!(!appears_within(&b, 2).await, "a popup closed while loading appeared");
+    assert_eq!(b.js("return window.mounts;").await, json!(0), "not even for a moment");
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn going_back_to_the_landing_path_after_an_early_spa_navigation_is_a_page_view() {
     let s = stack_for(config("", &[("later", "trigger = { delay_seconds = 60 }")])).await;

@@ -1,7 +1,7 @@
 // Lodestone bootstrap: wires the page to the tracker (wasm) and does its I/O. Every decision is
 // made in the wasm module; this only moves events and bytes, and never throws into the page.
 // Event numbers passed to `fire` are the `event` constants in lib.rs.
-var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = scrollY, lastAt = 0, lastPath = location.pathname, leaving = 0, queued = [];
+var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = scrollY, lastAt = 0, lastPath = location.pathname, leaving = 0, queued = [], shows = 0;
 var base = script && safe(function () { return new URL("./", script.src); });
 function safe(f) { try { return f(); } catch (e) { return null; } }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
@@ -108,8 +108,9 @@ var host = {
     }, 1000);
   },
   prefetch: function () { (window.requestIdleCallback || function (f) { setTimeout(f, 200); })(function () { loadPopup(); }); },
-  show: function (json) { loadPopup().then(function (m) { m.mount(json, ctx); fire(6); }).catch(function () { fire(7); }); },
-  hide: function () { if (popup) popup.then(function (m) { safe(function () { m.unmount(); }); }).catch(function () {}); },
+  // A popup hidden (closed, or withdrawn by a navigation) while its module loads never mounts.
+  show: function (json) { var n = ++shows; loadPopup().then(function (m) { if (n === shows) { m.mount(json, ctx); fire(6); } }).catch(function () { if (n === shows) fire(7); }); },
+  hide: function () { shows++; if (popup) popup.then(function (m) { safe(function () { m.unmount(); }); }).catch(function () {}); },
   emit: function (name, detail) { setTimeout(function () { safe(function () { dispatchEvent(new CustomEvent(name, { detail: JSON.parse(detail) })); }); }, 0); },
   settle: function (ok, value) { var p = pending; pending = null; if (p) p[ok ? 0 : 1](safe(function () { return JSON.parse(value); })); },
   mark: function (name) { safe(function () { performance.mark(name); }); },

@@ -76,6 +76,9 @@ pub struct Tracker {
     /// Whether the visitor has interacted on this page at all: engaged time needs it.
     interacted: bool,
     open: Option<String>,
+    /// The open campaign was chosen by the rules for this page view (not asked for, not an
+    /// exit) and is not on screen yet: a navigation before it mounts withdraws it.
+    for_this_page: bool,
     /// A campaign asked for (`lodestone.open`, a click) before the config arrived.
     asked: Option<String>,
     /// Submission id and campaign of each lead submitted from a popup on this page and not
@@ -162,6 +165,7 @@ impl Tracker {
             last_interaction: js::now(),
             interacted: false,
             open: None,
+            for_this_page: false,
             asked: None,
             submitting: Vec::new(),
             awaiting: None,
@@ -474,6 +478,11 @@ impl Tracker {
     pub fn navigated(&mut self) {
         let page = self.host.page();
         if get_str(&page, "path").is_some_and(|p| p != self.page.path) {
+            // Chosen for the page left and still loading: it must not appear on this one.
+            if core::mem::take(&mut self.for_this_page) {
+                self.open = None;
+                self.host.hide();
+            }
             self.view(&page, true);
             self.flush_queue();
             self.evaluate();
@@ -586,6 +595,7 @@ impl Tracker {
             if let Some(id) = chosen {
                 self.host.mark("lodestone:trigger");
                 self.show(&id);
+                self.for_this_page = self.open.is_some() && !self.page.exit;
             }
         }
         self.refresh_overlay();
@@ -619,6 +629,7 @@ impl Tracker {
     }
 
     pub fn mounted(&mut self) {
+        self.for_this_page = false;
         if let Some(id) = self.open.clone() {
             let now = js::now();
             let visits = self.history.visits;
@@ -638,12 +649,14 @@ impl Tracker {
     }
 
     pub fn mount_failed(&mut self) {
+        self.for_this_page = false;
         self.open = None;
         self.refresh_overlay();
     }
 
     /// The popup closed (by the visitor, or by the API): the cooldown starts.
     pub fn closed(&mut self, reason: &str) {
+        self.for_this_page = false;
         let Some(id) = self.open.take() else { return };
         // Its answer, when it comes, must not settle the next popup's form.
         self.awaiting = None;
