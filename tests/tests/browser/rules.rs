@@ -191,6 +191,21 @@ async fn a_popup_still_loading_when_the_app_navigates_or_closes_it_shows_only_if
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_back_in_an_app_shows_the_exit_popup_even_while_it_is_still_loading() {
+    let s = stack_for(config("", MOBILE_EXIT)).await;
+    let b = browser(Device::Phone).await;
+    b.visit(&s.page("/fixtures/rules.html?hold_popup=1")).await;
+    b.js("go('/fixtures/app/blog');").await;
+    // Past the minimum dwell on the app's page, the visitor goes Back: an exit, judged on the
+    // page being left, which the navigation that follows must not withdraw.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    b.js("history.back();").await;
+    release_popup(&b).await;
+    shows(&b, "mobile-exit", 10).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn going_back_to_the_landing_path_after_an_early_spa_navigation_is_a_page_view() {
     let s = stack_for(config("", &[("later", "trigger = { delay_seconds = 60 }")])).await;
     let b = browser(Device::Desktop).await;
