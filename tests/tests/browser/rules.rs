@@ -206,6 +206,56 @@ async fn on_a_phone_back_in_an_app_shows_the_exit_popup_even_while_it_is_still_l
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_popup_left_open_across_an_app_navigation_is_that_page_views_one_interruption() {
+    let s = stack_for(config(
+        "",
+        &[
+            ("first", "priority = 9\ntrigger = { event = \"a\" }"),
+            ("second", "trigger = { min_page_views = 2 }"),
+        ],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.js("lodestone.track('a');").await;
+    shows(&b, "first", 10).await;
+    // The visitor goes on in the app with the popup still open, then closes it.
+    b.js("go('/fixtures/app/blog');").await;
+    b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo')).views === 2", 5).await;
+    close_with_escape(&b).await;
+    assert!(!appears_within(&b, 3).await, "a second popup on the page view the first interrupted");
+    b.js("go('/fixtures/app/pricing');").await;
+    shows(&b, "second", 5).await;
+    b.close().await;
+}
+
+/// The engaged seconds stored for the visitor.
+const ENGAGED: &str = "return (JSON.parse(localStorage.getItem('lodestone:demo')) || {}).engaged || 0;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engaged_time_counts_the_visitors_own_input_typing_in_the_popup_too_not_a_scripts_scrolling() {
+    let s = stack_for(config("", &[("guide", "trigger = { any = [] }")])).await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    // The page scrolls itself (a restored position, an anchor, a script): nobody is there yet.
+    b.js("window.scrollTo(0, 1500);").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(b.js(ENGAGED).await, json!(0), "a script's scrolling counted as the visitor");
+    // The visitor types into the popup only (its keys stop at the popup's host).
+    b.js("lodestone.open('guide');").await;
+    b.wait_for_popup(10).await;
+    b.type_into("email", "ada@example.com").await;
+    b.wait_until(&format!("(function () {{ {ENGAGED} }})() > 0"), 5).await;
+    b.close().await;
+    // A mouse wheel alone is the visitor too.
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/plain.html")).await;
+    b.js("window.dispatchEvent(new WheelEvent('wheel', { deltaY: 40 }));").await;
+    b.wait_until(&format!("(function () {{ {ENGAGED} }})() > 0"), 5).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn going_back_to_the_landing_path_after_an_early_spa_navigation_is_a_page_view() {
     let s = stack_for(config("", &[("later", "trigger = { delay_seconds = 60 }")])).await;
     let b = browser(Device::Desktop).await;
@@ -681,7 +731,7 @@ async fn a_custom_event_and_inactivity_trigger_their_campaigns() {
     // A visitor who stops interacting: the inactivity campaign, once 5 s have passed idle.
     let b = browser(Device::Desktop).await;
     b.visit(&s.page("/fixtures/rules.html")).await;
-    b.js("window.scrollTo(0, 10);").await;
+    b.js("window.dispatchEvent(new KeyboardEvent('keydown'));").await;
     assert!(!appears_within(&b, 3).await, "shown before 5 s of inactivity");
     shows(&b, "idle", 5).await;
     b.close().await;

@@ -70,7 +70,8 @@ var host = {
       if (lastY - y > innerHeight / 4 && now - lastAt < 400 && now - tapAt > 2000) fire(15, 2);
       if (y >= lastY || now - lastAt > 400) { lastY = y; lastAt = now; }
     });
-    "pointerdown keydown mousemove touchstart".split(" ").forEach(function (e) { on(window, e, function () { fire(4); }); });
+    // In the capture phase: keys typed into the popup stop at its host, and still count.
+    "pointerdown keydown mousemove touchstart wheel".split(" ").forEach(function (e) { on(window, e, function () { fire(4); }, true); });
     on(d, "click", function (e) {
       var el = e.target instanceof Element ? e.target : null, a = el && el.closest("a[href]"), o = el && el.closest("[data-lodestone-open]");
       tapAt = Date.now();

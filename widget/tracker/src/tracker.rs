@@ -195,7 +195,8 @@ impl Tracker {
             exit: false,
             clicked: Vec::new(),
             events: Vec::new(),
-            shown: false,
+            // A popup still on screen from the page before has interrupted this view too.
+            shown: self.open.is_some(),
         };
         self.arrival();
         let referrer_host = touch.referrer.as_deref().and_then(url_host);
@@ -423,13 +424,13 @@ impl Tracker {
         }
     }
 
-    /// The visitor can see `percent` of the page; `by_scrolling`: they scrolled to it (an
-    /// interaction). What the page shows without scrolling counts only once the visitor has
-    /// interacted with it (someone is there to see it); returns whether it counted.
+    /// The visitor can see `percent` of the page; `by_scrolling`: the page scrolled to it. A
+    /// scroll is not an interaction (a script, a restored position or an anchor scrolls too: the
+    /// visitor's own wheel, keys and touches are). What the page shows without scrolling counts
+    /// only once the visitor has interacted with it (someone is there to see it); returns
+    /// whether it counted.
     pub fn scrolled(&mut self, percent: u32, by_scrolling: bool) -> bool {
-        if by_scrolling {
-            self.interacted();
-        } else if !self.page.interacted {
+        if !by_scrolling && !self.page.interacted {
             return false;
         }
         self.page.scroll = self.page.scroll.max(percent.min(100) as u8);
