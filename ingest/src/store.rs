@@ -185,8 +185,7 @@ impl Store {
     }
 
     /// Makes every write so far durable against a process crash; reads then list the leads it
-    /// covered.
-    /// Blocking: call it off the runtime.
+    /// covered. Blocking: call it off the runtime.
     pub fn flush(&self) -> Result<usize, StoreError> {
         let written = self.lead_ids().written.clone();
         let bytes = self.db.flush()?;
