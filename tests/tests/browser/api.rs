@@ -40,8 +40,9 @@ async fn the_javascript_api_opens_closes_scores_and_resets_and_adds_one_global()
             .as_bool()
             .unwrap()
     );
-    // Reset: forgotten, and from here a new visitor with this page's view and a sampling roll
-    // of their own (drawn anew each time: three resets in a row all landing on 0 are not).
+    // Reset: forgotten, and from here a new visitor with this page's view, no campaign seen or
+    // closed (this page's close included) and a sampling roll of their own (drawn anew each
+    // time: three resets in a row all landing on 0 are not).
     let mut rolls = Vec::new();
     for _ in 0..3 {
         b.js("lodestone.reset();").await;
@@ -49,7 +50,11 @@ async fn the_javascript_api_opens_closes_scores_and_resets_and_adds_one_global()
         b.js("window.dispatchEvent(new MouseEvent('mousemove'));").await;
         b.wait_until("localStorage.getItem('lodestone:demo') !== null", 5).await;
         let h = b.js("return JSON.parse(localStorage.getItem('lodestone:demo'));").await;
-        assert_eq!((&h["visits"], &h["views"]), (&json!(1), &json!(1)), "{h}");
+        assert_eq!(
+            (&h["visits"], &h["views"], &h["camps"], &h["popup"]),
+            (&json!(1), &json!(1), &json!([]), &json!(null)),
+            "{h}"
+        );
         rolls.push(h["roll"].as_u64().unwrap());
     }
     assert!(rolls.iter().any(|r| *r != 0), "the sampling roll was not drawn again: {rolls:?}");

@@ -353,9 +353,13 @@ impl Tracker {
     }
 
     /// Forgets the visitor's history (leads waiting for delivery stay queued): from here the
-    /// visitor is a new one, with this page's view (and a new sampling roll).
+    /// visitor is a new one, with this page's view (and a new sampling roll) and no campaign
+    /// seen, closed or converted, this page's included. This page view keeps its one
+    /// interruption; the next may show any campaign again.
     pub fn reset(&mut self) {
         History::erase(&self.host, &self.site);
+        self.history.campaigns.clear();
+        self.history.last_popup = None;
         self.rebuild_history(false);
     }
 
