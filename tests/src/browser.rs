@@ -164,6 +164,17 @@ impl Browser {
         }
     }
 
+    /// Waits for the popup as `wait_for_popup`, then for its entrance animation to end, so its
+    /// layout is read at its final size and place.
+    pub async fn wait_for_popup_at_rest(&self, seconds: u64) {
+        self.wait_for_popup(seconds).await;
+        self.wait_until(
+            "document.querySelector('[data-lodestone]').shadowRoot.getAnimations().length === 0",
+            5,
+        )
+        .await;
+    }
+
     /// Waits for the popup's dialog to be on screen with focus inside it (focus moves in on the
     /// frame after mounting; keys pressed before then would reach the page).
     pub async fn wait_for_popup(&self, seconds: u64) {

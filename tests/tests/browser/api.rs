@@ -45,8 +45,11 @@ async fn the_javascript_api_opens_closes_scores_and_resets_and_adds_one_global()
     // time: three resets in a row all landing on 0 are not).
     let mut rolls = Vec::new();
     for _ in 0..3 {
-        b.js("lodestone.reset();").await;
-        assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, json!(null));
+        // In one script: the visitor moved within the last seconds, so the next tick stores.
+        assert_eq!(
+            b.js("lodestone.reset(); return localStorage.getItem('lodestone:demo');").await,
+            json!(null)
+        );
         b.js("window.dispatchEvent(new MouseEvent('mousemove'));").await;
         b.wait_until("localStorage.getItem('lodestone:demo') !== null", 5).await;
         let h = b.js("return JSON.parse(localStorage.getItem('lodestone:demo'));").await;
@@ -81,8 +84,7 @@ async fn calls_made_through_the_stub_before_the_script_ran_are_replayed_and_late
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, json!(null));
     b.js("grant(true);").await;
-    b.wait_until("localStorage.getItem('lodestone:demo') !== null", 5).await;
-    assert_eq!(b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).scroll;").await, json!(100));
+    b.wait_until("JSON.parse(localStorage.getItem('lodestone:demo') || '{}').scroll === 100", 5).await;
     assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
     b.close().await;
 }

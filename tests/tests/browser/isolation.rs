@@ -133,9 +133,14 @@ async fn page_scripts_that_break_globals_or_shortcuts_get_no_error_and_do_not_br
     // server sent them (not as an empty `all`, which would show it at once), so it waits for its
     // 3 s delay.
     b.visit(&s.page("/fixtures/hostile-js.html?case=polluted-prototype")).await;
-    b.wait_until("typeof lodestone.score === 'function' && performance.now() > 1500", 10).await;
-    assert!(!b.popup_open().await, "the popup ignored its delay");
     b.wait_for_popup(10).await;
+    let waited = b
+        .js("return performance.getEntriesByName('lodestone:trigger')[0].startTime - performance.getEntriesByType('resource')\
+             .filter(function (e) { return /\\/config$/.test(e.name); })[0].startTime;")
+        .await
+        .as_f64()
+        .unwrap();
+    assert!(waited >= 2900.0, "the popup ignored its delay: shown {waited} ms after the tracker started");
     assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
     // Left open, the popup would wait out its cooldown on the next page: start afresh.
     b.js("lodestone.reset();").await;
@@ -277,7 +282,7 @@ async fn a_transformed_body_neither_moves_the_popup_off_screen_nor_scrolls_the_p
     let b = browser(Device::Desktop).await;
     b.visit(&s.page("/fixtures/transformed.html")).await;
     b.js("window.scrollTo(0, 1500);").await;
-    b.wait_for_popup(10).await;
+    b.wait_for_popup_at_rest(10).await;
     let placed = b
         .in_widget(
             "(function(){var r=root.querySelector('[role=dialog]').getBoundingClientRect();\

@@ -59,7 +59,7 @@ async fn the_form_stays_usable_at_320_px_with_the_keyboard_up() {
     let s = stack().await;
     let b = browser(Device::SmallPhoneKeyboardUp).await;
     b.goto(&s.page("/index.html")).await;
-    b.wait_for_popup(10).await;
+    b.wait_for_popup_at_rest(10).await;
     let layout = b
         .in_widget(
             "(function(){var d=root.querySelector('[role=dialog]').getBoundingClientRect();var i=root.querySelector('input[name=email]');\
@@ -128,7 +128,7 @@ async fn long_words_wrap_inside_the_dialog_and_the_campaigns_language_sets_its_d
         b.visit(&s.page("/fixtures/rules.html")).await;
         // A right-to-left page; the campaign is in a left-to-right language.
         b.js("document.documentElement.dir = 'rtl';").await;
-        b.wait_for_popup(10).await;
+        b.wait_for_popup_at_rest(10).await;
         let layout = b
             .in_widget(
                 "(function(){var bd=root.querySelector('.backdrop'),d=root.querySelector('[role=dialog]').getBoundingClientRect();\

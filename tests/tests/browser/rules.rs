@@ -76,6 +76,10 @@ async fn close_with_escape(b: &Browser) {
     b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
 }
 
+/// Milliseconds since the tracker started on this page (its config request), on the page's clock.
+const TRACKER_MS: &str = "(performance.now() - performance.getEntriesByType('resource')\
+    .filter(function (e) { return /\\/config$/.test(e.name); })[0].startTime)";
+
 fn stored(key: &str) -> String {
     format!("return (JSON.parse(localStorage.getItem('lodestone:demo')) || {{}}).{key};")
 }
@@ -176,6 +180,10 @@ async fn a_popup_still_loading_when_the_app_navigates_or_closes_it_shows_only_if
     release_popup(&b).await;
     assert!(!appears_within(&b, 2).await, "a popup chosen for the page left appeared on the next");
     assert_eq!(b.js("return window.mounts;").await, json!(0), "not even for a moment");
+    // The module has loaded by now: a popup asked for afterwards mounts, and only it.
+    b.js("lodestone.open('guide');").await;
+    shows(&b, "guide", 10).await;
+    assert_eq!(b.js("return window.mounts;").await, json!(1));
     // Asked for by the visitor (a click on a `data-lodestone-open` link of the app): it follows.
     b.visit(&slow).await;
     b.js("document.getElementById('open-guide').click(); go('/fixtures/app/pricing');").await;
@@ -187,6 +195,9 @@ async fn a_popup_still_loading_when_the_app_navigates_or_closes_it_shows_only_if
     release_popup(&b).await;
     assert!(!appears_within(&b, 2).await, "a popup closed while loading appeared");
     assert_eq!(b.js("return window.mounts;").await, json!(0), "not even for a moment");
+    b.js("lodestone.open('guide');").await;
+    shows(&b, "guide", 10).await;
+    assert_eq!(b.js("return window.mounts;").await, json!(1));
     b.close().await;
 }
 
@@ -281,8 +292,9 @@ async fn exit_intent_holds_at_the_moment_of_the_signal_not_for_the_rest_of_the_p
     .await;
     // The pointer leaves after the minimum dwell, before the rule's 6 seconds; the visitor
     // stays. Past 6 seconds nothing shows: that exit was not this moment's.
-    tokio::time::sleep(Duration::from_millis(3300)).await;
-    b.js(TOP_EXIT).await;
+    b.wait_until(&format!("{TRACKER_MS} > 3300"), 10).await;
+    let at = b.js(&format!("{TOP_EXIT}; return {TRACKER_MS};")).await.as_f64().unwrap();
+    assert!(at < 6000.0, "the signal came {at} ms into the page, after the rule's 6 s");
     assert!(!appears_within(&b, 5).await, "an exit signal from seconds ago fired the popup");
     // A new exit signal now that both hold.
     b.js(TOP_EXIT).await;
@@ -568,9 +580,16 @@ async fn the_global_cooldown_runs_from_the_end_of_the_last_popup() {
     // Read for longer than the cooldown, then closed: the next page must still wait it out.
     tokio::time::sleep(Duration::from_secs(5)).await;
     close_with_escape(&b).await;
+    let closed_at = b.js(&stored("popup")).await.as_f64().unwrap();
     b.visit(&s.page("/fixtures/rules.html")).await;
-    assert!(!appears_within(&b, 2).await, "shown within the global cooldown after a close");
-    shows(&b, "second", 6).await;
+    shows(&b, "second", 10).await;
+    // Timed on the browser's clock, however long the page took to load.
+    let shown_at = b
+        .js("return performance.timeOrigin + performance.getEntriesByName('lodestone:trigger')[0].startTime;")
+        .await
+        .as_f64()
+        .unwrap();
+    assert!(shown_at >= closed_at + 3900.0, "shown {} ms after the close", shown_at - closed_at);
     b.close().await;
 }
 
@@ -972,6 +991,12 @@ async fn two_popups_submitted_on_one_page_each_get_their_own_answer() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
+    // The page has handled `n` lead answers (the event follows whatever the answer settled).
+    let leads_handled = |n: usize| {
+        format!(
+            "__probe.events.filter(function (e) {{ return e.type === 'lodestone:lead'; }}).length === {n}"
+        )
+    };
     let reopen = |id: &'static str| {
         let b = &b;
         async move {
@@ -990,7 +1015,7 @@ async fn two_popups_submitted_on_one_page_each_get_their_own_answer() {
     b.type_into("email", "typing").await;
     b.js("window.held[0](true);").await;
     arrived(1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.wait_until(&leads_handled(1), 10).await;
     assert_eq!(
         b.in_widget("[root.activeElement && root.activeElement.name, root.querySelector('.success').parentNode.hidden]")
             .await,
@@ -1007,7 +1032,7 @@ async fn two_popups_submitted_on_one_page_each_get_their_own_answer() {
     b.wait_until("window.held.length === 3", 5).await;
     b.js("window.held[1](true);").await;
     arrived(2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.wait_until(&leads_handled(2), 10).await;
     assert_eq!(
         b.in_widget("[root.querySelector('button.submit').getAttribute('aria-disabled'), root.activeElement && root.activeElement.className]").await,
         json!(["true", "submit"]),
