@@ -446,6 +446,28 @@ async fn a_page_that_fits_the_screen_counts_as_read_to_its_end_once_the_visitor_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_depth_scrolled_in_the_moment_before_leaving_is_kept() {
+    let s = stack_for(config("", &[("later", "trigger = { delay_seconds = 600 }")])).await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/long.html")).await;
+    b.wait_until("localStorage.getItem('lodestone:demo') !== null", 5).await;
+    // The visitor scrolls to the end and follows a link in the same moment: no tick between.
+    b.js("window.__left = 0; addEventListener('scroll', function () { if (!__left) { __left = 1; location.href = '/fixtures/plain.html'; } });\
+          window.dispatchEvent(new MouseEvent('mousemove')); window.scrollTo(0, document.documentElement.scrollHeight);")
+        .await;
+    b.wait_until(
+        "location.pathname === '/fixtures/plain.html' && window.lodestone && window.lodestone.ready === true",
+        10,
+    )
+    .await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo')) || {}).views === 2", 5).await;
+    let long = "return JSON.parse(localStorage.getItem('lodestone:demo')).pages.find(function (p) { return p.p === '/fixtures/long.html'; }).s;";
+    assert_eq!(b.js(long).await, json!(100));
+    assert_eq!(b.js(&stored("scroll")).await, json!(100));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_shell_that_scrolls_inside_and_a_new_route_nobody_has_touched_count_no_depth() {
     let s = stack_for(config(
         "",

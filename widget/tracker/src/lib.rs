@@ -110,6 +110,8 @@ mod event {
     pub const STORED_ELSEWHERE: u32 = 21;
     /// The page came back from the back-forward cache: a new view of it.
     pub const RESTORED: u32 = 22;
+    /// The page is going away (`pagehide`).
+    pub const LEAVING: u32 = 23;
 }
 
 /// Handles one page event (see `event`); returns the score for `SCORE`, whether a depth seen
@@ -146,6 +148,7 @@ pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
             event::CONSENT => t.consent(n == 1),
             event::STORED_ELSEWHERE => t.stored_elsewhere(n == 1),
             event::RESTORED => t.restored(),
+            event::LEAVING => t.leaving(),
             _ => {}
         }
         0

@@ -472,6 +472,23 @@ impl Tracker {
         }
     }
 
+    /// The page is going away: stores what the next tick would have, the deepest scroll since.
+    /// Onto the history as stored now, and only when deeper: the page the visitor goes to (a
+    /// page restored by Back included) may have stored its view already.
+    pub fn leaving(&mut self) {
+        if !self.persist {
+            return;
+        }
+        let (path, depth) = (self.page.path.clone(), self.page.scroll);
+        let mut stored = History::load(&self.host, &self.site);
+        let deeper = stored.max_scroll < depth || stored.page_mut(&path).is_some_and(|p| p.scroll < depth);
+        if stored.page_views > 0 && deeper {
+            self.history = stored;
+            self.scroll_into_history();
+            self.save();
+        }
+    }
+
     pub fn interacted(&mut self) {
         self.last_interaction = js::now();
         self.interacted = true;
