@@ -106,6 +106,21 @@ fn is_direction_override(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// What a name may not hold: control characters, line and paragraph separators, and
+/// text-direction controls (a name is one line, read as written).
+fn breaks_a_name(c: char) -> bool {
+    c.is_control() || is_direction_override(c) || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// A name as typed or pasted made into one the server accepts: text-direction controls
+/// dropped, tabs, line breaks and other control characters turned into spaces.
+pub fn one_line_name(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !is_direction_override(*c))
+        .map(|c| if breaks_a_name(c) { ' ' } else { c })
+        .collect()
+}
+
 /// A site, campaign or variant identifier: 1 to 64 of `a-z A-Z 0-9 _ -`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SiteId(String);
@@ -188,10 +203,7 @@ impl LeadSubmission {
         if let Some(name) = self.name.take() {
             let name = name.trim();
             max_len(|| "name", name, limits::NAME)?;
-            if name
-                .chars()
-                .any(|c| c.is_control() || is_direction_override(c) || matches!(c, '\u{2028}' | '\u{2029}'))
-            {
+            if name.chars().any(breaks_a_name) {
                 return Err(FieldError::new(
                     "name",
                     "invalid",
@@ -467,6 +479,25 @@ mod tests {
         l.name = Some("\u{dc8}\u{dca}\u{dbb}\u{dd2}\u{200d}\u{dba} \u{5d0}\u{200f}".into());
         assert!(l.validate(&campaign(true)).is_ok());
         assert_eq!(v.submission.email, "Ada@example.com");
+    }
+
+    #[test]
+    fn a_name_made_one_line_is_one_the_server_accepts_and_keeps_what_names_need() {
+        let cases = [
+            ("Marie\tCurie", "Marie Curie"),
+            ("Ada\u{2028}Lovelace\r\n", "Ada Lovelace  "),
+            ("\u{202e}Grace\u{202c} \u{2067}Hopper\u{2069}", "Grace Hopper"),
+            ("\u{5d0}\u{200f} Zo\u{eb}\u{200d}", "\u{5d0}\u{200f} Zo\u{eb}\u{200d}"),
+        ];
+        for (typed, sent) in cases {
+            assert_eq!(one_line_name(typed), sent, "{typed:?}");
+            let mut l = lead();
+            l.name = Some(typed.into());
+            assert_eq!(l.validate(&campaign(true)).is_ok(), typed == sent, "{typed:?} as typed");
+            let mut l = lead();
+            l.name = Some(one_line_name(typed));
+            assert!(l.validate(&campaign(true)).is_ok(), "{typed:?} is accepted made one line");
+        }
     }
 
     #[test]

@@ -244,9 +244,10 @@ close = "Fermer"
     .await;
     assert!(s.app.all_leads("demo").await.is_empty());
 
-    // Sent: a tab pasted into the name arrives as a space rather than being refused.
+    // Sent: a tab or line separator pasted into the name arrives as a space, and a
+    // text-direction control goes, rather than the whole lead being refused.
     b.in_widget(&fill("website", "")).await;
-    b.in_widget(&fill("name", "Marie\tCurie")).await;
+    b.in_widget(&fill("name", "\u{202e}Marie\tCurie\u{2028}")).await;
     b.click_in_widget("button[type=submit]").await;
     // The success view (always in the popup, hidden until then) shows, without the note that
     // the lead is kept for later.

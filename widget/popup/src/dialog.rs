@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use funnel::Email;
-use funnel::validate::check_consent;
+use funnel::validate::{check_consent, one_line_name};
 use js_sys::{Object, Reflect};
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
@@ -79,10 +79,9 @@ pub fn popup(view: View) -> impl IntoView {
         set_phase.set(Phase::Sending);
         let fields = Object::new();
         set(&fields, "email", email.get_untracked().trim().into());
-        // A tab or line break pasted into the name becomes a space (the server refuses them).
-        let clean: String =
-            name.get_untracked().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-        set(&fields, "name", clean.into());
+        // A tab or line break pasted into the name becomes a space, a text-direction control
+        // goes (the server refuses them).
+        set(&fields, "name", one_line_name(&name.get_untracked()).into());
         set(&fields, "consent", consent.get_untracked().into());
         set(&fields, "website", website.get_untracked().into());
         submit(fields, move |answer| match answer {
