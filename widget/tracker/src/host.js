@@ -82,9 +82,9 @@ var host = {
     }, true);
     on(d, "pointerdown", function (e) { if (e.target instanceof Element && e.target.closest("a[href]")) linkAt = Date.now(); }, true);
     on(d, "mouseout", function (e) { if (!e.relatedTarget && e.clientY <= 0 && Date.now() - linkAt > 1000) fire(15, 1); });
-    // The tab hidden, unless the page is going away (a navigation hides it too): `pagehide`
-    // comes first, and the check waits a task for browsers where it comes second.
     // Going away: what is not stored yet (the last second's scroll depth) is stored now.
+    // Exit intent is the tab hidden unless the page is going away (a navigation hides it too):
+    // `pagehide` comes first, and the check waits a task for browsers where it comes second.
     on(window, "pagehide", function () { leaving = 1; fire(23); });
     // A page restored from the back-forward cache is viewed again (its script does not rerun).
     on(window, "pageshow", function (e) { leaving = 0; if (e.persisted) { seen = height = 0; lastPath = location.pathname; fire(22); } });
