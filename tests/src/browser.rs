@@ -125,6 +125,11 @@ async fn start_browser(device: Device, slots: u32) -> Browser {
     Browser { client, _slot: slot, _profile: profile }
 }
 
+/// When the tracker started on the page (its config request), in `performance.now()` time: a
+/// JavaScript expression, for timing delays on the page's own clock.
+pub const TRACKER_STARTED: &str = "performance.getEntriesByType('resource')\
+    .filter(function (e) { return /\\/config$/.test(e.name); })[0].startTime";
+
 impl Browser {
     pub async fn close(self) {
         let _ = self.client.close().await;

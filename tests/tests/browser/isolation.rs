@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lodestone_tests::browser::{Browser, Device, browser, stack, stack_with, widget_dist};
+use lodestone_tests::browser::{Browser, Device, TRACKER_STARTED, browser, stack, stack_with, widget_dist};
 use lodestone_tests::{Options, lead_body};
 use serde_json::{Value, json};
 
@@ -28,8 +28,7 @@ const HOST_PAGE: &str = "return (function(){var out={};\
 
 async fn popup_styles(b: &Browser) -> BTreeMap<String, Value> {
     // Read once the entrance animation (0.2 s) has finished.
-    b.wait_until("document.querySelector('[data-lodestone]').shadowRoot.getAnimations().length === 0", 5)
-        .await;
+    b.wait_for_popup_at_rest(5).await;
     serde_json::from_value(b.in_widget(POPUP_STYLES).await).unwrap()
 }
 
@@ -135,8 +134,9 @@ async fn page_scripts_that_break_globals_or_shortcuts_get_no_error_and_do_not_br
     b.visit(&s.page("/fixtures/hostile-js.html?case=polluted-prototype")).await;
     b.wait_for_popup(10).await;
     let waited = b
-        .js("return performance.getEntriesByName('lodestone:trigger')[0].startTime - performance.getEntriesByType('resource')\
-             .filter(function (e) { return /\\/config$/.test(e.name); })[0].startTime;")
+        .js(&format!(
+            "return performance.getEntriesByName('lodestone:trigger')[0].startTime - {TRACKER_STARTED};"
+        ))
         .await
         .as_f64()
         .unwrap();

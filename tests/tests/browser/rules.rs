@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use lodestone_tests::Options;
-use lodestone_tests::browser::{Browser, Device, ESCAPE, Stack, browser, stack_with};
+use lodestone_tests::browser::{Browser, Device, ESCAPE, Stack, TRACKER_STARTED, browser, stack_with};
 use serde_json::{Value, json};
 
 /// A config for site `demo` (the fixture pages' site) on the test's page origin.
@@ -75,10 +75,6 @@ async fn close_with_escape(b: &Browser) {
     b.press(ESCAPE, false).await;
     b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
 }
-
-/// Milliseconds since the tracker started on this page (its config request), on the page's clock.
-const TRACKER_MS: &str = "(performance.now() - performance.getEntriesByType('resource')\
-    .filter(function (e) { return /\\/config$/.test(e.name); })[0].startTime)";
 
 fn stored(key: &str) -> String {
     format!("return (JSON.parse(localStorage.getItem('lodestone:demo')) || {{}}).{key};")
@@ -292,8 +288,9 @@ async fn exit_intent_holds_at_the_moment_of_the_signal_not_for_the_rest_of_the_p
     .await;
     // The pointer leaves after the minimum dwell, before the rule's 6 seconds; the visitor
     // stays. Past 6 seconds nothing shows: that exit was not this moment's.
-    b.wait_until(&format!("{TRACKER_MS} > 3300"), 10).await;
-    let at = b.js(&format!("{TOP_EXIT}; return {TRACKER_MS};")).await.as_f64().unwrap();
+    b.wait_until(&format!("performance.now() - {TRACKER_STARTED} > 3300"), 10).await;
+    let at =
+        b.js(&format!("{TOP_EXIT}; return performance.now() - {TRACKER_STARTED};")).await.as_f64().unwrap();
     assert!(at < 6000.0, "the signal came {at} ms into the page, after the rule's 6 s");
     assert!(!appears_within(&b, 5).await, "an exit signal from seconds ago fired the popup");
     // A new exit signal now that both hold.
