@@ -212,6 +212,30 @@ async fn on_a_phone_back_in_an_app_shows_the_exit_popup_even_while_it_is_still_l
     b.close().await;
 }
 
+/// The page views stored for the visitor.
+const VIEWS: &str = "(JSON.parse(localStorage.getItem('lodestone:demo')) || {}).views";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_forward_in_an_app_is_a_page_view_and_no_exit() {
+    let s = stack_for(config("", MOBILE_EXIT)).await;
+    let b = browser(Device::Phone).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.js("go('/fixtures/app/blog');").await;
+    b.wait_until(&format!("{VIEWS} === 2"), 10).await;
+    // Back within the minimum dwell: too early for an exit.
+    b.js("history.back();").await;
+    b.wait_until(&format!("{VIEWS} === 3"), 5).await;
+    // Past the dwell the visitor goes Forward: a page view, and not a visitor leaving.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    b.js("history.forward();").await;
+    b.wait_until(&format!("{VIEWS} === 4 && location.pathname === '/fixtures/app/blog'"), 5).await;
+    assert!(!appears_within(&b, 3).await, "going Forward showed the exit popup");
+    // Back again, past the dwell: that is an exit.
+    b.js("history.back();").await;
+    shows(&b, "mobile-exit", 10).await;
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_popup_left_open_across_an_app_navigation_is_that_page_views_one_interruption() {
     let s = stack_for(config(

@@ -1,10 +1,12 @@
 // Lodestone bootstrap: wires the page to the tracker (wasm) and does its I/O. Every decision is
 // made in the wasm module; this only moves events and bytes, and never throws into the page.
 // Event numbers passed to `fire` are the `event` constants in lib.rs.
-var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = scrollY, lastAt = 0, lastPath = location.pathname, leaving = 0, queued = [], shows = 0;
+var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = scrollY, lastAt = 0, lastPath = location.pathname, entry = null, leaving = 0, queued = [], shows = 0;
 var base = script && safe(function () { return new URL("./", script.src); });
 function safe(f) { try { return f(); } catch (e) { return null; } }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
+// Where the visitor is in the tab's session history (null without the Navigation API).
+function at() { return safe(function () { return navigation.currentEntry.index; }); }
 function asset(name) { return new URL("assets/" + name, base); }
 function on(target, name, f, capture) { target.addEventListener(name, function (e) { safe(function () { f(e); }); }, { passive: true, capture: !!capture }); }
 function loadPopup() {
@@ -63,6 +65,7 @@ var host = {
     }
     // The path the tracker has now (an SPA may have moved before the config arrived).
     lastPath = location.pathname;
+    entry = at();
     on(window, "scroll", function () {
       var y = scrollY, now = Date.now();
       fire(3, seen = Math.max(seen, depth()));
@@ -87,17 +90,19 @@ var host = {
     // `pagehide` comes first, and the check waits a task for browsers where it comes second.
     on(window, "pagehide", function () { leaving = 1; fire(23); });
     // A page restored from the back-forward cache is viewed again (its script does not rerun).
-    on(window, "pageshow", function (e) { leaving = 0; if (e.persisted) { seen = height = 0; lastPath = location.pathname; fire(22); } });
+    on(window, "pageshow", function (e) { leaving = 0; if (e.persisted) { seen = height = 0; lastPath = location.pathname; entry = at(); fire(22); } });
     on(d, "visibilitychange", function () {
       if (d.visibilityState === "hidden" && Date.now() - linkAt > 1000) setTimeout(function () { if (d.visibilityState === "hidden" && !leaving) fire(15, 3); }, 0);
     });
     // Whether the path changed since last seen (a new page view: its depth starts afresh).
     function moved() { var m = location.pathname !== lastPath; if (m) { lastPath = location.pathname; seen = 0; } return m; }
-    // A popstate that changes the path is a back (or forward) navigation; a hash change is not.
-    on(window, "popstate", function () { if (moved()) { fire(15, 4); fire(14); } });
+    // A popstate that changes the path is a new page view (a hash change is not), and an exit
+    // signal when it goes back: the Navigation API's entry index tells Forward apart (where
+    // there is none, every popstate counts as Back).
+    on(window, "popstate", function () { var i = at(), back = !(i > entry); entry = i; if (moved()) { if (back) fire(15, 4); fire(14); } });
     ["pushState", "replaceState"].forEach(function (k) {
       var orig = h[k];
-      if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); setTimeout(function () { moved(); fire(14); }, 0); return r; };
+      if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); entry = at(); setTimeout(function () { moved(); fire(14); }, 0); return r; };
     });
     // Every second; and what the visitor sees without scrolling counts as seen (a page that fits
     // the screen is read to its end) once the page has loaded and kept its height for a second,
