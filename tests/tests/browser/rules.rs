@@ -212,6 +212,27 @@ async fn on_a_phone_back_in_an_app_shows_the_exit_popup_even_while_it_is_still_l
     b.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_popup_waits_while_the_page_shows_a_modal_dialog_or_an_element_full_screen() {
+    let (_s, b) = on_rules_page(Device::Desktop, &[("guide", "trigger = { event = \"go\" }")]).await;
+    // The site's own modal dialog is open when the rules choose the popup: beneath it, the
+    // popup could not be reached. It waits, and shows once the dialog is closed.
+    click(&b, "site-dialog-open").await;
+    b.js("lodestone.track('go');").await;
+    assert!(!appears_within(&b, 2).await, "a popup under the page's modal dialog");
+    b.js("document.getElementById('site-dialog').close();").await;
+    shows(&b, "guide", 5).await;
+    close_with_escape(&b).await;
+    // An element full screen (a video, say): the popup waits until it leaves full screen.
+    click(&b, "full-screen").await;
+    b.wait_until("document.fullscreenElement !== null", 5).await;
+    b.js("lodestone.open('guide');").await;
+    assert!(!appears_within(&b, 2).await, "a popup behind an element full screen");
+    b.js("document.exitFullscreen();").await;
+    shows(&b, "guide", 5).await;
+    b.close().await;
+}
+
 /// The page views stored for the visitor.
 const VIEWS: &str = "(JSON.parse(localStorage.getItem('lodestone:demo')) || {}).views";
 

@@ -116,7 +116,18 @@ var host = {
   },
   prefetch: function () { (window.requestIdleCallback || function (f) { setTimeout(f, 200); })(function () { loadPopup(); }); },
   // A popup hidden (closed, or withdrawn by a navigation) while its module loads never mounts.
-  show: function (json) { var n = ++shows; loadPopup().then(function (m) { if (n === shows) { m.mount(json, ctx); fire(6); } }).catch(function () { if (n === shows) fire(7); }); },
+  // While the page shows a modal dialog of its own (or an element full screen), the popup
+  // waits for it to close: it would sit beneath it, unreachable.
+  show: function (json) {
+    var n = ++shows;
+    loadPopup().then(function (m) {
+      (function mount() {
+        if (n !== shows) return;
+        if (safe(function () { return document.querySelector(":modal"); })) return void setTimeout(mount, 250);
+        fire(safe(function () { m.mount(json, ctx); return 1; }) ? 6 : 7);
+      })();
+    }, function () { if (n === shows) fire(7); });
+  },
   hide: function () { shows++; if (popup) popup.then(function (m) { safe(function () { m.unmount(); }); }).catch(function () {}); },
   emit: function (name, detail) { setTimeout(function () { safe(function () { dispatchEvent(new CustomEvent(name, { detail: JSON.parse(detail) })); }); }, 0); },
   settle: function (ok, value) { var p = pending; pending = null; if (p) p[ok ? 0 : 1](safe(function () { return JSON.parse(value); })); },
