@@ -67,7 +67,11 @@ pub fn frequency(
     rule: &'static str,
     passed: bool,
 ) -> RuleReport {
-    let days_ago = |t: Option<f64>| format!("{} days ago", tenths((now_ms - t.unwrap_or(now_ms)) / DAY_MS));
+    // `closed 2.9 days ago`, or `never closed`.
+    let when = |what: &str, t: Option<f64>| match t {
+        Some(t) => format!("{what} {} days ago", tenths((now_ms - t) / DAY_MS)),
+        None => format!("never {what}"),
+    };
     let (wants, seen) = match rule {
         "one_per_page_view" => (
             "no popup yet on this page view".into(),
@@ -78,24 +82,21 @@ pub fn frequency(
                 Some(d) => format!("{d} days after converting"),
                 None => "never again after converting".into(),
             },
-            format!("converted {}", days_ago(m.converted_at)),
+            when("converted", m.converted_at),
         ),
-        "after_close" => (
-            format!("{} days after closing", f.after_close_days),
-            format!("closed {}", days_ago(m.closed_at)),
-        ),
+        "after_close" => (format!("{} days after closing", f.after_close_days), when("closed", m.closed_at)),
         "max_per_session" => (
             format!("at most {} this session", f.max_per_session.unwrap_or(0)),
             format!("shown {}", m.shown_this_session),
         ),
         "global_cooldown" => {
-            let cooldown = f64::from(site.global_cooldown_seconds);
-            let elapsed = ((now_ms - recent.last_popup_at.unwrap_or(now_ms)) / 1000.0).max(0.0);
-            let left = (cooldown - elapsed).max(0.0);
-            (
-                format!("{} s between popups", site.global_cooldown_seconds),
-                format!("last popup {} s ago, {} s left", elapsed as u64, libm_ceil(left)),
-            )
+            let wants = format!("{} s between popups", site.global_cooldown_seconds);
+            let Some(last) = recent.last_popup_at else {
+                return RuleReport { rule, passed, wants, seen: "no popup yet".into() };
+            };
+            let elapsed = ((now_ms - last) / 1000.0).max(0.0);
+            let left = (f64::from(site.global_cooldown_seconds) - elapsed).max(0.0);
+            (wants, format!("last popup {} s ago, {} s left", elapsed as u64, libm_ceil(left)))
         }
         _ => (String::new(), String::new()),
     };
@@ -251,6 +252,13 @@ mod tests {
             frequency(&never, &site, m, recent, now, "after_conversion", false).wants,
             "never again after converting"
         );
+        // A campaign never closed or converted, on a visit with no popup yet.
+        let fresh = Memory { closed_at: None, converted_at: None, shown_this_session: 0 };
+        let none = Recent { shown_this_page: false, last_popup_at: None };
+        let seen = |rule| frequency(&f, &site, fresh, none, now, rule, true).seen;
+        assert_eq!(seen("after_close"), "never closed");
+        assert_eq!(seen("after_conversion"), "never converted");
+        assert_eq!(seen("global_cooldown"), "no popup yet");
         let long_ago = Recent { last_popup_at: Some(now - 90_000.0), ..recent };
         assert_eq!(
             frequency(&f, &site, m, long_ago, now, "global_cooldown", true).seen,
