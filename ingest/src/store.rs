@@ -128,11 +128,16 @@ fn keyed(site: &str, parts: &[&[u8]]) -> Vec<u8> {
 /// `namespace site 0 parts...`
 /// One form of an email address for every spelling of it, so erasure finds `Jürgen@Bücher.de`
 /// however its letters were typed or encoded: Unicode's canonical caseless form
-/// (`NFD(casefold(NFD(s)))`), where `STRASSE` is `straße` and a final `Σ` is `σ`.
+/// (`NFD(casefold(NFD(s)))`), where `STRASSE` is `straße` and a final `Σ` is `σ`, and the
+/// domain in its ASCII form, where `bücher.de` is `xn--bcher-kva.de` (a browser's email field
+/// sends the one, a person asking for erasure writes the other).
 pub fn mailbox_key(email: &str) -> String {
     use caseless::Caseless;
     use unicode_normalization::UnicodeNormalization;
-    email.nfd().default_case_fold().nfd().collect()
+    let fold = |s: &str| -> String { s.nfd().default_case_fold().nfd().collect() };
+    let (local, domain) = email.rsplit_once('@').unwrap_or((email, ""));
+    let domain = idna::domain_to_ascii(domain).unwrap_or_else(|_| fold(domain));
+    format!("{}@{domain}", fold(local))
 }
 
 fn key(namespace: u8, site: &str, parts: &[&[u8]]) -> Vec<u8> {
@@ -569,6 +574,9 @@ mod tests {
             assert_eq!(mailbox_key(spelling), key, "{spelling}");
         }
         assert_ne!(mailbox_key("jurgen@bucher.de"), key);
+        // The domain as a browser's email field sends it (Punycode), in any letter case.
+        assert_eq!(mailbox_key("J\u{dc}rgen@XN--BCHER-KVA.de"), key);
+        assert_ne!(mailbox_key("j\u{fc}rgen@xn--bcher-kva.com"), key);
         // Full case folding, not lower case: each pair is one mailbox.
         for (a, b) in [
             ("STRASSE@example.de", "stra\u{df}e@example.de"),

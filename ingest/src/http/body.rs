@@ -147,11 +147,14 @@ pub fn form_pairs(raw: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
         .collect()
 }
 
-/// A query string as a map, first value of each key winning.
+/// A query string as a map, first value of each key winning. A key with an empty value
+/// (`?cursor=`, as a form or a script leaves a blank parameter) is absent.
 pub fn query_map(raw: Option<&str>) -> Result<HashMap<String, String>, ApiError> {
     let mut map = HashMap::new();
     for (k, v) in form_pairs(raw.unwrap_or("").as_bytes())? {
-        map.entry(k).or_insert(v);
+        if !v.is_empty() {
+            map.entry(k).or_insert(v);
+        }
     }
     Ok(map)
 }

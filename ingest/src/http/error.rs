@@ -24,6 +24,12 @@ pub enum ApiError {
     NotFound { what: &'static str, field: Cow<'static, str> },
     #[error("this origin is not allowed for the site")]
     OriginNotAllowed,
+    #[error(
+        "the page hid its origin (Origin: null), so it cannot be checked against the site's allowed \
+         origins; a page whose Referrer-Policy is no-referrer or same-origin does this for its \
+         forms: give that page the policy strict-origin-when-cross-origin"
+    )]
+    OriginHidden,
     #[error("a valid token is required (Authorization: Bearer <token>)")]
     Unauthorized,
     #[error("the request body did not arrive in time")]
@@ -49,7 +55,9 @@ impl ApiError {
             Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", Some("body".into())),
             Self::Invalid(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.code, Some(e.field.clone())),
             Self::NotFound { field, .. } => (StatusCode::NOT_FOUND, "not_found", Some(field.to_string())),
-            Self::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed", Some("origin".into())),
+            Self::OriginNotAllowed | Self::OriginHidden => {
+                (StatusCode::FORBIDDEN, "origin_not_allowed", Some("origin".into()))
+            }
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", Some("authorization".into())),
             Self::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout", Some("body".into())),
             Self::MethodNotAllowed => {

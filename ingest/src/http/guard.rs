@@ -39,6 +39,9 @@ pub fn check_origin(site: &Site, headers: &HeaderMap) -> Result<(), ApiError> {
     match headers.get(header::ORIGIN) {
         None => Ok(()),
         Some(o) if o.to_str().is_ok_and(|o| site.allows_origin(o)) => Ok(()),
+        // A page served with `Referrer-Policy: no-referrer` (or `same-origin`, posting to
+        // another origin) hides its origin from a form post; it cannot be told from any other.
+        Some(o) if o == "null" => Err(ApiError::OriginHidden),
         Some(_) => Err(ApiError::OriginNotAllowed),
     }
 }
@@ -63,11 +66,20 @@ fn client_ip(req: &Request, header: Option<&HeaderName>) -> Option<IpAddr> {
             // The right-most entry: the one the trusted proxy in front of the server added
             // (the client controls everything to its left).
             .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok())
+            .and_then(|v| parse_ip(v.trim()))
     {
         return Some(ip);
     }
     req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
+/// A client address as proxies write it: `203.0.113.7`, `2001:db8::1`, or with a port
+/// (`203.0.113.7:51234`, `[2001:db8::1]:443`, as some load balancers append), or bracketed.
+fn parse_ip(v: &str) -> Option<IpAddr> {
+    v.parse()
+        .ok()
+        .or_else(|| v.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| v.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 /// The rate limit's key for a client address: an IPv4 address as is, an IPv6 address by its
@@ -144,6 +156,22 @@ mod tests {
         assert_eq!(key("203.0.113.7"), "203.0.113.7");
         assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
         assert_ne!(key("203.0.113.7"), key("203.0.113.8"));
+    }
+
+    #[test]
+    fn a_client_address_is_read_with_or_without_a_port_or_brackets() {
+        let ip = |s: &str| parse_ip(s).map(|ip| ip.to_string());
+        for (header, expected) in [
+            ("203.0.113.7", "203.0.113.7"),
+            ("203.0.113.7:51234", "203.0.113.7"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+        ] {
+            assert_eq!(ip(header).as_deref(), Some(expected), "{header}");
+        }
+        assert_eq!(ip("unknown"), None);
+        assert_eq!(ip("203.0.113.7:port"), None);
     }
 
     #[test]

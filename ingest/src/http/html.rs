@@ -5,13 +5,14 @@ use axum::http::{HeaderMap, header};
 use axum::response::Html;
 
 /// Whether a person's browser posted a plain HTML form and will show our answer as a page:
-/// a form content type, and HTML among the accepted types.
+/// a content type a form can send (any of its three `enctype`s, the two we do not read
+/// included, so their refusal is a page too), and HTML among the accepted types.
 pub fn is_browser_form_post(headers: &HeaderMap) -> bool {
     let accepts_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("text/html"));
-    is_form(headers) && accepts_html
+    (is_form(headers) || is_multipart(headers) || has_media_type(headers, "text/plain")) && accepts_html
 }
 
 /// Whether the body is `application/x-www-form-urlencoded` (media types ignore letter case).

@@ -139,6 +139,11 @@ fn add_answer(fields: &mut BTreeMap<String, String>, name: &str, value: String) 
     }
 }
 
+/// Whether a form value says no: empty, `0`, `false`, `off` or `no` (any letter case).
+fn is_no(value: &str) -> bool {
+    ["", "0", "false", "off", "no"].iter().any(|no| value.trim().eq_ignore_ascii_case(no))
+}
+
 /// Maps a plain HTML form to a submission. Custom answers come as `fields[name]`, consent as a
 /// checkbox named `consent`; a form without a `submission_id` gets one (it cannot make its own).
 fn lead_from_form(body: &[u8], referer: Option<&str>) -> Result<LeadSubmission, ApiError> {
@@ -157,7 +162,9 @@ fn lead_from_form(body: &[u8], referer: Option<&str>) -> Result<LeadSubmission, 
             "variant" => lead.variant = Some(value),
             "page_url" => lead.page_url = Some(value),
             "website" => lead.website = Some(value),
-            "consent" => consent.granted = matches!(value.as_str(), "on" | "true" | "yes" | "1"),
+            // A checkbox is sent only when ticked, with whatever `value` the form gave it;
+            // only an explicit "no" (a hidden field before the box, say) is not consent.
+            "consent" => consent.granted |= !is_no(&value),
             "consent_text" => consent.text = value,
             "consent_version" => consent.version = value,
             "utm_source" => touch.utm_source = Some(value),
@@ -176,7 +183,9 @@ fn lead_from_form(body: &[u8], referer: Option<&str>) -> Result<LeadSubmission, 
         lead.submission_id = format!("form-{}", Uuid::new_v4().simple());
     }
     if lead.page_url.is_none() {
-        lead.page_url = referer.map(str::to_owned);
+        // The visitor cannot shorten a long landing URL (ad click ids, UTM tags): cut it to
+        // the limit instead of refusing the lead for it, as the widget does.
+        lead.page_url = referer.map(|r| r.chars().take(funnel::limits::URL).collect());
     }
     touch.landing_page = lead.page_url.clone();
     lead.fields = fields;

@@ -70,6 +70,9 @@ async fn leads_are_listed_newest_first_in_cursor_pages_without_gaps_or_repeats()
         assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         assert_eq!(bad.json::<Value>().await.unwrap()["error"]["field"], field);
     }
+    // Parameters left blank (a form, a script building the query) are absent, not invalid.
+    let blank: Value = app.admin_get("/v1/sites/demo/leads?limit=&cursor=").await.json().await.unwrap();
+    assert_eq!(blank["leads"].as_array().unwrap().len(), posted.len());
     assert_eq!(app.admin_get("/v1/sites/ghost/leads").await.status(), StatusCode::NOT_FOUND);
 }
 
@@ -175,8 +178,10 @@ async fn erasure_removes_every_lead_of_the_address_in_any_case_and_nothing_else(
     // a decomposed one (u + U+0308) and in capitals is one address.
     app.post_lead(&lead_body("ju\u{308}rgen@b\u{fc}cher.de", "sub-erase-0004")).await;
     app.post_lead(&lead_body("J\u{dc}RGEN@B\u{dc}CHER.de", "sub-erase-0005")).await;
+    // The domain as a browser's email field sends it: Punycode.
+    app.post_lead(&lead_body("j\u{fc}rgen@xn--bcher-kva.de", "sub-erase-0007")).await;
     let resp = erase("j%C3%BCrgen%40b%C3%BCcher.de").await;
-    assert_eq!(resp.json::<Value>().await.unwrap()["erased"], 2);
+    assert_eq!(resp.json::<Value>().await.unwrap()["erased"], 3);
     // Full case folding: STRASSE is straße.
     app.post_lead(&lead_body("STRASSE@example.de", "sub-erase-0006")).await;
     let resp = erase("stra%C3%9Fe%40example.de").await;

@@ -383,6 +383,77 @@ async fn a_plain_html_form_post_is_stored_and_redirected_to_the_thank_you_page()
 }
 
 #[tokio::test]
+async fn a_form_as_marketers_write_them_is_taken_as_meant() {
+    let app = spawn_app().await;
+    let accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let base = [("site", "demo"), ("campaign", "welcome"), ("consent_text", "I agree.")];
+    let post = |email: &'static str,
+                extra: Vec<(&'static str, &'static str)>,
+                headers: Vec<(&'static str, &'static str)>| {
+        let app = &app;
+        async move {
+            let mut form = base.to_vec();
+            form.push(("email", email));
+            form.extend(extra);
+            app.post_form(&form, &headers).await
+        }
+    };
+    // A ticked box is consent whatever its `value`; a hidden "0" before it is the unticked state.
+    for (email, values) in [
+        ("yes@example.com", vec![("consent", "Yes")]),
+        ("agree@example.com", vec![("consent", "I agree")]),
+        ("hidden@example.com", vec![("consent", "0"), ("consent", "1")]),
+    ] {
+        let resp = post(email, values, vec![("origin", DEMO_ORIGIN)]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{email}");
+    }
+    for (email, values) in
+        [("no@example.com", vec![("consent", "0")]), ("off@example.com", vec![("consent", "OFF")])]
+    {
+        let (status, err) = error_of(post(email, values, vec![]).await).await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("consent"))
+        );
+    }
+    // A landing page's long URL (click ids, UTM tags), taken from `Referer`, is shortened to
+    // the limit rather than refused: the visitor could not fix it.
+    let long = format!("http://127.0.0.1:8081/landing?gclid={}", "x".repeat(3000));
+    let long: &'static str = Box::leak(long.into_boxed_str());
+    let resp = post("long@example.com", vec![("consent", "on")], vec![("referer", long)]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let leads = app.all_leads("demo").await;
+    let emails: Vec<&str> = leads.iter().map(|l| l["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["long@example.com", "hidden@example.com", "agree@example.com", "yes@example.com"]);
+    assert_eq!(leads[0]["page_url"].as_str().unwrap(), &long[..2048]);
+    assert!(leads[1..].iter().all(|l| l["consent"]["granted"] == true));
+
+    // A page served with `Referrer-Policy: no-referrer` posts with `Origin: null`: refused, and
+    // the page shown to the person says why and what the site can change.
+    let hidden =
+        post("null@example.com", vec![("consent", "on")], vec![("origin", "null"), ("accept", accept)]).await;
+    assert_eq!(hidden.status(), StatusCode::FORBIDDEN);
+    let page = hidden.text().await.unwrap();
+    assert!(page.contains("Origin: null") && page.contains("strict-origin-when-cross-origin"), "{page}");
+    // A form sent as multipart or text/plain by a browser is refused as a page too, not as JSON.
+    for content_type in ["multipart/form-data; boundary=x", "text/plain"] {
+        let body = "--x\r\nContent-Disposition: form-data; name=\"site\"\r\n\r\ndemo\r\n--x--\r\n";
+        let resp = app
+            .client
+            .post(app.url("/v1/leads"))
+            .header("content-type", content_type)
+            .header("accept", accept)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{content_type}");
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{content_type}");
+    }
+    assert_eq!(app.all_leads("demo").await.len(), 4, "nothing stored for the refused posts");
+}
+
+#[tokio::test]
 async fn a_thank_you_path_sends_the_form_poster_back_to_the_site_not_to_the_server() {
     let toml = r#"
         [[sites]]
