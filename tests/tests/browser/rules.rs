@@ -710,6 +710,53 @@ async fn consent_mode_stores_nothing_until_the_page_grants_consent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_withdrawn_on_another_page_holds_on_a_page_restored_by_back() {
+    let s = stack_for(config(
+        "[sites.privacy]\nconsent_mode = true\n",
+        &[("later", "trigger = { delay_seconds = 600 }")],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.js("lodestone.consent(true); window.__same_document = true;").await;
+    assert_eq!(b.js(&stored("views")).await, json!(1));
+    // On the next page the visitor withdraws consent: what was stored is erased.
+    b.visit(&s.page("/fixtures/plain.html")).await;
+    b.js("lodestone.consent(false);").await;
+    assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
+    // Back to the first page, restored from the back-forward cache with its consent of before:
+    // it must not store again, its page view nor the time the visitor now spends on it.
+    b.client.back().await.unwrap();
+    b.wait_until("window.__same_document === true", 5).await;
+    b.js("window.dispatchEvent(new WheelEvent('wheel', { deltaY: 40 }));").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_restored_by_back_counts_engaged_time_only_after_an_interaction_with_it() {
+    let s = stack_for(config("", &[("later", "trigger = { delay_seconds = 600 }")])).await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.js("window.__same_document = true; window.dispatchEvent(new WheelEvent('wheel', { deltaY: 40 }));")
+        .await;
+    b.wait_until(&format!("(function () {{ {ENGAGED} }})() > 0"), 5).await;
+    // Away and straight back: the restored page is a new page view nobody has touched yet.
+    b.visit(&s.page("/fixtures/plain.html")).await;
+    b.client.back().await.unwrap();
+    b.wait_until("window.__same_document === true", 5).await;
+    b.wait_until(&format!("{VIEWS} === 3"), 5).await;
+    let before = b.js(ENGAGED).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(b.js(ENGAGED).await, before, "engaged time counted without an interaction");
+    // Once the visitor interacts with it, it counts.
+    b.js("window.dispatchEvent(new WheelEvent('wheel', { deltaY: 40 }));").await;
+    b.wait_until(&format!("(function () {{ {ENGAGED} }})() > {before}"), 5).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     let s = stack_for(config(
         "frequency = { global_cooldown_seconds = 600 }\n[sites.scoring]\npages = [{ path = \"/fixtures/*\", points = 15 }]\n",

@@ -291,6 +291,11 @@ impl History {
         true
     }
 
+    /// Whether a history of `site` is stored (it may still be too old to count).
+    pub fn stored(host: &Host, site: &str) -> bool {
+        host.load(&key(site)).is_some()
+    }
+
     /// Removes the stored history of `site`.
     pub fn erase(host: &Host, site: &str) {
         host.erase(&key(site));

@@ -515,8 +515,17 @@ impl Tracker {
     /// the views stored meanwhile by the pages the visitor went to.
     pub fn restored(&mut self) {
         self.loaded_at = js::now();
+        // A new page view: engaged time waits for an interaction with it (the click that left
+        // it earlier does not count again).
+        self.interacted = false;
         if self.persist {
-            self.history = History::load(&self.host, &self.site);
+            if History::stored(&self.host, &self.site) {
+                self.history = History::load(&self.host, &self.site);
+            } else {
+                // Erased while this page was cached (consent withdrawn, `reset()`): a cached
+                // page gets no `storage` event for it, so this stops storing as one would.
+                self.stored_elsewhere(true);
+            }
         }
         let page = self.host.page();
         self.view(&page, true);
