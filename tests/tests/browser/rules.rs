@@ -430,6 +430,10 @@ async fn mobile_exit_intent_fires_on_a_fast_scroll_up() {
 const HIDE_TAB: &str = "Object.defineProperty(document, 'visibilityState', { configurable: true, get: function () { return 'hidden'; } });\
     document.dispatchEvent(new Event('visibilitychange'));";
 
+/// Makes the page visible again, as the visitor coming back to the tab does.
+const SHOW_TAB: &str =
+    "delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange'));";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_phone_the_tab_hidden_is_an_exit_but_navigating_away_is_not() {
     let (s, b) = on_rules_page(Device::Phone, MOBILE_EXIT).await;
@@ -446,7 +450,23 @@ async fn on_a_phone_the_tab_hidden_is_an_exit_but_navigating_away_is_not() {
     b.visit(&s.page("/fixtures/rules.html")).await;
     tokio::time::sleep(Duration::from_millis(3200)).await;
     b.js(HIDE_TAB).await;
+    assert!(!appears_within(&b, 1).await, "mounted in the hidden tab");
+    b.js(SHOW_TAB).await;
     shows(&b, "mobile-exit", 10).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_popup_chosen_while_the_tab_is_hidden_shows_and_counts_once_the_visitor_looks() {
+    let (_s, b) = on_rules_page(Device::Desktop, &[("guide", "trigger = { event = \"go\" }")]).await;
+    // The page's own script fires the event while the visitor is in another tab.
+    b.js(HIDE_TAB).await;
+    b.js("lodestone.track('go');").await;
+    assert!(!appears_within(&b, 2).await, "mounted in the hidden tab");
+    assert_eq!(b.js(&stored("popup")).await, Value::Null, "its cooldown started unseen");
+    b.js(SHOW_TAB).await;
+    shows(&b, "guide", 5).await;
+    b.wait_until(&format!("(function () {{ {} }})() > 0", stored("popup")), 5).await;
     b.close().await;
 }
 

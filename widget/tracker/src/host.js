@@ -116,14 +116,16 @@ var host = {
   },
   prefetch: function () { (window.requestIdleCallback || function (f) { setTimeout(f, 200); })(function () { loadPopup(); }); },
   // A popup hidden (closed, or withdrawn by a navigation) while its module loads never mounts.
-  // While the page shows a modal dialog of its own (or an element full screen), the popup
-  // waits for it to close: it would sit beneath it, unreachable.
+  // In a tab the visitor is not looking at, the popup waits until they do (it is counted as
+  // shown, and its cooldowns start, only then); while the page shows a modal dialog of its
+  // own (or an element full screen), until that closes: it would sit beneath it, unreachable.
   show: function (json) {
-    var n = ++shows;
+    var n = ++shows, d = document;
     loadPopup().then(function (m) {
       (function mount() {
         if (n !== shows) return;
-        if (safe(function () { return document.querySelector(":modal"); })) return void setTimeout(mount, 250);
+        if (d.visibilityState === "hidden") return void d.addEventListener("visibilitychange", mount, { once: true });
+        if (safe(function () { return d.querySelector(":modal"); })) return void setTimeout(mount, 250);
         fire(safe(function () { m.mount(json, ctx); return 1; }) ? 6 : 7);
       })();
     }, function () { if (n === shows) fire(7); });
