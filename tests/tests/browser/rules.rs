@@ -428,11 +428,11 @@ async fn mobile_exit_intent_fires_on_a_fast_scroll_up() {
 
 /// Makes the page report itself hidden, as switching tabs or apps does.
 const HIDE_TAB: &str = "Object.defineProperty(document, 'visibilityState', { configurable: true, get: function () { return 'hidden'; } });\
+    Object.defineProperty(document, 'hidden', { configurable: true, get: function () { return true; } });\
     document.dispatchEvent(new Event('visibilitychange'));";
 
 /// Makes the page visible again, as the visitor coming back to the tab does.
-const SHOW_TAB: &str =
-    "delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange'));";
+const SHOW_TAB: &str = "delete document.visibilityState; delete document.hidden; document.dispatchEvent(new Event('visibilitychange'));";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_phone_the_tab_hidden_is_an_exit_but_navigating_away_is_not() {
@@ -820,8 +820,9 @@ async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     println!("debug overlay screenshot: {}", shot.display());
 
     // The campaign on screen is marked as showing, not as failing its own one-per-page rule.
-    // The page now reports itself hidden, so the one-second tick no longer refreshes the
-    // overlay: the show and the close must.
+    // The page's `visibilityState` now says hidden (`document.hidden` does not), so the
+    // one-second tick no longer refreshes the overlay while a popup can still show: the show
+    // and the close must.
     b.js("Object.defineProperty(document, 'visibilityState', { get: function () { return 'hidden'; }, configurable: true });")
         .await;
     b.js("lodestone.open('pricing-only');").await;

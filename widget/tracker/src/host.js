@@ -124,7 +124,7 @@ var host = {
     loadPopup().then(function (m) {
       (function mount() {
         if (n !== shows) return;
-        if (d.visibilityState === "hidden") return void d.addEventListener("visibilitychange", mount, { once: true });
+        if (d.hidden) return void d.addEventListener("visibilitychange", mount, { once: true });
         if (safe(function () { return d.querySelector(":modal"); })) return void setTimeout(mount, 250);
         fire(safe(function () { m.mount(json, ctx); return 1; }) ? 6 : 7);
       })();
