@@ -419,8 +419,8 @@ async fn a_form_as_marketers_write_them_is_taken_as_meant() {
     // A landing page's long URL (click ids, UTM tags), taken from `Referer`, is shortened to
     // the limit rather than refused: the visitor could not fix it.
     let long = format!("http://127.0.0.1:8081/landing?gclid={}", "x".repeat(3000));
-    let long: &'static str = Box::leak(long.into_boxed_str());
-    let resp = post("long@example.com", vec![("consent", "on")], vec![("referer", long)]).await;
+    let form = [base.as_slice(), &[("email", "long@example.com"), ("consent", "on")]].concat();
+    let resp = app.post_form(&form, &[("referer", long.as_str())]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let leads = app.all_leads("demo").await;
     let emails: Vec<&str> = leads.iter().map(|l| l["email"].as_str().unwrap()).collect();
