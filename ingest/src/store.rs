@@ -160,6 +160,17 @@ fn decode_lead(lead_key: &[u8], value: &[u8]) -> Result<StoredLead, StoreError> 
     Ok(lead)
 }
 
+/// The keys that erase one address's leads on one site, found by [`Store::erasure_plan`].
+#[derive(Debug, Clone)]
+pub struct ErasurePlan {
+    site: String,
+    mailbox: String,
+    /// Each lead and its submission index entry.
+    keys: Vec<Vec<u8>>,
+    /// The last lead key the scan passed.
+    scanned: Option<Vec<u8>>,
+}
+
 impl Store {
     /// Opens (or creates) the database in `dir` with a page cache of `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
@@ -283,33 +294,60 @@ impl Store {
         Ok(LeadOutcome { id: id.to_string(), created: true })
     }
 
-    /// The keys to remove to erase every lead of `email_key` (any letter case) on `site`: each
-    /// lead (with its consent record) and its submission index entry. A read-only scan of the
-    /// site's leads, O(leads of the site), done outside the writer so ingestion goes on.
-    pub fn erasure_keys(&self, site: &str, email: &str) -> Result<Vec<Vec<u8>>, StoreError> {
-        let email_key = mailbox_key(email);
-        let mut keys = Vec::new();
-        for entry in self.leads.scan_prefix(key(LEAD, site, &[])) {
-            let (lead_key, bytes) = entry?;
-            let lead: StoredLead = decode(&bytes)?;
-            if mailbox_key(&lead.email) == email_key {
-                keys.push(key(SUBMISSION, site, &[lead.submission_id.as_bytes()]));
-                keys.push(lead_key.to_vec());
-            }
-        }
-        Ok(keys)
+    /// Plans the erasure of every lead of `email` (any letter case) on `site`: a read-only
+    /// scan of the site's leads, O(leads of the site), done outside the writer so ingestion
+    /// goes on. [`Store::erase`] then completes the plan inside the writer.
+    pub fn erasure_plan(&self, site: &str, email: &str) -> Result<ErasurePlan, StoreError> {
+        let mailbox = mailbox_key(email);
+        let mut plan = ErasurePlan { site: site.to_owned(), mailbox, keys: Vec::new(), scanned: None };
+        self.plan_from(&mut plan, Bound::Included(key(LEAD, site, &[])))?;
+        Ok(plan)
     }
 
-    /// Removes `keys` (from [`Store::erasure_keys`]) atomically; returns how many leads they held.
-    pub fn erase(&self, keys: &[Vec<u8>]) -> Result<usize, StoreError> {
+    /// Adds to `plan` the leads of its mailbox from `start` to the end of its site's leads.
+    fn plan_from(&self, plan: &mut ErasurePlan, start: Bound<Vec<u8>>) -> Result<(), StoreError> {
+        let mut end = key(LEAD, &plan.site, &[]);
+        // Past every lead key of the site: `LEAD site 0 id` < `LEAD site 1`.
+        if let Some(last) = end.last_mut() {
+            *last = 1;
+        }
+        for entry in self.leads.range((start, Bound::Excluded(end))) {
+            let (lead_key, bytes) = entry?;
+            let lead: StoredLead = decode(&bytes)?;
+            if mailbox_key(&lead.email) == plan.mailbox {
+                plan.keys.push(key(SUBMISSION, &plan.site, &[lead.submission_id.as_bytes()]));
+                plan.keys.push(lead_key.to_vec());
+            }
+            plan.scanned = Some(lead_key.to_vec());
+        }
+        Ok(())
+    }
+
+    /// Carries out `plan` atomically; returns how many leads it removed. Only the writer calls
+    /// this: it first scans the leads written since the plan was made (the writer has applied
+    /// every lead acknowledged before this erasure), so none of the address escapes.
+    pub fn erase(&self, plan: &ErasurePlan) -> Result<usize, StoreError> {
+        let mut plan = plan.clone();
+        let start = match plan.scanned.take() {
+            Some(k) => Bound::Excluded(k),
+            None => Bound::Included(key(LEAD, &plan.site, &[])),
+        };
+        self.plan_from(&mut plan, start)?;
         let mut batch = sled::Batch::default();
         let mut leads = 0;
-        for k in keys {
+        for k in &plan.keys {
             leads += usize::from(k.first() == Some(&LEAD) && self.leads.contains_key(k)?);
             batch.remove(k.as_slice());
         }
         self.leads.apply_batch(batch)?;
         Ok(leads)
+    }
+
+    /// Whether the store holds any lead or counter of `site` (a site may have been removed
+    /// from the config while its data stays).
+    pub fn holds(&self, site: &str) -> Result<bool, StoreError> {
+        Ok(self.leads.scan_prefix(key(LEAD, site, &[])).next().transpose()?.is_some()
+            || self.counters.scan_prefix(keyed(site, &[])).next().transpose()?.is_some())
     }
 
     /// Up to `limit` durable leads of `site`, newest first, starting after `cursor` (a lead id).
@@ -595,9 +633,11 @@ mod tests {
         store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
         store.insert_lead(&new_lead("s", "a@b.co", "sub-00000002")).unwrap();
         store.insert_lead(&new_lead("s", "keep@b.co", "sub-00000003")).unwrap();
-        let keys = store.erasure_keys("s", "A@B.co").unwrap();
-        assert_eq!(store.erase(&keys).unwrap(), 2);
-        assert_eq!(store.erase(&keys).unwrap(), 0, "erasing again finds nothing");
+        let plan = store.erasure_plan("s", "A@B.co").unwrap();
+        // The writer applies a lead of the address between the plan and the erasure.
+        store.insert_lead(&new_lead("s", "A@b.co", "sub-00000004")).unwrap();
+        assert_eq!(store.erase(&plan).unwrap(), 3, "the lead written after the plan is erased too");
+        assert_eq!(store.erase(&plan).unwrap(), 0, "erasing again finds nothing");
         store.flush().unwrap();
         let left: Vec<_> = store.leads("s").unwrap().map(|l| l.unwrap().email).collect();
         assert_eq!(left, ["keep@b.co"]);

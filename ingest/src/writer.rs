@@ -14,7 +14,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
-use crate::store::{LeadOutcome, NewLead, Store, StoreError};
+use crate::store::{ErasurePlan, LeadOutcome, NewLead, Store, StoreError};
 
 /// Most writes applied before they are handed to the flusher.
 const MAX_GROUP: usize = 512;
@@ -23,10 +23,8 @@ const MAX_GROUP: usize = 512;
 #[derive(Debug)]
 pub enum WriteOp {
     Lead(Box<NewLead>),
-    /// Removes these keys (from `Store::erasure_keys`) in one atomic batch.
-    Erase {
-        keys: Vec<Vec<u8>>,
-    },
+    /// Erases one address's leads (planned by `Store::erasure_plan`) in one atomic batch.
+    Erase(Box<ErasurePlan>),
 }
 
 /// What a write did.
@@ -86,7 +84,7 @@ type Applied = (oneshot::Sender<Result<WriteDone, WriteError>>, Result<WriteDone
 fn apply(store: &Store, op: &WriteOp) -> Result<WriteDone, StoreError> {
     match op {
         WriteOp::Lead(new) => store.insert_lead(new).map(WriteDone::Lead),
-        WriteOp::Erase { keys } => store.erase(keys).map(WriteDone::Erased),
+        WriteOp::Erase(plan) => store.erase(plan).map(WriteDone::Erased),
     }
 }
 

@@ -34,8 +34,20 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sites/{site}/stats", get(stats))
 }
 
-fn known_site(state: &AppState, site: &str) -> Result<(), ApiError> {
-    state.sites.get(site).map(|_| ()).ok_or(ApiError::NotFound { what: "site", field: "site".into() })
+/// A site in the config, or one removed from it whose leads or counters are still stored: its
+/// data stays reachable, to export and to erase.
+async fn known_site(state: &AppState, site: &str) -> Result<(), ApiError> {
+    let unknown = || ApiError::NotFound { what: "site", field: "site".into() };
+    if state.sites.get(site).is_some() {
+        return Ok(());
+    }
+    // Only an id that a site could have had is looked up.
+    funnel::SiteId::parse("site", site).map_err(|_| unknown())?;
+    let (store, id) = (state.store.clone(), site.to_owned());
+    let held = tokio::task::spawn_blocking(move || store.holds(&id))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    if held { Ok(()) } else { Err(unknown()) }
 }
 
 #[derive(serde::Serialize)]
@@ -49,7 +61,7 @@ async fn list(
     SiteInPath(site): SiteInPath,
     RawQuery(q): RawQuery,
 ) -> Result<Json<LeadList>, ApiError> {
-    known_site(&state, &site)?;
+    known_site(&state, &site).await?;
     let q = query_map(q.as_deref())?;
     let limit = match q.get("limit") {
         None => 50,
@@ -77,7 +89,7 @@ async fn export_csv(
     State(state): State<AppState>,
     SiteInPath(site): SiteInPath,
 ) -> Result<Response, ApiError> {
-    known_site(&state, &site)?;
+    known_site(&state, &site).await?;
     let (tx, rx) = mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let store = state.store.clone();
     let filename = format!("attachment; filename=\"leads-{site}.csv\"");
@@ -128,7 +140,7 @@ async fn stats(
     SiteInPath(site): SiteInPath,
     RawQuery(q): RawQuery,
 ) -> Result<Json<StatsReport>, ApiError> {
-    known_site(&state, &site)?;
+    known_site(&state, &site).await?;
     let q = query_map(q.as_deref())?;
     let today = OffsetDateTime::now_utc().date();
     let to = parse_day("to", q.get("to"), today)?;
@@ -164,15 +176,16 @@ async fn erase(
     SiteInPath(site): SiteInPath,
     RawQuery(q): RawQuery,
 ) -> Result<impl IntoResponse, ApiError> {
-    known_site(&state, &site)?;
+    known_site(&state, &site).await?;
     let q = query_map(q.as_deref())?;
     let email = Email::parse(q.get("email").map_or("", String::as_str))?;
-    // Find the keys with reads beside the writer, then remove them through it (durably).
+    // Find the leads with reads beside the writer, then remove them through it (durably); the
+    // writer adds any written since.
     let store = state.store.clone();
-    let keys = tokio::task::spawn_blocking(move || store.erasure_keys(&site, email.as_str()))
+    let plan = tokio::task::spawn_blocking(move || store.erasure_plan(&site, email.as_str()))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let done = state.writer.write(WriteOp::Erase { keys }).await?;
+    let done = state.writer.write(WriteOp::Erase(Box::new(plan))).await?;
     let WriteDone::Erased(n) = done else {
         return Err(ApiError::Internal("writer answered an erase with another outcome".into()));
     };

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use lodestone_tests::{lead_body, spawn_app};
+use lodestone_tests::{Options, lead_body, spawn_app, spawn_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -279,4 +279,58 @@ async fn a_sync_stopping_at_the_newest_lead_it_saw_misses_none_while_leads_race_
     let missed: Vec<_> = acknowledged.difference(&synced).collect();
     assert!(missed.is_empty(), "the sync missed {} of 1600 leads: {missed:?}", missed.len());
     assert_eq!(synced.len(), 1600);
+}
+
+#[tokio::test]
+async fn a_site_removed_from_the_config_keeps_its_leads_reachable_to_export_and_erase() {
+    let data = tempfile::tempdir().unwrap();
+    let first = spawn_with(Options { data_dir: Some(data.path().to_owned()), ..Options::default() }).await;
+    first.post_lead(&lead_body("stays@example.com", "sub-retired-01")).await;
+    first.post_lead(&lead_body("leaves@example.com", "sub-retired-02")).await;
+    let events = json!({ "site": "demo", "events": [{ "type": "pageview", "path": "/", "new_visitor": true, "new_session": true }] });
+    assert_eq!(first.post_events(&events).await.status(), StatusCode::ACCEPTED);
+    first.stop().await;
+
+    // The operator replaces the built-in demo site with their own.
+    let toml = r#"
+        [[sites]]
+        id = "shop"
+        allowed_origins = ["https://shop.example"]
+    "#;
+    let app = spawn_with(Options {
+        config_toml: Some(toml.into()),
+        data_dir: Some(data.path().to_owned()),
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(app.all_leads("demo").await.len(), 2);
+    let csv = app.admin_get("/v1/sites/demo/leads.csv").await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(csv.text().await.unwrap().contains("leaves@example.com"));
+    let erased = app
+        .client
+        .delete(app.url("/v1/sites/demo/leads?email=leaves@example.com"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.json::<Value>().await.unwrap()["erased"], 1);
+    let left: Vec<_> = app.all_leads("demo").await.into_iter().map(|l| l["email"].clone()).collect();
+    assert_eq!(left, [json!("stays@example.com")]);
+    // With its last lead erased, its counters still keep its stats reachable.
+    let erase_last = app.client.delete(app.url("/v1/sites/demo/leads?email=stays@example.com"));
+    erase_last.bearer_auth(&app.admin_token).send().await.unwrap();
+    assert!(app.all_leads("demo").await.is_empty());
+    let stats: Value = app.admin_get("/v1/sites/demo/stats").await.json().await.unwrap();
+    assert_eq!(stats["totals"]["pageviews"], 1);
+    // Visitors can no longer reach it, and a site that never stored anything is still unknown.
+    assert_eq!(
+        app.post_lead(&lead_body("new@example.com", "sub-retired-03")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    for path in ["/v1/sites/ghost/leads", "/v1/sites/ghost/stats", "/v1/sites/bad%00id/leads"] {
+        let resp = app.admin_get(path).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["error"]["field"], "site", "{path}");
+    }
 }
