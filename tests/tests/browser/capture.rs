@@ -144,11 +144,77 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).length === 0", 5).await;
+    // The first page already told the visitor (and the host page) the lead was queued: its
+    // delivery is not announced or counted again.
+    assert_eq!(
+        b.js("return window.__probe.events.filter(function (e) { return e.type === 'lodestone:lead'; }).length;")
+            .await,
+        json!(0)
+    );
     b.goto(&s.page("/index.html")).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let leads = back.all_leads("demo").await;
     assert_eq!(leads.len(), 1, "exactly once: {leads:?}");
     assert_eq!(leads[0]["email"], "offline@example.com");
+    b.close().await;
+}
+
+/// The demo site's stats for today, once its `welcome` campaign counts `converted` conversions.
+async fn welcome_converted(app: &lodestone_tests::TestApp, converted: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats: Value = app.admin_get("/v1/sites/demo/stats").await.json().await.unwrap();
+        let welcome =
+            stats["campaigns"].as_array().unwrap().iter().find(|c| c["campaign"] == "welcome").cloned();
+        let welcome = welcome.unwrap_or(Value::Null);
+        if welcome["converted"] == converted || Instant::now() > deadline {
+            return welcome;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_whose_answer_the_visitor_left_before_counts_its_conversion_once_on_the_next_page() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.wait_for_popup(10).await;
+    // The request reaches the server, but this page never hears the answer: the visitor has
+    // gone on to the next page first.
+    b.js("var send = window.fetch; window.fetch = function (u, o) { send(u, o); return new Promise(function () {}); };")
+        .await;
+    b.submit_lead("gone@example.com").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.app.all_leads("demo").await.is_empty() {
+        assert!(Instant::now() < deadline, "the lead never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(b.js("return localStorage.getItem('lodestone:demo').indexOf('converted');").await, json!(-1));
+
+    // The next page (it loads the test probe before the widget) sends the queued lead again:
+    // the server answers with the stored lead's id.
+    let leads = "window.__probe.events.filter(function (e) { return e.type === 'lodestone:lead'; })";
+    b.goto(&s.page("/fixtures/long.html")).await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).length === 0", 10).await;
+    b.wait_until(&format!("{leads}.length === 1"), 5).await;
+    let stored = s.app.all_leads("demo").await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let event = b.js(&format!("return {leads}[0].detail;")).await;
+    assert_eq!(event, json!({ "campaign": "welcome", "id": stored[0]["id"], "queued": false }));
+    assert!(
+        b.js("return localStorage.getItem('lodestone:demo');").await.as_str().unwrap().contains("converted"),
+        "the campaign is remembered as converted"
+    );
+    assert_eq!(welcome_converted(&s.app, 1).await["converted"], 1);
+
+    // Counted once: a later page neither sends it again nor counts it again.
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.wait_until("window.lodestone && window.lodestone.ready === true", 10).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(b.js(&format!("return {leads}.length;")).await, json!(0));
+    assert_eq!(welcome_converted(&s.app, 2).await["converted"], 1);
+    assert_eq!(s.app.all_leads("demo").await.len(), 1);
     b.close().await;
 }
 

@@ -372,8 +372,16 @@ impl Tracker {
                 let Some(slot) = self.in_flight.get_mut((queued - TAG_QUEUE) as usize) else { return };
                 let id = core::mem::take(slot);
                 let sent = Sent::from_answer(status, json);
-                if let Some((_, campaign)) = self.submitting.iter().find(|(s, _)| *s == id).cloned() {
-                    self.submitting.retain(|(s, _)| *s != id);
+                let here =
+                    self.submitting.iter().position(|(s, _)| *s == id).map(|i| self.submitting.remove(i).1);
+                // A lead sent again from an earlier page that no page heard about yet (the visitor
+                // left before the answer): its conversion counts now, as that page would have.
+                let unheard = || {
+                    let lead =
+                        queue::load(&self.host, &self.site).into_iter().find(|q| q.id == id && !q.counted)?;
+                    get_str(&js::parse(&lead.body)?, "campaign")
+                };
+                if let Some(campaign) = here.or_else(unheard) {
                     return self.submitted(id, campaign, sent);
                 }
                 match sent {
@@ -727,7 +735,8 @@ impl Tracker {
         let Some(body) = body.or_else(|| self.lead_body(&campaign, &id, fields, true)) else {
             return self.host.settle(false, "null");
         };
-        let lead = Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() };
+        let lead =
+            Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now(), counted: false };
         queue::update(&self.host, &self.site, |q| q.push(lead));
         self.submitting.push((id.clone(), campaign));
         self.awaiting = Some(id.clone());
@@ -742,8 +751,8 @@ impl Tracker {
     }
 
     /// The server's answer to lead `id`, submitted from campaign `campaign`'s popup on this
-    /// page (also when that popup has closed since). It settles the popup only if that popup
-    /// still waits for this lead.
+    /// page (also when that popup has closed since) or on an earlier page that never heard an
+    /// answer. It settles the popup only if that popup still waits for this lead.
     fn submitted(&mut self, id: String, campaign: String, sent: Sent) {
         let settles = self.awaiting.as_ref() == Some(&id);
         if settles {
@@ -776,16 +785,21 @@ impl Tracker {
                 result.bool("queued", true).end()
             }
         };
-        let memory = self.history.memory_mut(&campaign);
-        memory.converted_at = Some(js::now());
-        // The conversion, not the dismissal assumed when the popup showed, now decides.
-        memory.closed_at = None;
-        self.save();
-        self.campaign_event(&campaign, "converted");
+        self.converted(&campaign);
         if settles {
             self.host.settle(true, &result);
         }
         self.host.emit("lodestone:lead", &result);
+    }
+
+    /// Counts a conversion on `campaign`: its frequency rules and the server's counter.
+    fn converted(&mut self, campaign: &str) {
+        let memory = self.history.memory_mut(campaign);
+        memory.converted_at = Some(js::now());
+        // The conversion, not the dismissal assumed when the popup showed, now decides.
+        memory.closed_at = None;
+        self.save();
+        self.campaign_event(campaign, "converted");
     }
 
     /// Sends the queued leads whose backoff has passed and that are not already in flight.
