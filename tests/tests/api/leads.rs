@@ -286,7 +286,7 @@ async fn a_body_over_the_limit_is_answered_413_as_json() {
 }
 
 #[tokio::test]
-async fn an_unknown_site_or_campaign_is_answered_404_naming_it() {
+async fn an_unknown_site_or_campaign_is_answered_404_and_a_malformed_one_422_naming_it() {
     let app = spawn_app().await;
     let mut body = lead_body("a@example.com", "sub-unknown-01");
     body["site"] = json!("nope");
@@ -301,6 +301,16 @@ async fn an_unknown_site_or_campaign_is_answered_404_naming_it() {
     let (status, err) = error_of(app.post_lead(&body).await).await;
     assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("required")));
     assert_eq!(err["error"]["field"], "campaign");
+    // An id no site or campaign could have is invalid, as the events route says.
+    for (field, bad) in [("campaign", "no such/campaign"), ("site", "Site One")] {
+        body[field] = json!(bad);
+        let (status, err) = error_of(app.post_lead(&body).await).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid"))
+        );
+        assert_eq!(err["error"]["field"], field);
+    }
 }
 
 #[tokio::test]
