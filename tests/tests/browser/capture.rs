@@ -100,6 +100,10 @@ async fn an_invalid_email_shows_an_error_tied_to_the_field_and_sends_nothing() {
     b.close().await;
 }
 
+/// The description of the focused control in the popup, as a screen reader reads it: the
+/// texts of the elements its `aria-describedby` names, in order.
+const FOCUSED_DESCRIPTION: &str = "(root.activeElement.getAttribute('aria-describedby') || '').split(' ').filter(Boolean).map(function (id) { return root.getElementById(id).textContent.trim(); }).join(' ')";
+
 /// The queued lead's backoff has run out (by the page's clock): the next page retries it.
 const PAST_BACKOFF: &str = "Date.now() > (JSON.parse(localStorage.getItem('lodestone:demo:queue')) || [{ next: Infinity }])[0].next + 250";
 
@@ -301,7 +305,7 @@ close = "Fermer"
         )
     };
     b.click_in_widget("input[name=consent]").await;
-    b.in_widget(&fill("website", "http://spam.example")).await;
+    b.in_widget(&fill("ls-trap", "http://spam.example")).await;
     b.click_in_widget("button[type=submit]").await;
     b.wait_until(
         "document.querySelector('[data-lodestone]').shadowRoot.querySelector('[role=alert]').textContent === 'Une erreur est survenue. Veuillez réessayer.'",
@@ -312,7 +316,7 @@ close = "Fermer"
 
     // Sent: a tab or line separator pasted into the name arrives as a space, and a
     // text-direction control goes, rather than the whole lead being refused.
-    b.in_widget(&fill("website", "")).await;
+    b.in_widget(&fill("ls-trap", "")).await;
     b.in_widget(&fill("name", "\u{202e}Marie\tCurie\u{2028}")).await;
     b.click_in_widget("button[type=submit]").await;
     // The success view (always in the popup, hidden until then) shows, without the note that
@@ -321,6 +325,10 @@ close = "Fermer"
         .await;
     assert_eq!(b.in_widget("root.querySelector('.note').hidden").await, json!(true));
     assert_eq!(b.in_widget("root.querySelector('.download').textContent").await, json!("Télécharger"));
+    // The control that takes focus is described by the success message, so a screen reader
+    // reads it out.
+    b.wait_until("document.querySelector('[data-lodestone]').shadowRoot.activeElement !== null", 5).await;
+    assert_eq!(b.in_widget(FOCUSED_DESCRIPTION).await, json!("Merci !"));
     let leads = s.app.all_leads("demo").await;
     assert_eq!((leads.len(), &leads[0]["name"]), (1, &json!("Marie Curie")), "{leads:?}");
 
@@ -340,6 +348,11 @@ close = "Fermer"
     assert_eq!(
         b.in_widget("root.querySelector('.note').textContent").await,
         json!("Serveur injoignable : vos coordonnées sont gardées et partiront d'elles-mêmes.")
+    );
+    b.wait_until("document.querySelector('[data-lodestone]').shadowRoot.activeElement !== null", 5).await;
+    assert_eq!(
+        b.in_widget(FOCUSED_DESCRIPTION).await,
+        json!("Merci ! Serveur injoignable : vos coordonnées sont gardées et partiront d'elles-mêmes.")
     );
     println!("French campaign, sent later: {}", b.screenshot("campaign-in-french").await.display());
     b.close().await;

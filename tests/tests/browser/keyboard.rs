@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use lodestone_tests::Options;
 use lodestone_tests::browser::{Device, ESCAPE, TAB, browser, stack, stack_with};
 use serde_json::json;
@@ -115,6 +116,27 @@ async fn only_a_click_begun_and_ended_on_the_backdrop_closes_and_not_one_just_af
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_press_on_the_backdrop_that_is_no_click_leaves_escape_working() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/index.html")).await;
+    b.wait_for_popup_at_rest(10).await;
+    // A right click on the backdrop (a press that never becomes a click there): focus stays in
+    // the dialog, where Escape closes it.
+    let right = 2;
+    let mouse = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveTo { duration: None, x: 5.0, y: 5.0 })
+        .then(PointerAction::Down { button: right })
+        .then(PointerAction::Up { button: right });
+    b.client.perform_actions(mouse).await.unwrap();
+    assert!(b.popup_open().await);
+    assert_ne!(b.in_widget(FOCUSED).await, json!(null), "focus left the dialog");
+    b.press(ESCAPE, false).await;
+    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_words_wrap_inside_the_dialog_and_the_campaigns_language_sets_its_direction() {
     let word = "Rechtsschutzversicherungsgesellschaftenvergleichsportalempfehlungsliste";
     let toml = format!(
@@ -147,4 +169,19 @@ async fn long_words_wrap_inside_the_dialog_and_the_campaigns_language_sets_its_d
         );
         b.close().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_right_to_left_campaign_reads_right_to_left_but_its_email_field_left_to_right() {
+    let toml = "[[sites]]\nid = \"demo\"\nallowed_origins = [\"{{SITE_ORIGIN}}\"]\n\
+         [[sites.campaigns]]\nid = \"ar\"\nheadline = \"احصل على الدليل المجاني\"\n\
+         body = \"أرسل بريدك الإلكتروني\"\ntrigger = { delay_seconds = 1 }\n";
+    let s = stack_with(Options { config_toml: Some(toml.into()), ..Options::default() }).await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.wait_for_popup_at_rest(10).await;
+    let direction = |sel: &str| format!("getComputedStyle(root.querySelector('{sel}')).direction");
+    assert_eq!(b.in_widget(&direction("[role=dialog]")).await, json!("rtl"));
+    assert_eq!(b.in_widget(&direction("input[name=email]")).await, json!("ltr"));
+    b.close().await;
 }

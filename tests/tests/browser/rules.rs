@@ -213,7 +213,7 @@ async fn on_a_phone_back_in_an_app_shows_the_exit_popup_even_while_it_is_still_l
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_popup_waits_while_the_page_shows_a_modal_dialog_or_an_element_full_screen() {
+async fn a_popup_waits_while_the_page_shows_a_modal_dialog_a_consent_wall_or_an_element_full_screen() {
     let (_s, b) = on_rules_page(Device::Desktop, &[("guide", "trigger = { event = \"go\" }")]).await;
     // The site's own modal dialog is open when the rules choose the popup: beneath it, the
     // popup could not be reached. It waits, and shows once the dialog is closed.
@@ -229,6 +229,15 @@ async fn a_popup_waits_while_the_page_shows_a_modal_dialog_or_an_element_full_sc
     b.js("lodestone.open('guide');").await;
     assert!(!appears_within(&b, 2).await, "a popup behind an element full screen");
     b.js("document.exitFullscreen();").await;
+    shows(&b, "guide", 5).await;
+    close_with_escape(&b).await;
+    // A consent wall built as an ARIA modal: the popup waits until the visitor has answered
+    // it. (The page also holds an off-screen menu drawer and a faded-out modal, which do not
+    // hold it back.)
+    b.js("document.getElementById('cookie-wall').hidden = false;").await;
+    b.js("lodestone.open('guide');").await;
+    assert!(!appears_within(&b, 2).await, "a popup over the page's consent wall");
+    click(&b, "cookie-accept").await;
     shows(&b, "guide", 5).await;
     b.close().await;
 }

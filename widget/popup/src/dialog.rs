@@ -122,8 +122,15 @@ pub fn popup(view: View) -> impl IntoView {
         "Tab" => trap_tab(&ev),
         _ => {}
     };
-    let on_press =
-        move |ev: web_sys::MouseEvent| PRESSED_BACKDROP.store(ev.target() == ev.current_target(), Relaxed);
+    // A press on the backdrop keeps focus in the dialog (where Escape and the Tab trap work),
+    // also when it ends as a drag rather than a click.
+    let on_press = move |ev: web_sys::MouseEvent| {
+        let on_backdrop = ev.target() == ev.current_target();
+        if on_backdrop {
+            ev.prevent_default();
+        }
+        PRESSED_BACKDROP.store(on_backdrop, Relaxed);
+    };
     let on_backdrop = move |ev: web_sys::MouseEvent| {
         if ev.target() == ev.current_target()
             && PRESSED_BACKDROP.load(Relaxed)
@@ -159,8 +166,9 @@ pub fn popup(view: View) -> impl IntoView {
             <p class="body" id="ls-body">{body.clone()}</p>
             <form novalidate on:submit=on_submit>
                 <label class="field" for="ls-email">{label_email.clone()}</label>
+                // Left to right in any language: an address read right to left scrambles as it is typed.
                 <input class="text" id="ls-email" name="email" type="email" autocomplete="email" inputmode="email"
-                    required aria-describedby="ls-email-error"
+                    dir="ltr" required aria-describedby="ls-email-error"
                     aria-invalid=move || if email_error.get().is_empty() { "false" } else { "true" }
                     on:input=move |ev| {
                         set_email.set(event_target_value(&ev));
@@ -179,8 +187,9 @@ pub fn popup(view: View) -> impl IntoView {
                     <span>{consent_text.clone()}</span>
                 </label>
                 <p class="error" id="ls-consent-error" aria-live="polite">{move || consent_error.get()}</p>
+                // The trap for bots, named so that no form filler takes it for a field of its own.
                 <div class="hp" aria-hidden="true">
-                    <label>"Website"<input name="website" type="text" tabindex="-1" autocomplete="off"
+                    <label>"Leave empty"<input name="ls-trap" type="text" tabindex="-1" autocomplete="off"
                         on:input=move |ev| set_website.set(event_target_value(&ev)) /></label>
                 </div>
                 // `aria-disabled`, not `disabled`: a disabled button drops focus out of the dialog,
@@ -193,12 +202,23 @@ pub fn popup(view: View) -> impl IntoView {
             </form>
         }
     };
+    // What the control focused on success is described by: the success message, and the note
+    // when the lead waits to be sent (a status region shown already filled is not announced).
+    let described = move || match phase.get() {
+        Phase::Done { queued: true } => Some("ls-done ls-note"),
+        Phase::Done { queued: false } => Some("ls-done"),
+        _ => None,
+    };
     let done = move || {
         let link = lead_magnet_url.clone().map(|url| {
-            view! { <a class="download" href=url target="_blank" rel="noopener">{download.clone()}</a> }
+            view! {
+                <a class="download" href=url target="_blank" rel="noopener" aria-describedby=described>
+                    {download.clone()}
+                </a>
+            }
         });
         let note = view! {
-            <p class="note" hidden=move || phase.get() != (Phase::Done { queued: true })>
+            <p class="note" id="ls-note" hidden=move || phase.get() != (Phase::Done { queued: true })>
                 {unsent.clone()}
             </p>
         };
@@ -219,7 +239,8 @@ pub fn popup(view: View) -> impl IntoView {
             // on a right-to-left page reads left to right, and an Arabic one right to left).
             <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="ls-title" aria-describedby="ls-body"
                 tabindex="-1" dir="auto" on:keydown=on_keydown>
-                <button class="close" type="button" aria-label=close on:click=move |_| request_close("close")>"×"</button>
+                <button class="close" type="button" aria-label=close aria-describedby=described
+                    on:click=move |_| request_close("close")>"×"</button>
                 <div hidden=move || matches!(phase.get(), Phase::Done { .. })>{form()}</div>
                 <div hidden=move || !matches!(phase.get(), Phase::Done { .. })>{done()}</div>
             </div>

@@ -7,6 +7,16 @@ function safe(f) { try { return f(); } catch (e) { return null; } }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
 // Where the visitor is in the tab's session history (null without the Navigation API).
 function at() { return safe(function () { return navigation.currentEntry.index; }); }
+// Whether the page shows a modal of its own: a modal `<dialog>`, an element full screen, or an
+// ARIA modal (a consent wall, an age gate) on screen. Ours lives in a shadow root, unseen here.
+function walled() {
+  var d = document, all = d.querySelectorAll("[aria-modal=true]"), i, r, s;
+  if (d.querySelector(":modal")) return 1;
+  for (i = 0; i < all.length; i++) {
+    r = all[i].getBoundingClientRect(); s = getComputedStyle(all[i]);
+    if (r.width && r.height && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth && s.visibility !== "hidden" && s.opacity > 0) return 1;
+  }
+}
 function asset(name) { return new URL("assets/" + name, base); }
 function on(target, name, f, capture) { target.addEventListener(name, function (e) { safe(function () { f(e); }); }, { passive: true, capture: !!capture }); }
 function loadPopup() {
@@ -117,15 +127,15 @@ var host = {
   prefetch: function () { (window.requestIdleCallback || function (f) { setTimeout(f, 200); })(function () { loadPopup(); }); },
   // A popup hidden (closed, or withdrawn by a navigation) while its module loads never mounts.
   // In a tab the visitor is not looking at, the popup waits until they do (it is counted as
-  // shown, and its cooldowns start, only then); while the page shows a modal dialog of its
-  // own (or an element full screen), until that closes: it would sit beneath it, unreachable.
+  // shown, and its cooldowns start, only then); while the page shows a modal of its own
+  // (`walled`), until that closes: it would sit beneath it, or fight it for focus.
   show: function (json) {
     var n = ++shows, d = document;
     loadPopup().then(function (m) {
       (function mount() {
         if (n !== shows) return;
         if (d.hidden) return void d.addEventListener("visibilitychange", mount, { once: true });
-        if (safe(function () { return d.querySelector(":modal"); })) return void setTimeout(mount, 250);
+        if (safe(walled)) return void setTimeout(mount, 250);
         fire(safe(function () { m.mount(json, ctx); return 1; }) ? 6 : 7);
       })();
     }, function () { if (n === shows) fire(7); });
