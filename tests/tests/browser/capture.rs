@@ -149,14 +149,17 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
     }
     b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).length === 0", 5).await;
     // The first page already told the visitor (and the host page) the lead was queued: its
-    // delivery is not announced or counted again.
+    // delivery is not announced again. The server counts the conversion once it has the lead
+    // (the first page's counter would have gone to the server that was down).
     assert_eq!(
         b.js("return window.__probe.events.filter(function (e) { return e.type === 'lodestone:lead'; }).length;")
             .await,
         json!(0)
     );
+    assert_eq!(welcome_converted(&back, 1).await["converted"], 1);
     b.goto(&s.page("/index.html")).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(welcome_converted(&back, 2).await["converted"], 1);
     let leads = back.all_leads("demo").await;
     assert_eq!(leads.len(), 1, "exactly once: {leads:?}");
     assert_eq!(leads[0]["email"], "offline@example.com");
@@ -218,6 +221,47 @@ async fn a_lead_whose_answer_the_visitor_left_before_counts_its_conversion_once_
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(b.js(&format!("return {leads}.length;")).await, json!(0));
     assert_eq!(welcome_converted(&s.app, 2).await["converted"], 1);
+    assert_eq!(s.app.all_leads("demo").await.len(), 1);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tab_leaves_a_lead_to_the_tab_waiting_for_its_answer_until_that_tab_is_closed() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.wait_for_popup(10).await;
+    // The answer is slow to come back to this tab.
+    b.js("var send = window.fetch; window.fetch = function (u, o) { send(u, o); return new Promise(function () {}); };")
+        .await;
+    b.submit_lead("tabs@example.com").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.app.all_leads("demo").await.is_empty() {
+        assert!(Instant::now() < deadline, "the lead never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first = b.client.window().await.unwrap();
+    let second = b.client.new_window(true).await.unwrap().handle;
+    b.client.switch_to_window(second.clone()).await.unwrap();
+    let leads = "window.__probe.events.filter(function (e) { return e.type === 'lodestone:lead'; })";
+    b.goto(&s.page("/fixtures/long.html")).await;
+    b.wait_until("window.lodestone && window.lodestone.ready === true", 10).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The second tab neither sends the lead nor tells of it: the first one will.
+    assert_eq!(b.js(&format!("return {leads}.length;")).await, json!(0));
+    assert_eq!(
+        b.js("return (JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).length;").await,
+        json!(1)
+    );
+    // The first tab is closed before its answer came: the next page the visitor opens sends
+    // the lead at once and tells of it, once.
+    b.client.switch_to_window(first).await.unwrap();
+    b.client.close_window().await.unwrap();
+    b.client.switch_to_window(second).await.unwrap();
+    b.client.refresh().await.unwrap();
+    b.wait_until(&format!("{leads}.length === 1"), 5).await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).length === 0", 5).await;
+    assert_eq!(welcome_converted(&s.app, 1).await["converted"], 1);
     assert_eq!(s.app.all_leads("demo").await.len(), 1);
     b.close().await;
 }

@@ -10,11 +10,12 @@ function at() { return safe(function () { return navigation.currentEntry.index; 
 // Whether the page shows a modal of its own: a modal `<dialog>`, an element full screen, or an
 // ARIA modal (a consent wall, an age gate) on screen. Ours lives in a shadow root, unseen here.
 function walled() {
-  var d = document, all = d.querySelectorAll("[aria-modal=true]"), i, r, s;
-  if (d.querySelector(":modal")) return 1;
+  var d = document, all = d.querySelectorAll("[aria-modal=true]"), i, e, r, s;
+  if (safe(function () { return d.querySelector(":modal"); })) return 1;
   for (i = 0; i < all.length; i++) {
-    r = all[i].getBoundingClientRect(); s = getComputedStyle(all[i]);
-    if (r.width && r.height && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth && s.visibility !== "hidden" && s.opacity > 0) return 1;
+    e = all[i]; r = e.getBoundingClientRect(); s = getComputedStyle(e);
+    if (r.width > 1 && r.height > 1 && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth && !e.closest("[inert],[aria-hidden=true]")
+      && (e.checkVisibility ? e.checkVisibility({ opacityProperty: true, visibilityProperty: true }) : s.visibility !== "hidden" && s.opacity > 0)) return 1;
   }
 }
 function asset(name) { return new URL("assets/" + name, base); }

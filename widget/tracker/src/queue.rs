@@ -10,7 +10,7 @@ use crate::prelude::*;
 use wasm_bindgen::JsValue;
 
 use crate::host::Host;
-use crate::js::{self, get_bool, get_f64, get_str, get_u32};
+use crate::js::{self, get_f64, get_str, get_u32};
 use crate::json::{self, Object};
 
 /// At most this many leads wait; the oldest is dropped first.
@@ -26,9 +26,6 @@ pub struct Queued {
     pub attempts: u32,
     /// Not before this time (ms since the epoch).
     pub next: f64,
-    /// Its conversion has been counted (on the page that first heard it was queued); a lead
-    /// no page heard about yet counts when a later page's retry delivers it.
-    pub counted: bool,
 }
 
 fn key(site: &str) -> String {
@@ -40,8 +37,7 @@ fn key(site: &str) -> String {
 
 fn parse(q: &JsValue) -> Option<Queued> {
     let (id, body) = (get_str(q, "id")?, get_str(q, "body")?);
-    let counted = get_bool(q, "c").unwrap_or(false);
-    Some(Queued { id, body, attempts: get_u32(q, "n"), next: get_f64(q, "next")?, counted })
+    Some(Queued { id, body, attempts: get_u32(q, "n"), next: get_f64(q, "next")? })
 }
 
 /// The stored queue of `site`, oldest first: at most its newest [`MAX_QUEUE`] leads, whatever
@@ -64,7 +60,6 @@ pub fn update(host: &Host, site: &str, change: impl FnOnce(&mut Vec<Queued>)) {
             .str("body", &q.body)
             .num("n", q.attempts.into())
             .num("next", q.next as i64)
-            .bool("c", q.counted)
             .end()
     });
     if queue.len() == excess {
@@ -74,18 +69,23 @@ pub fn update(host: &Host, site: &str, change: impl FnOnce(&mut Vec<Queued>)) {
     }
 }
 
+/// Lets other pages send leads `ids` (of a page being left, whose answers it may never hear)
+/// from `now`.
+pub fn release(host: &Host, site: &str, ids: &[String], now: f64) {
+    update(host, site, |queue| queue.iter_mut().filter(|q| ids.contains(&q.id)).for_each(|q| q.next = now));
+}
+
 /// Drops lead `id` (acknowledged, or refused for good).
 pub fn remove(host: &Host, site: &str, id: &str) {
     update(host, site, |q| q.retain(|l| l.id != id));
 }
 
-/// Schedules the next attempt of lead `id` after its backoff, its conversion counted.
+/// Schedules the next attempt of lead `id` after its backoff.
 pub fn postpone(host: &Host, site: &str, id: &str, now: f64) {
     update(host, site, |queue| {
         if let Some(q) = queue.iter_mut().find(|q| q.id == id) {
             q.next = now + crate::server::backoff_ms(q.attempts);
             q.attempts += 1;
-            q.counted = true;
         }
     });
 }

@@ -34,6 +34,8 @@ const MAX_PAGE_SIGNALS: usize = 20;
 /// `in_flight` + 1.
 const TAG_CONFIG: u32 = 0;
 const TAG_QUEUE: u32 = 1;
+/// How long other tabs leave a lead to the page that submitted it (ms), unless it is left.
+const HOLD_MS: f64 = 15_000.0;
 
 /// The current page as the bootstrap describes it.
 struct PageNow {
@@ -372,17 +374,22 @@ impl Tracker {
                 let Some(slot) = self.in_flight.get_mut((queued - TAG_QUEUE) as usize) else { return };
                 let id = core::mem::take(slot);
                 let sent = Sent::from_answer(status, json);
-                let here =
-                    self.submitting.iter().position(|(s, _)| *s == id).map(|i| self.submitting.remove(i).1);
-                // A lead sent again from an earlier page that no page heard about yet (the visitor
-                // left before the answer): its conversion counts now, as that page would have.
-                let unheard = || {
-                    let lead =
-                        queue::load(&self.host, &self.site).into_iter().find(|q| q.id == id && !q.counted)?;
-                    get_str(&js::parse(&lead.body)?, "campaign")
-                };
-                if let Some(campaign) = here.or_else(unheard) {
+                if let Some(i) = self.submitting.iter().position(|(s, _)| *s == id) {
+                    let campaign = self.submitting.remove(i).1;
                     return self.submitted(id, campaign, sent);
+                }
+                // A lead sent again from an earlier page.
+                let Some(lead) = queue::load(&self.host, &self.site).into_iter().find(|q| q.id == id) else {
+                    return;
+                };
+                let campaign = js::parse(&lead.body).and_then(|b| get_str(&b, "campaign"));
+                // No page heard an answer for it yet (the visitor left before it came): this
+                // page tells of it, as that page would have.
+                if let (0, Some(campaign)) = (lead.attempts, &campaign) {
+                    return self.submitted(id, campaign.clone(), sent);
+                }
+                if let (Sent::Accepted(_), Some(campaign)) = (&sent, &campaign) {
+                    self.campaign_event(campaign, "converted");
                 }
                 match sent {
                     Sent::Accepted(_) | Sent::Rejected(_) => queue::remove(&self.host, &self.site, &id),
@@ -484,6 +491,11 @@ impl Tracker {
     /// Onto the history as stored now, and only when deeper: the page the visitor goes to (a
     /// page restored by Back included) may have stored its view already.
     pub fn leaving(&mut self) {
+        // Leads this page waits for: the next page sends them at once.
+        let waiting: Vec<String> = self.submitting.iter().map(|(id, _)| id.clone()).collect();
+        if !waiting.is_empty() {
+            queue::release(&self.host, &self.site, &waiting, js::now());
+        }
         if !self.persist {
             return;
         }
@@ -735,8 +747,8 @@ impl Tracker {
         let Some(body) = body.or_else(|| self.lead_body(&campaign, &id, fields, true)) else {
             return self.host.settle(false, "null");
         };
-        let lead =
-            Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now(), counted: false };
+        // Other tabs leave it to this page while it waits for the answer (see `leaving`).
+        let lead = Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() + HOLD_MS };
         queue::update(&self.host, &self.site, |q| q.push(lead));
         self.submitting.push((id.clone(), campaign));
         self.awaiting = Some(id.clone());
@@ -752,7 +764,8 @@ impl Tracker {
 
     /// The server's answer to lead `id`, submitted from campaign `campaign`'s popup on this
     /// page (also when that popup has closed since) or on an earlier page that never heard an
-    /// answer. It settles the popup only if that popup still waits for this lead.
+    /// answer: the first answer a page hears tells of the lead (`lodestone:lead`) and
+    /// remembers the conversion. It settles the popup only if that popup still waits for it.
     fn submitted(&mut self, id: String, campaign: String, sent: Sent) {
         let settles = self.awaiting.as_ref() == Some(&id);
         if settles {
@@ -770,6 +783,9 @@ impl Tracker {
             }
             Sent::Accepted(lead) => {
                 queue::remove(&self.host, &self.site, &id);
+                // The server's counter: once, for the lead it has (not sent towards a server
+                // that could not be reached; the page that delivers the lead sends it).
+                self.campaign_event(&campaign, "converted");
                 result.str("id", &lead).bool("queued", false).end()
             }
             Sent::Retry => {
@@ -792,14 +808,13 @@ impl Tracker {
         self.host.emit("lodestone:lead", &result);
     }
 
-    /// Counts a conversion on `campaign`: its frequency rules and the server's counter.
+    /// Remembers a conversion on `campaign`, for its frequency rules.
     fn converted(&mut self, campaign: &str) {
         let memory = self.history.memory_mut(campaign);
         memory.converted_at = Some(js::now());
         // The conversion, not the dismissal assumed when the popup showed, now decides.
         memory.closed_at = None;
         self.save();
-        self.campaign_event(campaign, "converted");
     }
 
     /// Sends the queued leads whose backoff has passed and that are not already in flight.
