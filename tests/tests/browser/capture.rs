@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use lodestone_tests::browser::{Device, browser, stack, stack_with};
+use lodestone_tests::browser::{Browser, Device, Stack, browser, stack, stack_with};
 use lodestone_tests::{Options, spawn_with};
 use serde_json::{Value, json};
 
@@ -181,22 +181,29 @@ async fn welcome_converted(app: &lodestone_tests::TestApp, converted: u64) -> Va
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lead_whose_answer_the_visitor_left_before_counts_its_conversion_once_on_the_next_page() {
+/// A visitor on a page submits a lead that the server stores, but whose answer the page never
+/// hears.
+async fn submitted_unanswered(email: &str) -> (Stack, Browser) {
     let s = stack().await;
     let b = browser(Device::Desktop).await;
     b.goto(&s.page("/fixtures/plain.html")).await;
     b.wait_for_popup(10).await;
-    // The request reaches the server, but this page never hears the answer: the visitor has
-    // gone on to the next page first.
     b.js("var send = window.fetch; window.fetch = function (u, o) { send(u, o); return new Promise(function () {}); };")
         .await;
-    b.submit_lead("gone@example.com").await;
+    b.submit_lead(email).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while s.app.all_leads("demo").await.is_empty() {
         assert!(Instant::now() < deadline, "the lead never arrived");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (s, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_whose_answer_the_visitor_left_before_counts_its_conversion_once_on_the_next_page() {
+    // The request reaches the server, but this page never hears the answer: the visitor has
+    // gone on to the next page first.
+    let (s, b) = submitted_unanswered("gone@example.com").await;
     assert_eq!(b.js("return localStorage.getItem('lodestone:demo').indexOf('converted');").await, json!(-1));
 
     // The next page (it loads the test probe before the widget) sends the queued lead again:
@@ -227,19 +234,8 @@ async fn a_lead_whose_answer_the_visitor_left_before_counts_its_conversion_once_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_tab_leaves_a_lead_to_the_tab_waiting_for_its_answer_until_that_tab_is_closed() {
-    let s = stack().await;
-    let b = browser(Device::Desktop).await;
-    b.goto(&s.page("/fixtures/plain.html")).await;
-    b.wait_for_popup(10).await;
     // The answer is slow to come back to this tab.
-    b.js("var send = window.fetch; window.fetch = function (u, o) { send(u, o); return new Promise(function () {}); };")
-        .await;
-    b.submit_lead("tabs@example.com").await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.app.all_leads("demo").await.is_empty() {
-        assert!(Instant::now() < deadline, "the lead never arrived");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (s, b) = submitted_unanswered("tabs@example.com").await;
     let first = b.client.window().await.unwrap();
     let second = b.client.new_window(true).await.unwrap().handle;
     b.client.switch_to_window(second.clone()).await.unwrap();
