@@ -98,6 +98,47 @@ pub struct Campaign {
     /// The popup's own words (labels, messages), for campaigns not in English.
     #[serde(default, skip_serializing_if = "InterfaceText::is_empty")]
     pub text: InterfaceText,
+    /// The language of the campaign's words, a BCP 47 tag like `fr` or `pt-BR`, declared on
+    /// the popup so screen readers speak them in it; unset, the page's language applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// The popup's text direction; `auto` (the default) follows the headline's first letter.
+    #[serde(default, skip_serializing_if = "TextDirection::is_auto")]
+    pub dir: TextDirection,
+}
+
+/// A campaign's text direction, as HTML's `dir` attribute takes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextDirection {
+    /// From the first strong character of the text (HTML's `dir="auto"`).
+    #[default]
+    Auto,
+    /// Left to right, whatever the text begins with.
+    Ltr,
+    /// Right to left, whatever the text begins with (a headline opening with a brand name in
+    /// Latin letters, say).
+    Rtl,
+}
+
+impl TextDirection {
+    /// Whether this is the default, `auto`.
+    pub fn is_auto(&self) -> bool {
+        *self == Self::Auto
+    }
+}
+
+/// Whether `tag` is shaped like a BCP 47 language tag: subtags of 1-8 ASCII letters or digits
+/// joined by `-`, the first 2-8 letters, at most 35 characters in all (`fr`, `pt-BR`,
+/// `zh-Hant-TW`, `sr-Latn`).
+pub fn is_language_tag(tag: &str) -> bool {
+    let mut subtags = tag.split('-');
+    let first_ok = subtags
+        .next()
+        .is_some_and(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    first_ok
+        && tag.len() <= 35
+        && subtags.all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// The words of the popup around the campaign's copy. Each is optional: the popup's English
@@ -182,6 +223,8 @@ impl Campaign {
             trigger: at_once(),
             frequency: Frequency::default(),
             text: InterfaceText::default(),
+            lang: None,
+            dir: TextDirection::Auto,
         }
     }
 }
@@ -369,4 +412,32 @@ pub struct Caps {
     pub engaged_minutes: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cta_clicks: Option<i32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_tags_are_told_from_other_text() {
+        for tag in ["fr", "pt-BR", "zh-Hant-TW", "sr-Latn", "es-419", "de-CH-1996", "haw"] {
+            assert!(is_language_tag(tag), "{tag}");
+        }
+        let long = format!("en-{}", ["abcdefgh"; 4].join("-"));
+        for tag in
+            ["", "f", "1a", "fr_FR", "fr-", "-fr", "en--GB", "fr FR", "en-abcdefghi", "fr\"", long.as_str()]
+        {
+            assert!(!is_language_tag(tag), "{tag}");
+        }
+    }
+
+    #[test]
+    fn the_direction_reads_as_html_writes_it_and_is_left_out_when_auto() {
+        let c: Campaign =
+            serde_json::from_str(r#"{"id":"a","headline":"h","dir":"rtl","lang":"ar"}"#).unwrap();
+        assert_eq!((c.dir, c.lang.as_deref()), (TextDirection::Rtl, Some("ar")));
+        let json = serde_json::to_value(Campaign::new("b")).unwrap();
+        assert!(json.get("dir").is_none() && json.get("lang").is_none(), "{json}");
+        assert!(serde_json::from_str::<Campaign>(r#"{"id":"a","headline":"h","dir":"up"}"#).is_err());
+    }
 }

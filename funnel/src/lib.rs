@@ -32,6 +32,7 @@ pub mod wire;
 
 pub use config::{
     Campaign, ConsentSpec, CtaSelector, Display, InterfaceText, Privacy, ScoringRules, SiteConfig, Success,
+    TextDirection,
 };
 pub use error::{ErrorBody, ErrorDetail, FieldError};
 pub use score::{ScoreItem, ScoreReport, compute_score};

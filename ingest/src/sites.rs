@@ -248,6 +248,9 @@ impl Sites {
                         ));
                     }
                 }
+                if c.lang.as_deref().is_some_and(|l| !funnel::config::is_language_tag(l)) {
+                    return Err(invalid(key("lang"), "must be a language tag like fr or pt-BR"));
+                }
                 if bad_scroll(&c.trigger) {
                     return Err(invalid(key("trigger.scroll_percent"), "must be 0-100"));
                 }
@@ -679,6 +682,8 @@ mod tests {
                 format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntext = {{ error = \"a\\nb\" }}"),
                 "sites[0].campaigns[0].text.error",
             ),
+            (format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\nlang = \"fr_FR\""), "sites[0].campaigns[0].lang"),
+            (format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ndir = \"down\""), "dir"),
         ];
         for (text, key) in cases {
             let err = parse(&text).expect_err(key).to_string();

@@ -54,13 +54,21 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// A small self-contained page; `title` is escaped here, `body` must already be HTML.
+/// A small self-contained page in English; `title` is escaped here, `body` must already be HTML.
 pub fn page(title: &str, body: &str) -> Html<String> {
+    page_in("en", "ltr", title, body)
+}
+
+/// A small self-contained page in the language `lang` written in the direction `dir` (both
+/// escaped here, as `title` is); `body` must already be HTML.
+pub fn page_in(lang: &str, dir: &str, title: &str, body: &str) -> Html<String> {
     Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+        "<!doctype html><html lang=\"{}\" dir=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width,initial-scale=1\"><meta name=\"robots\" content=\"noindex\">\
          <title>{}</title></head><body style=\"font-family:system-ui,sans-serif;max-width:36rem;\
          margin:4rem auto;padding:0 1rem\">{body}</body></html>",
+        escape(lang),
+        escape(dir),
         escape(title)
     ))
 }

@@ -6,6 +6,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use funnel::TextDirection;
 
 use super::AppState;
 use super::body::{SiteInPath, query_map};
@@ -57,13 +58,25 @@ async fn thanks(
         .get("campaign")
         .and_then(|c| site.campaign(c))
         .ok_or(ApiError::NotFound { what: "campaign", field: "campaign".into() })?;
+    // The campaign's words, in its language and direction (its "Download now" label too).
+    let download = campaign.text.download.as_deref().unwrap_or("Download now");
     let link = campaign
         .success
         .lead_magnet_url
         .as_deref()
         .map(|url| site.link(url, None, html::referer(&headers)))
-        .map_or(String::new(), |url| format!(r#"<p><a href="{}">Download it now</a></p>"#, escape(&url)));
-    Ok(html::page("Thank you", &format!("<h1>{}</h1>{link}", escape(&campaign.success.message))))
+        .map_or(String::new(), |url| {
+            format!(r#"<p><a href="{}">{}</a></p>"#, escape(&url), escape(download))
+        });
+    // Unset, the language is unknown (the empty tag); the words are the campaign's own.
+    let lang = campaign.lang.as_deref().unwrap_or("");
+    let dir = match campaign.dir {
+        TextDirection::Auto => "auto",
+        TextDirection::Ltr => "ltr",
+        TextDirection::Rtl => "rtl",
+    };
+    let message = &campaign.success.message;
+    Ok(html::page_in(lang, dir, message, &format!("<h1>{}</h1>{link}", escape(message))))
 }
 
 #[cfg(test)]

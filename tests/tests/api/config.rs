@@ -63,6 +63,49 @@ async fn sites_and_campaigns_come_from_the_config_file() {
     assert_eq!(resp.headers()["location"], "https://shop.example/thanks");
 }
 
+#[tokio::test]
+async fn the_thank_you_page_speaks_the_campaigns_language_in_its_direction() {
+    let toml = r#"
+        [[sites]]
+        id = "souk"
+        allowed_origins = ["https://souk.example"]
+        [[sites.campaigns]]
+        id = "dalil"
+        headline = "Lodestone: الدليل المجاني"
+        lang = "ar"
+        dir = "rtl"
+        consent = { required = false }
+        success = { message = "شكراً <لك>", lead_magnet_url = "/dalil.pdf" }
+        text = { download = "تنزيل الدليل" }
+        [[sites.campaigns]]
+        id = "plain"
+        headline = "Free guide"
+        consent = { required = false }
+        success = { message = "Thanks!", lead_magnet_url = "/guide.pdf" }
+    "#;
+    let app = spawn_with(Options { config_toml: Some(toml.into()), ..Options::default() }).await;
+    let page = |campaign: &'static str| {
+        let url = app.url(&format!("/v1/thanks?site=souk&campaign={campaign}"));
+        async { app.client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let arabic = page("dalil").await;
+    assert!(arabic.starts_with(r#"<!doctype html><html lang="ar" dir="rtl">"#), "{arabic}");
+    assert!(arabic.contains("<title>شكراً &lt;لك&gt;</title>"), "{arabic}");
+    assert!(arabic.contains(r#"<a href="https://souk.example/dalil.pdf">تنزيل الدليل</a>"#), "{arabic}");
+    // No language declared: none is claimed, the direction follows the text, the link's words are English.
+    let plain = page("plain").await;
+    assert!(plain.starts_with(r#"<!doctype html><html lang="" dir="auto">"#), "{plain}");
+    assert!(plain.contains(">Download now</a>"), "{plain}");
+    // The widget's config carries both, for the popup.
+    let config: Value =
+        app.client.get(app.url("/v1/sites/souk/config")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (&config["campaigns"][0]["lang"], &config["campaigns"][0]["dir"]),
+        (&Value::from("ar"), &Value::from("rtl"))
+    );
+    assert!(config["campaigns"][1].get("dir").is_none(), "{config}");
+}
+
 #[test]
 fn the_binary_refuses_a_bad_config_file_and_names_the_key() {
     let dir = tempfile::tempdir().unwrap();

@@ -299,6 +299,7 @@ allowed_origins = ["{{SITE_ORIGIN}}"]
 [[sites.campaigns]]
 id = "livre"
 headline = "Le guide des prix"
+lang = "fr"
 button_label = "Recevoir le guide"
 ask_name = true
 consent = { text = "J'accepte de recevoir des e-mails.", version = "1" }
@@ -326,6 +327,7 @@ close = "Fermer"
         )
         .await;
     assert_eq!(labels, json!(["Adresse e-mail", "Nom (facultatif)", "Fermer"]));
+    assert_eq!(b.in_widget("root.querySelector('[role=dialog]').lang").await, json!("fr"));
 
     let error = |id: &str| format!("root.querySelector('#{id}').textContent");
     let shows = |id: &str, text: &str| {

@@ -173,9 +173,11 @@ async fn long_words_wrap_inside_the_dialog_and_the_campaigns_language_sets_its_d
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_right_to_left_campaign_reads_right_to_left_but_its_email_field_left_to_right() {
+    // The headline opens with a brand name in Latin letters: only the declared direction makes
+    // the popup right to left (`auto` would read it left to right).
     let toml = "[[sites]]\nid = \"demo\"\nallowed_origins = [\"{{SITE_ORIGIN}}\"]\n\
-         [[sites.campaigns]]\nid = \"ar\"\nheadline = \"احصل على الدليل المجاني\"\n\
-         body = \"أرسل بريدك الإلكتروني\"\ntrigger = { delay_seconds = 1 }\n";
+         [[sites.campaigns]]\nid = \"ar\"\nheadline = \"Lodestone: احصل على الدليل المجاني\"\n\
+         body = \"أرسل بريدك الإلكتروني\"\nlang = \"ar\"\ndir = \"rtl\"\ntrigger = { delay_seconds = 1 }\n";
     let s = stack_with(Options { config_toml: Some(toml.into()), ..Options::default() }).await;
     let b = browser(Device::Desktop).await;
     b.visit(&s.page("/fixtures/rules.html")).await;
@@ -183,5 +185,7 @@ async fn a_right_to_left_campaign_reads_right_to_left_but_its_email_field_left_t
     let direction = |sel: &str| format!("getComputedStyle(root.querySelector('{sel}')).direction");
     assert_eq!(b.in_widget(&direction("[role=dialog]")).await, json!("rtl"));
     assert_eq!(b.in_widget(&direction("input[name=email]")).await, json!("ltr"));
+    // Screen readers speak the campaign's words in its language.
+    assert_eq!(b.in_widget("root.querySelector('[role=dialog]').lang").await, json!("ar"));
     b.close().await;
 }

@@ -16,6 +16,10 @@ pub struct View {
     pub success_message: String,
     pub lead_magnet_url: Option<String>,
     pub words: Words,
+    /// The campaign's language tag (the server checked its shape), if it declares one.
+    pub lang: Option<String>,
+    /// `ltr`, `rtl` or `auto` (anything else reads as `auto`).
+    pub dir: &'static str,
 }
 
 /// The popup's own words around the campaign's copy: the campaign's `text`, each entry not
@@ -86,6 +90,12 @@ impl View {
             success_message: text(&success, "message"),
             lead_magnet_url: field(&success, "lead_magnet_url").as_string().and_then(safe_url),
             words: Words::parse(&field(&c, "text")),
+            lang: field(&c, "lang").as_string(),
+            dir: match field(&c, "dir").as_string().as_deref() {
+                Some("ltr") => "ltr",
+                Some("rtl") => "rtl",
+                _ => "auto",
+            },
         })
     }
 }

@@ -149,6 +149,8 @@ pub fn popup(view: View) -> impl IntoView {
         success_message,
         lead_magnet_url,
         words: w,
+        lang,
+        dir,
         ..
     } = view;
     let (label_email, label_name, optional, download, unsent, close) =
@@ -235,10 +237,11 @@ pub fn popup(view: View) -> impl IntoView {
         <div class="backdrop" on:mousedown=on_press on:click=on_backdrop>
             // Focusable itself (not in the Tab order), so a click on its text keeps focus inside,
             // where Escape and the Tab trap still work.
-            // `dir="auto"`: the campaign's own language sets the direction (an English campaign
-            // on a right-to-left page reads left to right, and an Arabic one right to left).
+            // The campaign's language and direction. Its direction is `auto` unless it sets one:
+            // its own words set it (an English campaign on a right-to-left page reads left to
+            // right, and an Arabic one right to left).
             <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="ls-title" aria-describedby="ls-body"
-                tabindex="-1" dir="auto" on:keydown=on_keydown>
+                tabindex="-1" lang=lang dir=dir on:keydown=on_keydown>
                 <button class="close" type="button" aria-label=close aria-describedby=described
                     on:click=move |_| request_close("close")>"×"</button>
                 <div hidden=move || matches!(phase.get(), Phase::Done { .. })>{form()}</div>
