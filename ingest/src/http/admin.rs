@@ -35,19 +35,18 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A site in the config, or one removed from it whose leads or counters are still stored: its
-/// data stays reachable, to export and to erase.
+/// data stays reachable, to export and to erase. A malformed id is 422, an unknown one 404.
 async fn known_site(state: &AppState, site: &str) -> Result<(), ApiError> {
-    let unknown = || ApiError::NotFound { what: "site", field: "site".into() };
     if state.sites.get(site).is_some() {
         return Ok(());
     }
     // Only an id that a site could have had is looked up.
-    funnel::SiteId::parse("site", site).map_err(|_| unknown())?;
+    funnel::SiteId::parse("site", site)?;
     let (store, id) = (state.store.clone(), site.to_owned());
     let held = tokio::task::spawn_blocking(move || store.holds(&id))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    if held { Ok(()) } else { Err(unknown()) }
+    if held { Ok(()) } else { Err(ApiError::unknown("site", site)) }
 }
 
 #[derive(serde::Serialize)]

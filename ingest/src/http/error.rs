@@ -49,6 +49,15 @@ impl ApiError {
         Self::Malformed { message: message.into(), field }
     }
 
+    /// Why no site or campaign has the id `raw` (`field` names which): missing or malformed
+    /// (422, naming the field), or well-formed and not there (404).
+    pub fn unknown(field: &'static str, raw: &str) -> Self {
+        match funnel::SiteId::parse(field, raw) {
+            Err(e) => e.into(),
+            Ok(_) => Self::NotFound { what: field, field: field.into() },
+        }
+    }
+
     fn parts(&self) -> (StatusCode, &str, Option<String>) {
         match self {
             Self::Malformed { field, .. } => (StatusCode::BAD_REQUEST, "malformed", field.clone()),

@@ -56,10 +56,12 @@ async fn accept(
     } else {
         parse_json::<LeadSubmission>(&body)?
     };
-    let site = state.sites.get(&submission.site).ok_or_else(|| unknown("site", &submission.site))?;
+    let site =
+        state.sites.get(&submission.site).ok_or_else(|| ApiError::unknown("site", &submission.site))?;
     check_origin(site, headers)?;
-    let campaign =
-        site.campaign(&submission.campaign).ok_or_else(|| unknown("campaign", &submission.campaign))?;
+    let campaign = site
+        .campaign(&submission.campaign)
+        .ok_or_else(|| ApiError::unknown("campaign", &submission.campaign))?;
     let thank_you = campaign.success.thank_you_url.as_deref().map(|url| {
         let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
         site.link(url, origin, html::referer(headers))
@@ -76,15 +78,6 @@ async fn accept(
     }
     let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(LeadAccepted { id: outcome.id, created: outcome.created })).into_response())
-}
-
-/// Why no site or campaign has the id `raw`: missing or malformed (422, as the events route
-/// says), or well-formed and not there (404).
-fn unknown(field: &'static str, raw: &str) -> ApiError {
-    match funnel::SiteId::parse(field, raw) {
-        Err(e) => e.into(),
-        Ok(_) => ApiError::NotFound { what: field, field: field.into() },
-    }
 }
 
 /// Builds the record to store: the server's own score, the consent ledger entry, the index key.

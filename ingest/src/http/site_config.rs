@@ -23,7 +23,7 @@ async fn config(
     SiteInPath(site): SiteInPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let site = state.sites.get(&site).ok_or(ApiError::NotFound { what: "site", field: "site".into() })?;
+    let site = state.sites.get(&site).ok_or_else(|| ApiError::unknown("site", &site))?;
     check_origin(site, &headers)?;
     let cache = [(header::ETAG, site.etag.clone()), (header::CACHE_CONTROL, "public, max-age=60".to_owned())];
     let fresh = headers
@@ -50,14 +50,10 @@ async fn thanks(
     headers: HeaderMap,
 ) -> Result<Html<String>, ApiError> {
     let q = query_map(q.as_deref())?;
-    let site = q
-        .get("site")
-        .and_then(|s| state.sites.get(s))
-        .ok_or(ApiError::NotFound { what: "site", field: "site".into() })?;
-    let campaign = q
-        .get("campaign")
-        .and_then(|c| site.campaign(c))
-        .ok_or(ApiError::NotFound { what: "campaign", field: "campaign".into() })?;
+    let id = |field| q.get(field).map_or("", String::as_str);
+    let site = state.sites.get(id("site")).ok_or_else(|| ApiError::unknown("site", id("site")))?;
+    let campaign =
+        site.campaign(id("campaign")).ok_or_else(|| ApiError::unknown("campaign", id("campaign")))?;
     // The campaign's words, in its language and direction (its "Download now" label too).
     let download = campaign.text.download.as_deref().unwrap_or("Download now");
     let link = campaign

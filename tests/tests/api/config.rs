@@ -35,6 +35,9 @@ async fn the_widget_config_is_served_with_an_etag_and_answers_304_when_unchanged
     let missing = app.client.get(app.url("/v1/sites/ghost/config")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_eq!(missing.json::<Value>().await.unwrap()["error"]["field"], "site");
+    let malformed = app.client.get(app.url("/v1/sites/no%20such/config")).send().await.unwrap();
+    assert_eq!(malformed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(malformed.json::<Value>().await.unwrap()["error"]["field"], "site");
 }
 
 #[tokio::test]
@@ -104,6 +107,16 @@ async fn the_thank_you_page_speaks_the_campaigns_language_in_its_direction() {
         (&Value::from("ar"), &Value::from("rtl"))
     );
     assert!(config["campaigns"][1].get("dir").is_none(), "{config}");
+    // A campaign that is not there, or an id no campaign could have.
+    for (query, status, field) in [
+        ("site=souk&campaign=gone", StatusCode::NOT_FOUND, "campaign"),
+        ("site=souk", StatusCode::UNPROCESSABLE_ENTITY, "campaign"),
+        ("site=souk%21&campaign=dalil", StatusCode::UNPROCESSABLE_ENTITY, "site"),
+    ] {
+        let resp = app.client.get(app.url(&format!("/v1/thanks?{query}"))).send().await.unwrap();
+        assert_eq!(resp.status(), status, "{query}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["error"]["field"], field, "{query}");
+    }
 }
 
 #[test]
