@@ -327,6 +327,7 @@ impl Sites {
                         thank_you_url: None,
                     },
                     trigger: Condition::Leaf(Leaf::DelaySeconds(3)),
+                    lang: Some("en".into()),
                     ..Campaign::new("welcome")
                 },
                 // An engaged reader (three pages, score 20 or more: the pricing page alone is
@@ -347,6 +348,7 @@ impl Sites {
                         all: vec![Condition::Leaf(Leaf::MinPageViews(3)), Condition::Leaf(Leaf::MinScore(20))],
                     },
                     frequency: Frequency { after_close_days: 3, ..Frequency::default() },
+                    lang: Some("en".into()),
                     ..Campaign::new("pricing-guide")
                 },
                 // A reader who scrolls through most of a page without converting yet.
@@ -362,6 +364,7 @@ impl Sites {
                     targeting: Targeting { exclude: vec!["/pricing*".into()], ..Targeting::default() },
                     trigger: Condition::Leaf(Leaf::ScrollPercent(70)),
                     frequency: Frequency { after_close_days: 14, ..Frequency::default() },
+                    lang: Some("en".into()),
                     ..Campaign::new("newsletter")
                 },
             ],
