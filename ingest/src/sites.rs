@@ -74,6 +74,31 @@ fn normalize_patterns(entry: &mut SiteEntry) {
 
 /// Scoring rules whose explanation a lead can carry: every reason within the lead limits
 /// (patterns of at most 180 characters) and at most 50 reasons in all.
+/// The `text` entries a campaign declared in a language other than English leaves unset
+/// while it shows them (the name labels only when it asks for a name, the download label only
+/// with a lead magnet): their English defaults would show among its own words.
+fn untranslated(c: &Campaign) -> Vec<&'static str> {
+    let Some(lang) = c.lang.as_deref() else { return Vec::new() };
+    let primary = lang.split('-').next().unwrap_or_default();
+    if primary.eq_ignore_ascii_case("en") {
+        return Vec::new();
+    }
+    c.text
+        .entries()
+        .into_iter()
+        .filter(|(key, words)| {
+            let shown = match *key {
+                "name" | "optional" => c.ask_name,
+                "download" => c.success.lead_magnet_url.is_some(),
+                "consent_required" => c.consent.required,
+                _ => true,
+            };
+            shown && words.is_none()
+        })
+        .map(|(key, _)| key)
+        .collect()
+}
+
 fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
     const PATTERN: usize = limits::REASON - 20;
     let lists =
@@ -218,6 +243,10 @@ impl Sites {
                 if c.headline.trim().is_empty() {
                     return Err(invalid(key("headline"), "must not be empty"));
                 }
+                // The success view's heading and the thank-you page's title.
+                if c.success.message.trim().is_empty() {
+                    return Err(invalid(key("success.message"), "must not be empty"));
+                }
                 // Leads carry the consent text and version: limits the lead validation enforces.
                 if c.consent.text.trim().is_empty() || c.consent.text.chars().count() > limits::CONSENT_TEXT {
                     return Err(invalid(key("consent.text"), "must be 1-2000 characters"));
@@ -250,6 +279,14 @@ impl Sites {
                 }
                 if c.lang.as_deref().is_some_and(|l| !funnel::config::is_language_tag(l)) {
                     return Err(invalid(key("lang"), "must be a language tag like fr or pt-BR"));
+                }
+                let english = untranslated(c);
+                if !english.is_empty() {
+                    tracing::warn!(
+                        site = %entry.id, campaign = %c.id, lang = c.lang.as_deref().unwrap_or_default(),
+                        unset = ?english,
+                        "the campaign is not in English but these popup words are unset, so they show in English: set them under text"
+                    );
                 }
                 if bad_scroll(&c.trigger) {
                     return Err(invalid(key("trigger.scroll_percent"), "must be 0-100"));
@@ -686,12 +723,37 @@ mod tests {
                 "sites[0].campaigns[0].text.error",
             ),
             (format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\nlang = \"fr_FR\""), "sites[0].campaigns[0].lang"),
-            (format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ndir = \"down\""), "dir"),
+            (format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ndir = \"down\""), "unknown variant `down`"),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\nsuccess = {{ message = \" \" }}"),
+                "sites[0].campaigns[0].success.message",
+            ),
         ];
         for (text, key) in cases {
             let err = parse(&text).expect_err(key).to_string();
             assert!(err.contains(key), "{err} should name {key}");
         }
+    }
+
+    #[test]
+    fn a_campaign_not_in_english_names_the_popup_words_it_leaves_in_english() {
+        let mut c = Campaign { headline: "Le guide".into(), ..Campaign::new("livre") };
+        assert!(untranslated(&c).is_empty(), "no language declared");
+        c.lang = Some("en-GB".into());
+        assert!(untranslated(&c).is_empty(), "English");
+        c.lang = Some("fr".into());
+        let all =
+            ["email", "email_required", "email_invalid", "consent_required", "error", "unsent", "close"];
+        assert_eq!(untranslated(&c), all);
+        c.ask_name = true;
+        c.success.lead_magnet_url = Some("/guide.pdf".into());
+        c.consent.required = false;
+        c.text.email = Some("Adresse e-mail".into());
+        c.text.close = Some("Fermer".into());
+        assert_eq!(
+            untranslated(&c),
+            ["name", "optional", "email_required", "email_invalid", "error", "unsent", "download"]
+        );
     }
 
     #[test]

@@ -54,18 +54,22 @@ async fn thanks(
     let site = state.sites.get(id("site")).ok_or_else(|| ApiError::unknown("site", id("site")))?;
     let campaign =
         site.campaign(id("campaign")).ok_or_else(|| ApiError::unknown("campaign", id("campaign")))?;
-    // The campaign's words, in its language and direction (its "Download now" label too).
-    let download = campaign.text.download.as_deref().unwrap_or("Download now");
+    // The campaign's words, in its language (English unless it says) and direction, its
+    // "Download now" label too; the English default, in another language, is marked English.
+    let lang = campaign.lang.as_deref().unwrap_or("en");
+    let download = match campaign.text.download.as_deref() {
+        Some(words) => format!(">{}", escape(words)),
+        None if lang.split('-').next().is_some_and(|l| l.eq_ignore_ascii_case("en")) => {
+            ">Download now".into()
+        }
+        None => r#" lang="en">Download now"#.into(),
+    };
     let link = campaign
         .success
         .lead_magnet_url
         .as_deref()
         .map(|url| site.link(url, None, html::referer(&headers)))
-        .map_or(String::new(), |url| {
-            format!(r#"<p><a href="{}">{}</a></p>"#, escape(&url), escape(download))
-        });
-    // Unset, the language is unknown (the empty tag); the words are the campaign's own.
-    let lang = campaign.lang.as_deref().unwrap_or("");
+        .map_or(String::new(), |url| format!(r#"<p><a href="{}"{download}</a></p>"#, escape(&url)));
     let dir = match campaign.dir {
         TextDirection::Auto => "auto",
         TextDirection::Ltr => "ltr",

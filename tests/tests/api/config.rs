@@ -85,6 +85,12 @@ async fn the_thank_you_page_speaks_the_campaigns_language_in_its_direction() {
         headline = "Free guide"
         consent = { required = false }
         success = { message = "Thanks!", lead_magnet_url = "/guide.pdf" }
+        [[sites.campaigns]]
+        id = "guide"
+        headline = "Le guide"
+        lang = "fr"
+        consent = { required = false }
+        success = { message = "Merci !", lead_magnet_url = "/guide-fr.pdf" }
     "#;
     let app = spawn_with(Options { config_toml: Some(toml.into()), ..Options::default() }).await;
     let page = |campaign: &'static str| {
@@ -95,10 +101,14 @@ async fn the_thank_you_page_speaks_the_campaigns_language_in_its_direction() {
     assert!(arabic.starts_with(r#"<!doctype html><html lang="ar" dir="rtl">"#), "{arabic}");
     assert!(arabic.contains("<title>شكراً &lt;لك&gt;</title>"), "{arabic}");
     assert!(arabic.contains(r#"<a href="https://souk.example/dalil.pdf">تنزيل الدليل</a>"#), "{arabic}");
-    // No language declared: none is claimed, the direction follows the text, the link's words are English.
+    // No language declared: English, the direction following the text.
     let plain = page("plain").await;
-    assert!(plain.starts_with(r#"<!doctype html><html lang="" dir="auto">"#), "{plain}");
-    assert!(plain.contains(">Download now</a>"), "{plain}");
+    assert!(plain.starts_with(r#"<!doctype html><html lang="en" dir="auto">"#), "{plain}");
+    assert!(plain.contains(r#"/guide.pdf">Download now</a>"#), "{plain}");
+    // A campaign in French that left the link's words unset: they are English, and say so.
+    let french = page("guide").await;
+    assert!(french.starts_with(r#"<!doctype html><html lang="fr" dir="auto">"#), "{french}");
+    assert!(french.contains(r#"/guide-fr.pdf" lang="en">Download now</a>"#), "{french}");
     // The widget's config carries both, for the popup.
     let config: Value =
         app.client.get(app.url("/v1/sites/souk/config")).send().await.unwrap().json().await.unwrap();

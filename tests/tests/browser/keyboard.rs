@@ -167,6 +167,11 @@ async fn long_words_wrap_inside_the_dialog_and_the_campaigns_language_sets_its_d
             json!({ "sideways": false, "headline": true, "body": true, "direction": "ltr", "close_at_right": true, "box_first": true }),
             "{device:?}"
         );
+        // No language declared: the dialog claims none, and the page's applies.
+        assert_eq!(
+            b.in_widget("root.querySelector('[role=dialog]').hasAttribute('lang')").await,
+            json!(false)
+        );
         b.close().await;
     }
 }
