@@ -128,6 +128,11 @@ impl TextDirection {
     }
 }
 
+/// Whether the language tag `tag` names English (`en`, `en-GB`, any letter case).
+pub fn is_english(tag: &str) -> bool {
+    tag.split('-').next().is_some_and(|primary| primary.eq_ignore_ascii_case("en"))
+}
+
 /// Whether `tag` is shaped like a BCP 47 language tag: subtags of 1-8 ASCII letters or digits
 /// joined by `-`, the first 2-8 letters, at most 35 characters in all (`fr`, `pt-BR`,
 /// `zh-Hant-TW`, `sr-Latn`).
@@ -423,6 +428,7 @@ mod tests {
         for tag in ["fr", "pt-BR", "zh-Hant-TW", "sr-Latn", "es-419", "de-CH-1996", "haw"] {
             assert!(is_language_tag(tag), "{tag}");
         }
+        assert!(is_english("en") && is_english("EN-gb") && !is_english("eng") && !is_english("fr-en"));
         let long = format!("en-{}", ["abcdefgh"; 4].join("-"));
         for tag in
             ["", "f", "1a", "fr_FR", "fr-", "-fr", "en--GB", "fr FR", "en-abcdefghi", "fr\"", long.as_str()]

@@ -72,15 +72,11 @@ fn normalize_patterns(entry: &mut SiteEntry) {
     }
 }
 
-/// Scoring rules whose explanation a lead can carry: every reason within the lead limits
-/// (patterns of at most 180 characters) and at most 50 reasons in all.
 /// The `text` entries a campaign declared in a language other than English leaves unset
 /// while it shows them (the name labels only when it asks for a name, the download label only
 /// with a lead magnet): their English defaults would show among its own words.
 fn untranslated(c: &Campaign) -> Vec<&'static str> {
-    let Some(lang) = c.lang.as_deref() else { return Vec::new() };
-    let primary = lang.split('-').next().unwrap_or_default();
-    if primary.eq_ignore_ascii_case("en") {
+    if c.lang.as_deref().is_none_or(funnel::config::is_english) {
         return Vec::new();
     }
     c.text
@@ -99,6 +95,8 @@ fn untranslated(c: &Campaign) -> Vec<&'static str> {
         .collect()
 }
 
+/// Scoring rules whose explanation a lead can carry: every reason within the lead limits
+/// (patterns of at most 180 characters) and at most 50 reasons in all.
 fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
     const PATTERN: usize = limits::REASON - 20;
     let lists =

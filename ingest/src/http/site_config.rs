@@ -59,9 +59,7 @@ async fn thanks(
     let lang = campaign.lang.as_deref().unwrap_or("en");
     let download = match campaign.text.download.as_deref() {
         Some(words) => format!(">{}", escape(words)),
-        None if lang.split('-').next().is_some_and(|l| l.eq_ignore_ascii_case("en")) => {
-            ">Download now".into()
-        }
+        None if funnel::config::is_english(lang) => ">Download now".into(),
         None => r#" lang="en">Download now"#.into(),
     };
     let link = campaign
