@@ -75,7 +75,7 @@ impl Email {
                     && l.chars().all(|c| {
                         c.is_ascii_alphanumeric()
                             || c == '-'
-                            || !(c.is_ascii() || c.is_whitespace() || is_invisible(c))
+                            || !(c.is_ascii() || c.is_whitespace() || c.is_control() || is_invisible(c))
                     })
             })
             && labels
@@ -189,6 +189,9 @@ impl LeadSubmission {
         }
         SiteId::parse("site", &self.site)?;
         SiteId::parse("campaign", &self.campaign)?;
+        if self.submission_id.is_empty() {
+            return Err(FieldError::new("submission_id", "required", "submission_id is required."));
+        }
         if self.submission_id.len() < limits::SUBMISSION_ID_MIN
             || !is_identifier(&self.submission_id, limits::ID)
         {
@@ -336,6 +339,15 @@ fn validate_touch(name: &str, t: &Touch) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// A URL's host as browsers give it (`new URL(..).host`): a name in ASCII (an international
+/// name in Punycode), an IPv4 or bracketed IPv6 address, and an optional port.
+fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'[' | b']'))
+}
+
 impl EventBatch {
     /// Checks the batch's size and every event's fields; errors name `events[i].field`.
     pub fn validate(&self) -> Result<SiteId, FieldError> {
@@ -353,15 +365,24 @@ impl EventBatch {
         for (i, event) in self.events.iter().enumerate() {
             match event {
                 Event::Pageview { path, referrer_host, utm_source, .. } => {
-                    if !path.starts_with('/') {
+                    // A path only: a query string or fragment can carry anything a visitor typed
+                    // (a search, an address), and counters must stay anonymous.
+                    if !path.starts_with('/') || path.contains(['?', '#']) {
                         return Err(FieldError::new(
                             format!("events[{i}].path"),
                             "invalid",
-                            "path must start with '/'.",
+                            "path must start with '/' and carry no query string or fragment.",
                         ));
                     }
                     max_len(|| format!("events[{i}].path"), path, limits::URL)?;
                     opt_max_len(|| format!("events[{i}].referrer_host"), referrer_host, limits::HOST)?;
+                    if referrer_host.as_deref().is_some_and(|h| !is_host(h)) {
+                        return Err(FieldError::new(
+                            format!("events[{i}].referrer_host"),
+                            "invalid",
+                            "referrer_host must be a host name (with an optional port), nothing else.",
+                        ));
+                    }
                     opt_max_len(|| format!("events[{i}].utm_source"), utm_source, limits::UTM)?;
                 }
                 Event::Campaign { campaign, variant, .. } => {
@@ -453,6 +474,9 @@ mod tests {
             "ada@exa\u{200d}mple.com",
             "ada@b\u{fc}cher\u{3000}x.de",
             "ada\u{2028}x@example.com",
+            // C1 controls (U+009B starts a terminal escape): in either part.
+            "ada@exa\u{80}\u{9b}mple.com",
+            "ada\u{9b}@example.com",
         ];
         for e in bad {
             let err = Email::parse(e).expect_err(e);
@@ -569,6 +593,25 @@ mod tests {
         assert_eq!(ok.validate().unwrap().as_str(), "demo");
         let bad_path = EventBatch { site: "demo".into(), events: vec![pv("/"), pv("pricing")] };
         assert_eq!(bad_path.validate().unwrap_err().field, "events[1].path");
+        for path in ["/search?q=ada@example.com", "/a#b", "/?"] {
+            let query = EventBatch { site: "demo".into(), events: vec![pv(path)] };
+            assert_eq!(query.validate().unwrap_err().field, "events[0].path", "{path}");
+        }
+        let from = |host: &str| Event::Pageview {
+            path: "/".into(),
+            referrer_host: Some(host.into()),
+            utm_source: None,
+            new_visitor: true,
+            new_session: true,
+        };
+        for host in ["news.example", "localhost:8081", "[::1]:8080", "xn--bcher-kva.example", "10.0.0.1"] {
+            let batch = EventBatch { site: "demo".into(), events: vec![from(host)] };
+            assert!(batch.validate().is_ok(), "{host}");
+        }
+        for host in ["", "ada lovelace", "ada@example.com", "news.example/path", "b\u{fc}cher.de"] {
+            let batch = EventBatch { site: "demo".into(), events: vec![from(host)] };
+            assert_eq!(batch.validate().unwrap_err().field, "events[0].referrer_host", "{host}");
+        }
         let empty = EventBatch { site: "demo".into(), events: vec![] };
         assert_eq!(empty.validate().unwrap_err().field, "events");
         let many = EventBatch { site: "demo".into(), events: vec![pv("/"); 51] };

@@ -15,8 +15,13 @@ use crate::score::ScoreReport;
 /// A lead as the widget (or a plain HTML form) submits it to `POST /v1/leads`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LeadSubmission {
+    // The required fields also default: one left out is refused by validation as `required`
+    // (422, named), as in a form, rather than as a malformed body.
+    #[serde(default)]
     pub site: String,
+    #[serde(default)]
     pub campaign: String,
+    #[serde(default)]
     pub email: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -26,6 +31,7 @@ pub struct LeadSubmission {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<ConsentGiven>,
     /// Idempotency key chosen by the client; a retry with the same key is the same lead.
+    #[serde(default)]
     pub submission_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,

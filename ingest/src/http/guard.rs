@@ -61,10 +61,13 @@ fn client_ip(req: &Request, header: Option<&HeaderName>) -> Option<IpAddr> {
     if let Some(name) = header
         && let Some(ip) = req
             .headers()
-            .get(name)
+            .get_all(name)
+            .iter()
+            // The right-most entry of the last line: the one the trusted proxy in front of the
+            // server added (the client controls everything before it, also whole lines a proxy
+            // adds its own line after rather than joining).
+            .next_back()
             .and_then(|v| v.to_str().ok())
-            // The right-most entry: the one the trusted proxy in front of the server added
-            // (the client controls everything to its left).
             .and_then(|v| v.rsplit(',').next())
             .and_then(|v| parse_ip(v.trim()))
     {

@@ -149,4 +149,23 @@ async fn behind_a_proxy_the_limit_follows_the_address_the_proxy_added_not_the_on
     }
     assert_eq!(codes, [201, 201, 429, 429]);
     assert_eq!(post(20, "2001:db8:7:8::1".into()).await.unwrap().status(), StatusCode::CREATED);
+    // A proxy that adds its own header line after the client's: the client's line counts for
+    // nothing, however it changes.
+    let mut codes = Vec::new();
+    for i in 30..34 {
+        let body = lead_body("xff@example.com", &format!("sub-xff-{i:04}"));
+        let answer = app
+            .client
+            .post(app.url("/v1/leads"))
+            .header("origin", DEMO_ORIGIN)
+            .header("content-type", "text/plain")
+            .header("x-forwarded-for", format!("10.8.8.{i}"))
+            .header("x-forwarded-for", "198.51.100.9")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        codes.push(answer.status().as_u16());
+    }
+    assert_eq!(codes, [201, 201, 429, 429]);
 }

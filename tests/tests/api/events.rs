@@ -67,6 +67,23 @@ async fn a_visitor_identifier_is_refused_and_bad_events_are_named() {
             StatusCode::NOT_FOUND,
             "events[1].campaign",
         ),
+        // Counters stay anonymous: no query string (a search, an address) rides in a path, and
+        // a referrer is a host, not free text.
+        (
+            json!({ "site": "demo", "events": [pageview("/x?email=ada@example.com", true)] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "events[0].path",
+        ),
+        (
+            json!({ "site": "demo", "events": [pageview("/", true), pageview("/a#ada@example.com", false)] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "events[1].path",
+        ),
+        (
+            json!({ "site": "demo", "events": [{ "type": "pageview", "path": "/", "referrer_host": "Ada Lovelace <ada@example.com>" }] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "events[0].referrer_host",
+        ),
         (json!({ "site": "demo", "events": [] }), StatusCode::UNPROCESSABLE_ENTITY, "events"),
         (json!({ "site": "ghost", "events": [pageview("/", true)] }), StatusCode::NOT_FOUND, "site"),
     ];

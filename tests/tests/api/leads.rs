@@ -189,13 +189,19 @@ async fn malformed_bodies_are_answered_400_and_a_missing_field_is_named() {
     let (status, err) = error_of(app.post_raw("text/plain", positional).await).await;
     assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")), "{err}");
 
-    let mut body = lead_body("a@example.com", "sub-missing-01");
-    body.as_object_mut().unwrap().remove("email");
-    let (status, err) = error_of(app.post_lead(&body).await).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(err["error"]["field"], "email");
+    // A required field left out is named as required, as a form leaving it out is.
+    for field in ["site", "campaign", "email", "submission_id"] {
+        let mut body = lead_body("a@example.com", "sub-missing-01");
+        body.as_object_mut().unwrap().remove(field);
+        let (status, err) = error_of(app.post_lead(&body).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {err}");
+        assert_eq!(
+            (err["error"]["field"].as_str(), err["error"]["code"].as_str()),
+            (Some(field), Some("required"))
+        );
+    }
 
-    body = lead_body("a@example.com", "sub-missing-01");
+    let mut body = lead_body("a@example.com", "sub-missing-01");
     body["consent"]["granted"] = json!("yes");
     let (_, err) = error_of(app.post_lead(&body).await).await;
     assert_eq!(err["error"]["field"], "consent.granted");
