@@ -157,6 +157,23 @@ async fn release_popup(b: &Browser) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_tracked_right_after_the_app_moves_counts_on_the_new_route() {
+    let s = stack_for(config(
+        "",
+        &[
+            ("product", "priority = 9\ntargeting = { include = [\"/fixtures/rules.html\"] }\ntrigger = { event = \"added\" }"),
+            ("cart", "targeting = { include = [\"/fixtures/app/cart\"] }\ntrigger = { event = \"added\" }"),
+        ],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.js("history.pushState({}, '', '/fixtures/app/cart'); lodestone.track('added');").await;
+    shows(&b, "cart", 5).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_popup_still_loading_when_the_app_navigates_or_closes_it_shows_only_if_asked_for() {
     let s = stack_for(config(
         "",
@@ -185,12 +202,16 @@ async fn a_popup_still_loading_when_the_app_navigates_or_closes_it_shows_only_if
     b.js("document.getElementById('open-guide').click(); go('/fixtures/app/pricing');").await;
     release_popup(&b).await;
     shows(&b, "guide", 10).await;
-    // Closed by the page before it could mount: it never appears.
+    // Closed by the page before it could mount: it never appears, and as the visitor never
+    // saw it, nothing says it was closed.
     b.visit(&slow).await;
-    b.js("lodestone.open('guide'); lodestone.close();").await;
+    b.js("window.__closes = 0; addEventListener('lodestone:close', function () { __closes++; });\
+          lodestone.open('guide'); lodestone.close();")
+        .await;
     release_popup(&b).await;
     assert!(!appears_within(&b, 2).await, "a popup closed while loading appeared");
     assert_eq!(b.js("return window.mounts;").await, json!(0), "not even for a moment");
+    assert_eq!(b.js("return window.__closes;").await, json!(0), "a popup never seen counted as closed");
     b.js("lodestone.open('guide');").await;
     shows(&b, "guide", 10).await;
     assert_eq!(b.js("return window.mounts;").await, json!(1));
@@ -663,7 +684,8 @@ async fn the_global_cooldown_runs_from_the_end_of_the_last_popup() {
         "frequency = { global_cooldown_seconds = 4 }",
         &[
             ("first", "priority = 9\ntrigger = { delay_seconds = 1 }"),
-            ("second", "priority = 1\ntrigger = { delay_seconds = 1 }"),
+            ("second", "priority = 5\ntrigger = { delay_seconds = 1 }"),
+            ("third", "priority = 1\ntrigger = { delay_seconds = 1 }"),
         ],
     ))
     .await;
@@ -683,6 +705,18 @@ async fn the_global_cooldown_runs_from_the_end_of_the_last_popup() {
         .as_f64()
         .unwrap();
     assert!(shown_at >= closed_at + 3900.0, "shown {} ms after the close", shown_at - closed_at);
+    // Read for longer than the cooldown and left open as the visitor moves on: the cooldown
+    // runs from the moment they left, not from when it appeared.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let left_at = b.js("return Date.now();").await.as_f64().unwrap();
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    shows(&b, "third", 10).await;
+    let shown_at = b
+        .js("return performance.timeOrigin + performance.getEntriesByName('lodestone:trigger')[0].startTime;")
+        .await
+        .as_f64()
+        .unwrap();
+    assert!(shown_at >= left_at + 3900.0, "shown {} ms after leaving the last popup", shown_at - left_at);
     b.close().await;
 }
 
@@ -739,6 +773,42 @@ async fn consent_mode_stores_nothing_until_the_page_grants_consent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_granted_after_a_close_keeps_the_conversion_stored_before() {
+    let s = stack_for(config(
+        "[sites.privacy]\nconsent_mode = true\n",
+        &[("soon", "trigger = { delay_seconds = 1 }")],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.js("lodestone.consent(true);").await;
+    b.wait_for_popup(10).await;
+    close_with_escape(&b).await;
+    // A conversion stored on an earlier visit (the campaign's history of this visitor).
+    let converted_at = b.js("return Date.now() - 60000;").await;
+    b.edit_storage(
+        &s.page("/playbook.html"),
+        &format!(
+            "var k='lodestone:demo',h=JSON.parse(localStorage.getItem(k));h.camps[0].converted={converted_at};localStorage.setItem(k,JSON.stringify(h));"
+        ),
+    )
+    .await;
+    // The next page, before its consent banner answers, sees this page only: the popup shows
+    // and is closed. Consent then adds this page's close to what is stored, keeping the
+    // conversion (so "never after conversion" still holds).
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.wait_for_popup(10).await;
+    close_with_escape(&b).await;
+    b.js("lodestone.consent(true);").await;
+    assert_eq!(b.js(&stored("camps[0].converted")).await, converted_at);
+    assert_eq!(
+        b.js("return JSON.parse(localStorage.getItem('lodestone:demo')).camps[0].closed > 0;").await,
+        json!(true)
+    );
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_withdrawn_on_another_page_holds_on_a_page_restored_by_back() {
     let s = stack_for(config(
         "[sites.privacy]\nconsent_mode = true\n",
@@ -760,6 +830,29 @@ async fn consent_withdrawn_on_another_page_holds_on_a_page_restored_by_back() {
     b.js("window.dispatchEvent(new WheelEvent('wheel', { deltaY: 40 }));").await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inactivity_on_a_page_restored_by_back_counts_from_its_return() {
+    let s = stack_for(config(
+        "",
+        &[(
+            "idle",
+            "targeting = { include = [\"/fixtures/rules.html\"] }\ntrigger = { inactive_seconds = 6 }",
+        )],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.js("window.__same_document = true;").await;
+    // Longer on the next page than the inactivity the campaign waits for.
+    b.visit(&s.page("/fixtures/plain.html")).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    b.client.back().await.unwrap();
+    b.wait_until("window.__same_document === true", 5).await;
+    assert!(!appears_within(&b, 2).await, "shown at once for the time spent on another page");
+    shows(&b, "idle", 8).await;
     b.close().await;
 }
 

@@ -78,6 +78,8 @@ pub struct Tracker {
     /// Whether the visitor has interacted on this page at all: engaged time needs it.
     interacted: bool,
     open: Option<String>,
+    /// The open campaign is on screen (mounted), not still loading or waiting for its moment.
+    mounted: bool,
     /// The open campaign was chosen by the rules for this page view (not asked for, not an
     /// exit) and is not on screen yet: a navigation before it mounts withdraws it.
     for_this_page: bool,
@@ -98,6 +100,14 @@ pub struct Tracker {
 
 fn opt_str(v: &JsValue, key: &str) -> Option<String> {
     get_str(v, key).filter(|s| !s.is_empty())
+}
+
+/// The later of two times, either of which may be unknown.
+fn later(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => a.or(b),
+    }
 }
 
 /// Adds `value` once: a trigger asks whether it happened, so repeats must not fill the list.
@@ -168,6 +178,7 @@ impl Tracker {
             interacted: false,
             open: None,
             for_this_page: false,
+            mounted: false,
             asked: None,
             submitting: Vec::new(),
             awaiting: None,
@@ -313,13 +324,17 @@ impl Tracker {
         self.record(&page, false);
         let since = |t: Option<f64>| t.is_some_and(|t| t >= self.loaded_at);
         let popup_here = since(here.last_popup);
-        for (id, mut m) in here.campaigns {
-            if since(m.closed_at)
-                || since(m.converted_at)
-                || (popup_here && m.session == here.visits && m.shown > 0)
-            {
-                m.session = self.history.visits;
-                *self.history.memory_mut(&id) = m;
+        let visits = self.history.visits;
+        for (id, m) in here.campaigns {
+            let shown_here = if m.session == here.visits { m.shown } else { 0 };
+            if since(m.closed_at) || since(m.converted_at) || (popup_here && shown_here > 0) {
+                // Added to what is stored, never replacing it: a conversion stored earlier
+                // still holds after a popup closed on this page.
+                let s = self.history.memory_mut(&id);
+                s.shown = if s.session == visits { s.shown + shown_here } else { shown_here };
+                s.session = visits;
+                s.closed_at = later(s.closed_at, m.closed_at);
+                s.converted_at = later(s.converted_at, m.converted_at);
             }
         }
         if popup_here {
@@ -491,6 +506,10 @@ impl Tracker {
     /// Onto the history as stored now, and only when deeper: the page the visitor goes to (a
     /// page restored by Back included) may have stored its view already.
     pub fn leaving(&mut self) {
+        // A popup still on screen ends now: the global cooldown runs from here, as from a close.
+        if let (true, Some(id)) = (self.mounted, self.open.clone()) {
+            self.end_showing(&id);
+        }
         // Leads this page waits for: the next page sends them at once.
         let waiting: Vec<String> = self.submitting.iter().map(|(id, _)| id.clone()).collect();
         if !waiting.is_empty() {
@@ -535,6 +554,8 @@ impl Tracker {
     /// the views stored meanwhile by the pages the visitor went to.
     pub fn restored(&mut self) {
         self.loaded_at = js::now();
+        // Inactivity is counted from this new page view, as delays are.
+        self.last_interaction = self.loaded_at;
         // A new page view: engaged time waits for an interaction with it (the click that left
         // it earlier does not count again).
         self.interacted = false;
@@ -588,6 +609,9 @@ impl Tracker {
 
     /// `lodestone.track(name)`: a custom event for `event` triggers.
     pub fn track(&mut self, name: String) {
+        // An app that moves and then tells (`pushState` then `track`) means the new route: the
+        // bootstrap reports the move a task later.
+        self.navigated();
         push_bounded(&mut self.page.events, name);
         self.evaluate();
     }
@@ -682,6 +706,7 @@ impl Tracker {
     pub fn mounted(&mut self) {
         self.for_this_page = false;
         if let Some(id) = self.open.clone() {
+            self.mounted = true;
             let now = js::now();
             let visits = self.history.visits;
             let m = self.history.memory_mut(&id);
@@ -701,6 +726,7 @@ impl Tracker {
 
     pub fn mount_failed(&mut self) {
         self.for_this_page = false;
+        self.mounted = false;
         self.open = None;
         self.refresh_overlay();
     }
@@ -708,27 +734,41 @@ impl Tracker {
     /// The popup closed (by the visitor, or by the API): the cooldown starts.
     pub fn closed(&mut self, reason: &str) {
         self.for_this_page = false;
+        self.mounted = false;
         let Some(id) = self.open.take() else { return };
         // Its answer, when it comes, must not settle the next popup's form.
         self.awaiting = None;
-        let now = js::now();
-        let shown_at = self.history.last_popup;
-        let memory = self.history.memory_mut(&id);
-        if funnel::frequency::close_starts_cooldown(memory.converted_at, shown_at) {
-            memory.closed_at = Some(now);
-        }
-        // The global cooldown runs from the end of this popup, however long it stayed open.
-        self.history.last_popup = Some(now);
-        self.save();
+        self.end_showing(&id);
         self.campaign_event(&id, "closed");
         self.refresh_overlay();
         self.host.emit("lodestone:close", &Object::new().str("campaign", &id).str("reason", reason).end());
     }
 
+    /// A showing of `id` ended (closed, or left on screen as the visitor moved on): its
+    /// after-close cooldown and the global cooldown run from now, however long it stayed open.
+    fn end_showing(&mut self, id: &str) {
+        let now = js::now();
+        let shown_at = self.history.last_popup;
+        let memory = self.history.memory_mut(id);
+        if funnel::frequency::close_starts_cooldown(memory.converted_at, shown_at) {
+            memory.closed_at = Some(now);
+        }
+        self.history.last_popup = Some(now);
+        self.save();
+    }
+
     pub fn close(&mut self) {
         if self.open.is_some() {
             self.host.hide();
-            self.closed("api");
+            if self.mounted {
+                self.closed("api");
+            } else {
+                // Not on screen yet (loading, waiting for the tab or the page's own dialog): a
+                // withdrawal, not a dismissal: no cooldown, no counter.
+                self.for_this_page = false;
+                self.open = None;
+                self.refresh_overlay();
+            }
         }
     }
 
