@@ -83,6 +83,11 @@ fn stored(key: &str) -> String {
 /// (new visitor, new session) of each page-view counter the page has sent.
 async fn page_view_counters(b: &Browser) -> Vec<(bool, bool)> {
     b.wait_until("__probe.beacons.some(function (b) { return b.indexOf('pageview') >= 0; })", 5).await;
+    // Sent without the site's cookies: nothing about the visitor rides along.
+    assert_eq!(
+        b.js("return __probe.beaconCredentials.every(function (c) { return c === 'omit'; });").await,
+        json!(true)
+    );
     let sent = b
         .js("return __probe.beacons.map(function (b) { return JSON.parse(b).events; })\
              .flat().filter(function (e) { return e.type === 'pageview'; })\

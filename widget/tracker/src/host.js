@@ -52,7 +52,9 @@ var host = {
   load: function (k) { return safe(function () { return localStorage.getItem(k); }); },
   save: function (k, v) { safe(function () { localStorage.setItem(k, v); }); },
   erase: function (k) { safe(function () { localStorage.removeItem(k); }); },
-  beacon: function (url, body) { safe(function () { navigator.sendBeacon(url, body); }); },
+  // Not `sendBeacon`: it always carries the site's cookies (to an ingest server on a subdomain,
+  // say), and counters must carry nothing about the visitor. `keepalive` outlives the page.
+  beacon: function (url, body) { safe(function () { fetch(url, { method: "POST", body: body, mode: "cors", credentials: "omit", keepalive: true }).catch(function () {}); }); },
   send: function (tag, url, body) {
     var o = { mode: "cors", credentials: "omit" };
     if (body != null) { o.method = "POST"; o.body = body; o.keepalive = true; }
