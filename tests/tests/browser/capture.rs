@@ -270,6 +270,43 @@ async fn another_tab_leaves_a_lead_to_the_tab_waiting_for_its_answer_until_that_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_another_tab_delivered_and_told_of_is_not_told_of_again_when_its_own_answer_comes() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    let leads = "window.__probe.events.filter(function (e) { return e.type === 'lodestone:lead'; })";
+    b.goto(&s.page("/fixtures/long.html")).await;
+    b.wait_for_popup(10).await;
+    // The server stores the lead; its answer is held back from this tab until `__answer()`.
+    b.js("var send = window.fetch; window.fetch = function (u, o) { var p = send(u, o);\
+          return new Promise(function (done) { window.__answer = function () { p.then(done); }; }); };")
+        .await;
+    b.submit_lead("slow@example.com").await;
+    b.wait_until("typeof window.__answer === 'function'", 10).await;
+    let first = b.client.window().await.unwrap();
+    // Past the time other tabs leave it to this one (as if the answer took longer than that),
+    // another tab sends it again and tells of it.
+    let second = b.client.new_window(true).await.unwrap().handle;
+    b.client.switch_to_window(second).await.unwrap();
+    b.edit_storage(
+        &s.page("/playbook.html"),
+        "var k='lodestone:demo:queue',q=JSON.parse(localStorage.getItem(k));q[0].next=0;localStorage.setItem(k,JSON.stringify(q));",
+    )
+    .await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.wait_until(&format!("{leads}.length === 1"), 10).await;
+    b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).length === 0", 5).await;
+    // Then the first tab hears its own answer: its popup shows the success, and nobody is
+    // told a second time.
+    b.client.switch_to_window(first).await.unwrap();
+    b.js("window.__answer();").await;
+    b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.success').closest('[hidden]')", 10).await;
+    assert_eq!(b.js(&format!("return {leads}.length;")).await, json!(0), "told of twice");
+    assert_eq!(welcome_converted(&s.app, 2).await["converted"], 1, "counted twice");
+    assert_eq!(s.app.all_leads("demo").await.len(), 1);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lead_from_a_page_with_a_very_long_address_is_stored_with_the_address_cut_to_the_limit() {
     let s = stack().await;
     let b = browser(Device::Desktop).await;

@@ -86,8 +86,9 @@ pub struct Tracker {
     /// A campaign asked for (`lodestone.open`, a click) before the config arrived.
     asked: Option<String>,
     /// Submission id and campaign of each lead submitted from a popup on this page and not
-    /// answered yet (a visitor can close one popup before its answer and submit another).
-    submitting: Vec<(String, String)>,
+    /// answered yet (a visitor can close one popup before its answer and submit another), and
+    /// whether the browser kept it in the queue.
+    submitting: Vec<(String, String, bool)>,
     /// The submission the open popup waits for: only its answer settles the popup.
     awaiting: Option<String>,
     /// Submission ids of leads in flight, by tag.
@@ -389,9 +390,14 @@ impl Tracker {
                 let Some(slot) = self.in_flight.get_mut((queued - TAG_QUEUE) as usize) else { return };
                 let id = core::mem::take(slot);
                 let sent = Sent::from_answer(status, json);
-                if let Some(i) = self.submitting.iter().position(|(s, _)| *s == id) {
-                    let campaign = self.submitting.remove(i).1;
-                    return self.submitted(id, campaign, sent);
+                if let Some(i) = self.submitting.iter().position(|(s, _, _)| *s == id) {
+                    let (_, campaign, kept) = self.submitting.remove(i);
+                    // Gone from the queue: another page delivered it meanwhile and told of it
+                    // (this one waited past the hold, or came back from the back-forward cache).
+                    let told = kept
+                        && matches!(sent, Sent::Accepted(_))
+                        && !queue::load(&self.host, &self.site).iter().any(|q| q.id == id);
+                    return self.submitted(id, campaign, sent, !told);
                 }
                 // A lead sent again from an earlier page.
                 let Some(lead) = queue::load(&self.host, &self.site).into_iter().find(|q| q.id == id) else {
@@ -401,7 +407,7 @@ impl Tracker {
                 // No page heard an answer for it yet (the visitor left before it came): this
                 // page tells of it, as that page would have.
                 if let (0, Some(campaign)) = (lead.attempts, &campaign) {
-                    return self.submitted(id, campaign.clone(), sent);
+                    return self.submitted(id, campaign.clone(), sent, true);
                 }
                 if let (Sent::Accepted(_), Some(campaign)) = (&sent, &campaign) {
                     self.campaign_event(campaign, "converted");
@@ -511,7 +517,7 @@ impl Tracker {
             self.end_showing(&id);
         }
         // Leads this page waits for: the next page sends them at once.
-        let waiting: Vec<String> = self.submitting.iter().map(|(id, _)| id.clone()).collect();
+        let waiting: Vec<String> = self.submitting.iter().map(|(id, _, _)| id.clone()).collect();
         if !waiting.is_empty() {
             queue::release(&self.host, &self.site, &waiting, js::now());
         }
@@ -790,7 +796,8 @@ impl Tracker {
         // Other tabs leave it to this page while it waits for the answer (see `leaving`).
         let lead = Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() + HOLD_MS };
         queue::update(&self.host, &self.site, |q| q.push(lead));
-        self.submitting.push((id.clone(), campaign));
+        let kept = queue::load(&self.host, &self.site).iter().any(|q| q.id == id);
+        self.submitting.push((id.clone(), campaign, kept));
         self.awaiting = Some(id.clone());
         self.send_lead(id, body);
     }
@@ -804,9 +811,10 @@ impl Tracker {
 
     /// The server's answer to lead `id`, submitted from campaign `campaign`'s popup on this
     /// page (also when that popup has closed since) or on an earlier page that never heard an
-    /// answer: the first answer a page hears tells of the lead (`lodestone:lead`) and
-    /// remembers the conversion. It settles the popup only if that popup still waits for it.
-    fn submitted(&mut self, id: String, campaign: String, sent: Sent) {
+    /// answer: the first answer a page hears tells of the lead (`lodestone:lead`, the
+    /// conversion counter) unless `tell` is false, and remembers the conversion. It settles
+    /// the popup only if that popup still waits for it.
+    fn submitted(&mut self, id: String, campaign: String, sent: Sent, tell: bool) {
         let settles = self.awaiting.as_ref() == Some(&id);
         if settles {
             self.awaiting = None;
@@ -825,7 +833,9 @@ impl Tracker {
                 queue::remove(&self.host, &self.site, &id);
                 // The server's counter: once, for the lead it has (not sent towards a server
                 // that could not be reached; the page that delivers the lead sends it).
-                self.campaign_event(&campaign, "converted");
+                if tell {
+                    self.campaign_event(&campaign, "converted");
+                }
                 result.str("id", &lead).bool("queued", false).end()
             }
             Sent::Retry => {
@@ -845,7 +855,9 @@ impl Tracker {
         if settles {
             self.host.settle(true, &result);
         }
-        self.host.emit("lodestone:lead", &result);
+        if tell {
+            self.host.emit("lodestone:lead", &result);
+        }
     }
 
     /// Remembers a conversion on `campaign`, for its frequency rules.
