@@ -92,7 +92,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         Some(path) => Sites::load(Some(path)).expect("config loads"),
         None => Sites::demo_allowing(&options.allowed_origins),
     };
-    let store = Store::open(&settings.data_dir, 16 << 20).expect("store opens");
+    let store = open_store(&settings.data_dir).await;
     let app = App::with_store(&settings, sites, store.clone()).expect("app builds");
     let admin_token = app.admin_token().to_owned();
     let listen = options.listen.unwrap_or_else(|| "127.0.0.1:0".parse().expect("address"));
@@ -192,6 +192,20 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+    }
+}
+
+/// Opens the store in `dir`. A server stopped just before on the same directory releases it
+/// once its writer threads have seen the last handle go: until then (a few milliseconds) sled
+/// refuses the lock, so this tries again for up to 10 s.
+async fn open_store(dir: &std::path::Path) -> Store {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(dir, 16 << 20) {
+            Ok(store) => return store,
+            Err(e) if std::time::Instant::now() >= deadline => panic!("store opens: {e:?}"),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
         }
     }
 }
