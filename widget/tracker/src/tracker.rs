@@ -512,8 +512,11 @@ impl Tracker {
     /// Onto the history as stored now, and only when deeper: the page the visitor goes to (a
     /// page restored by Back included) may have stored its view already.
     pub fn leaving(&mut self) {
-        // A popup still on screen ends now: the global cooldown runs from here, as from a close.
-        if let (true, Some(id)) = (self.mounted, self.open.clone()) {
+        // A popup still on screen ends now: the global cooldown runs from here, as from a close
+        // (unless `reset()` has forgotten its showing since).
+        if let (true, Some(id)) = (self.mounted, self.open.clone())
+            && self.history.campaigns.iter().any(|(c, m)| *c == id && m.closed_at.is_some())
+        {
             self.end_showing(&id);
         }
         // Leads this page waits for: the next page sends them at once.
