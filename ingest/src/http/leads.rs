@@ -74,10 +74,17 @@ async fn accept(
     };
     if is_form {
         let to = thank_you.unwrap_or_else(|| format!("/v1/thanks?site={site_id}&campaign={campaign_id}"));
-        return Ok(Redirect::to(&to).into_response());
+        return Ok(Redirect::to(&location(&to)).into_response());
     }
     let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(LeadAccepted { id: outcome.id, created: outcome.created })).into_response())
+}
+
+/// A redirect target as a `Location` header carries it: bytes outside ASCII percent-encoded
+/// (UTF-8), as a browser encodes a link it follows; everything else as configured.
+fn location(url: &str) -> String {
+    const NON_ASCII: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS;
+    percent_encoding::utf8_percent_encode(url, NON_ASCII).to_string()
 }
 
 /// Builds the record to store: the server's own score, the consent ledger entry, the index key.

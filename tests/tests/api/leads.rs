@@ -500,3 +500,35 @@ async fn a_thank_you_path_sends_the_form_poster_back_to_the_site_not_to_the_serv
     assert_eq!(bare, "https://shop.example/thanks?from=ebook");
     assert_eq!(app.all_leads("shop").await.len(), 3);
 }
+
+#[tokio::test]
+async fn a_thank_you_url_outside_ascii_goes_out_percent_encoded() {
+    let toml = r#"
+        [[sites]]
+        id = "shop"
+        allowed_origins = ["https://shop.example"]
+        [[sites.campaigns]]
+        id = "livre"
+        headline = "Livre gratuit"
+        lang = "fr"
+        consent = { required = false }
+        success = { thank_you_url = "/merci?livre=été" }
+        [[sites.campaigns]]
+        id = "buch"
+        headline = "Gratis-Buch"
+        consent = { required = false }
+        success = { thank_you_url = "https://bücher.example/danke/für" }
+    "#;
+    let app = spawn_with(Options { config_toml: Some(toml.into()), ..Options::default() }).await;
+    let headers = [("origin", "https://shop.example")];
+    let mut locations = Vec::new();
+    for (campaign, email) in [("livre", "a@example.com"), ("buch", "b@example.com")] {
+        let form = [("site", "shop"), ("campaign", campaign), ("email", email)];
+        let resp = app.post_form(&form, &headers).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        // A header value outside ASCII is not a `str`: this fails on raw UTF-8 bytes.
+        locations.push(resp.headers()["location"].to_str().expect("an ASCII Location").to_owned());
+    }
+    assert_eq!(locations[0], "https://shop.example/merci?livre=%C3%A9t%C3%A9");
+    assert_eq!(locations[1], "https://b%C3%BCcher.example/danke/f%C3%BCr");
+}
