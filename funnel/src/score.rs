@@ -106,13 +106,17 @@ pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
     let (secs, secs_w) = if by_day { (secs, secs_w) } else { flat(signals.engaged_seconds) };
     let (ctas, ctas_w) = if by_day { (ctas, ctas_w) } else { flat(signals.cta_clicks) };
     let caps = rules.caps;
-    add(count(views, "page view"), i64::from(rules.page_view) * views_w / 1024, caps.page_views);
+    add(
+        count(views, "page view"),
+        i64::from(rules.page_view).saturating_mul(views_w) / 1024,
+        caps.page_views,
+    );
     add(
         count(secs / 60, "engaged minute"),
-        i64::from(rules.engaged_minute) * (secs_w / (60 * 1024)),
+        i64::from(rules.engaged_minute).saturating_mul(secs_w / (60 * 1024)),
         caps.engaged_minutes,
     );
-    add(count(ctas, "CTA click"), i64::from(rules.cta_click) * ctas_w / 1024, caps.cta_clicks);
+    add(count(ctas, "CTA click"), i64::from(rules.cta_click).saturating_mul(ctas_w) / 1024, caps.cta_clicks);
     if signals.visits > 1 {
         add(text("returning visitor (", signals.visits.into(), " visits)"), rules.return_visit.into(), None);
     }
@@ -268,6 +272,25 @@ mod tests {
         };
         let report = compute_score(&rules, &signals(50, 3600, 1, 0));
         assert_eq!(report.total, 9, "{report:?}");
+    }
+
+    #[test]
+    fn the_largest_counts_under_the_largest_weights_stay_capped_and_positive() {
+        let rules = ScoringRules {
+            page_view: i32::MAX,
+            engaged_minute: i32::MAX,
+            cta_click: i32::MAX,
+            max: 1000,
+            ..ScoringRules::default()
+        };
+        let s = Signals {
+            today: 99,
+            days: (0..100).map(|d| day(d, u32::MAX, u32::MAX, u32::MAX)).collect(),
+            ..Signals::default()
+        };
+        let report = compute_score(&rules, &s);
+        assert_eq!(report.total, 1000, "{report:?}");
+        assert!(report.explanation.iter().all(|i| i.points == i32::MAX), "{report:?}");
     }
 
     #[test]

@@ -39,6 +39,13 @@ pub enum StoreError {
     /// retry repeats its lead, so this is a different lead reusing the id.
     #[error("the submission id belongs to a different lead")]
     SubmissionTaken,
+    /// The data directory was written by a later version, in a format this one cannot read
+    /// (a rollback after an upgrade): refused whole rather than failing value by value.
+    #[error(
+        "it holds values in format {0}, written by a newer version of Lodestone; this version reads format {FORMAT_VERSION} (run the newer version on it)",
+        FORMAT_VERSION = records::FORMAT_VERSION
+    )]
+    NewerFormat(u8),
 }
 
 /// A validated lead (with its consent record) ready to be written, encoded by the request
@@ -107,6 +114,9 @@ struct LeadIds {
     written: HashMap<String, Uuid>,
     durable: HashMap<String, Uuid>,
 }
+
+/// In the default tree: the newest format version of the values this store holds.
+const FORMAT_KEY: &[u8] = b"format";
 
 const LEAD: u8 = b'L';
 const SUBMISSION: u8 = b'S';
@@ -188,6 +198,14 @@ impl Store {
     }
 
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+        // The newest value format the store holds, recorded by the first version to write it.
+        match db.get(FORMAT_KEY)?.as_deref() {
+            Some(&[v]) if v > records::FORMAT_VERSION => return Err(StoreError::NewerFormat(v)),
+            Some(&[v]) if v == records::FORMAT_VERSION => {}
+            _ => {
+                db.insert(FORMAT_KEY, &[records::FORMAT_VERSION])?;
+            }
+        }
         Ok(Self {
             leads: db.open_tree("leads")?,
             counters: db.open_tree("counters")?,
@@ -379,7 +397,9 @@ impl Store {
     }
 
     /// Adds each `(site, day, name, delta)` to its counter, in one atomic batch.
-    /// Only the counter task calls this, so read-then-write does not race.
+    /// Only the counter task calls this, so read-then-write does not race. A counter whose
+    /// stored value cannot be read is left as it is (its delta is dropped and logged), so one
+    /// bad value does not stop every other count.
     pub fn add_counters<'a>(
         &self,
         deltas: impl IntoIterator<Item = (&'a str, &'a str, &'a str, u64)>,
@@ -390,7 +410,15 @@ impl Store {
             let key = keyed(site, &[day.as_bytes(), name.as_bytes()]);
             let current = match staged.get(&key) {
                 Some(v) => *v,
-                None => self.counters.get(&key)?.map(|v| records::decode_count(&v)).transpose()?.unwrap_or(0),
+                None => match self.counters.get(&key)?.map(|v| records::decode_count(&v)).transpose() {
+                    Ok(v) => v.unwrap_or(0),
+                    Err(e) => {
+                        // The dimension only: a counter's name may hold a path.
+                        let dimension = name.split_once(':').map_or(name, |(d, _)| d);
+                        tracing::warn!(site, day, dimension, error = %e, "unreadable counter left as it is; its new counts are dropped");
+                        continue;
+                    }
+                },
             };
             staged.insert(key, current.saturating_add(delta));
         }
@@ -425,22 +453,42 @@ impl Store {
         Ok(n)
     }
 
-    /// Every counter of `site` for the days `from..=to` (`YYYY-MM-DD`).
-    pub fn counters(&self, site: &str, from: &str, to: &str) -> Result<Vec<CounterRow>, StoreError> {
+    /// Calls `f(day, name, value)` with every counter of `site` for the days `from..=to`
+    /// (`YYYY-MM-DD`), in key order, reading them lazily. A value that cannot be read is
+    /// skipped and logged.
+    pub fn each_counter(
+        &self,
+        site: &str,
+        from: &str,
+        to: &str,
+        mut f: impl FnMut(&str, &str, u64),
+    ) -> Result<(), StoreError> {
         let p = keyed(site, &[]);
         let start = keyed(site, &[from.as_bytes(), b""]);
         let end = keyed(site, &[format!("{to}\u{1}").as_bytes()]);
-        let mut rows = Vec::new();
         for entry in self.counters.range(start..end) {
             let (k, v) = entry?;
             let rest = &k[p.len()..];
             let Some(split) = rest.iter().position(|b| *b == 0) else { continue };
-            rows.push(CounterRow {
-                day: String::from_utf8_lossy(&rest[..split]).into_owned(),
-                name: String::from_utf8_lossy(&rest[split + 1..]).into_owned(),
-                value: records::decode_count(&v)?,
-            });
+            let (day, name) =
+                (String::from_utf8_lossy(&rest[..split]), String::from_utf8_lossy(&rest[split + 1..]));
+            match records::decode_count(&v) {
+                Ok(value) => f(&day, &name, value),
+                Err(e) => {
+                    let dimension = name.split_once(':').map_or(&*name, |(d, _)| d);
+                    tracing::warn!(site, day = %day, dimension, error = %e, "unreadable counter skipped");
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// Every counter of `site` for the days `from..=to`, collected (see [`Store::each_counter`]).
+    pub fn counters(&self, site: &str, from: &str, to: &str) -> Result<Vec<CounterRow>, StoreError> {
+        let mut rows = Vec::new();
+        self.each_counter(site, from, to, |day, name, value| {
+            rows.push(CounterRow { day: day.to_owned(), name: name.to_owned(), value });
+        })?;
         Ok(rows)
     }
 }
@@ -517,7 +565,7 @@ mod tests {
     }
 
     #[test]
-    fn values_written_before_they_carried_a_version_still_count_and_unknown_versions_are_refused() {
+    fn values_written_before_they_carried_a_version_still_count_and_unreadable_ones_are_left_alone() {
         let store = Store::temporary().unwrap();
         let first = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000001")).unwrap();
         let sub_key = key(SUBMISSION, "s", &[b"sub-00000001".as_slice()]);
@@ -533,9 +581,16 @@ mod tests {
         store.add_counters([("s", "2026-11-22", "pageviews", 2)]).unwrap();
         let rows = store.counters("s", "2026-11-22", "2026-11-22").unwrap();
         assert_eq!(rows.iter().map(|r| r.value).collect::<Vec<_>>(), [7]);
-        store.counters.insert(keyed("s", &[b"2026-11-22".as_slice(), b"pageviews"]), &[7u8; 9]).unwrap();
-        assert!(store.add_counters([("s", "2026-11-22", "pageviews", 1)]).is_err(), "not read as 0");
-        assert!(store.counters("s", "2026-11-22", "2026-11-22").is_err());
+        // A value this version cannot read is neither read as 0 nor overwritten, and does not
+        // stop the other counters of its batch; reading skips it.
+        let unreadable = keyed("s", &[b"2026-11-22".as_slice(), b"pageviews"]);
+        store.counters.insert(&unreadable, &[7u8; 9]).unwrap();
+        store
+            .add_counters([("s", "2026-11-22", "pageviews", 1), ("s", "2026-11-22", "visitors", 1)])
+            .unwrap();
+        assert_eq!(store.counters.get(&unreadable).unwrap().unwrap(), [7u8; 9].as_slice());
+        let rows = store.counters("s", "2026-11-22", "2026-11-22").unwrap();
+        assert_eq!(rows, [CounterRow { day: "2026-11-22".into(), name: "visitors".into(), value: 1 }]);
     }
 
     #[test]
@@ -554,6 +609,38 @@ mod tests {
         assert_eq!(p3.leads.len(), 1);
         assert!(p3.next_cursor.is_none());
         assert!(p1.leads[0].consent.is_some());
+    }
+
+    /// Opens `dir` again once sled's background thread of the dropped store lets go of it.
+    fn reopen(dir: &Path) -> Result<Store, StoreError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Store::open(dir, 1 << 20) {
+                Err(StoreError::Sled(sled::Error::Io(e)))
+                    if e.to_string().contains("lock") && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    #[test]
+    fn a_store_written_in_a_newer_format_is_refused_on_opening_and_an_older_one_is_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            assert_eq!(store.db.get(FORMAT_KEY).unwrap().unwrap(), [records::FORMAT_VERSION].as_slice());
+            store.db.insert(FORMAT_KEY, &[records::FORMAT_VERSION + 1]).unwrap();
+            store.flush().unwrap();
+        }
+        let refused = reopen(dir.path()).err().expect("refused");
+        assert!(
+            matches!(refused, StoreError::NewerFormat(v) if v == records::FORMAT_VERSION + 1),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("newer version of Lodestone"), "{refused}");
     }
 
     #[test]
@@ -590,7 +677,7 @@ mod tests {
         let fifth = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000005")).unwrap().id;
         store.db.flush().unwrap();
         drop(store);
-        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let store = reopen(dir.path()).unwrap();
         // A read begun before the site's first write (sled reads lazily) does not list it.
         let before = store.leads("s").unwrap();
         let sixth = store.insert_lead(&new_lead("s", "a@b.co", "sub-00000006")).unwrap().id;

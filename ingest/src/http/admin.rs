@@ -19,7 +19,8 @@ use super::body::{SiteInPath, query_map};
 use super::error::ApiError;
 use crate::export::CsvRows;
 use crate::records::StoredLead;
-use crate::stats::{StatsReport, build_report};
+use crate::stats::{ReportBuilder, StatsReport};
+use crate::store::StoreError;
 use crate::writer::{WriteDone, WriteOp};
 
 /// Largest page of the leads list.
@@ -163,7 +164,12 @@ async fn stats(
     let (from, to) = (from.to_string(), to.to_string());
     let store = state.store.clone();
     let report = tokio::task::spawn_blocking(move || {
-        store.counters(&site, &from, &to).map(|rows| build_report(&site, &from, &to, &rows))
+        let mut report = ReportBuilder::default();
+        store.each_counter(&site, &from, &to, |day, name, value| report.add(day, name, value))?;
+        if report.needs_names() {
+            store.each_counter(&site, &from, &to, |_, name, _| report.name(name))?;
+        }
+        Ok::<_, StoreError>(report.report(&site, &from, &to))
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;

@@ -31,7 +31,9 @@ pub fn router(dir: Option<PathBuf>) -> Router<AppState> {
         Some(dir) => {
             let script = ServeFile::new(dir.join("lodestone.js")).precompressed_br().precompressed_gzip();
             // No directory listings or redirects (a redirect would drop the `/assets` prefix).
-            let hashed = ServeDir::new(dir.join("assets"))
+            // Served from `dir` under the route `/assets/{*file}` (not nested): the request's
+            // own path then names the file, and the metrics see the route.
+            let hashed = ServeDir::new(&dir)
                 .append_index_html_on_directories(false)
                 .precompressed_br()
                 .precompressed_gzip();
@@ -40,7 +42,7 @@ pub fn router(dir: Option<PathBuf>) -> Router<AppState> {
                 .layer(map_response(|r: Response| async move { finish(r, SHORT) }))
                 .merge(
                     Router::new()
-                        .nest_service("/assets", hashed)
+                        .route_service("/assets/{*file}", hashed)
                         .layer(map_response(|r: Response| async move { finish(r, IMMUTABLE) })),
                 )
         }

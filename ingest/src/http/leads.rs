@@ -83,7 +83,7 @@ async fn accept(
 /// A redirect target as a `Location` header carries it: bytes outside ASCII percent-encoded
 /// (UTF-8), as a browser encodes a link it follows; everything else as configured.
 fn location(url: &str) -> String {
-    const NON_ASCII: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS;
+    const NON_ASCII: &percent_encoding::AsciiSet = percent_encoding::CONTROLS;
     percent_encoding::utf8_percent_encode(url, NON_ASCII).to_string()
 }
 

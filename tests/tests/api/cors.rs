@@ -87,6 +87,18 @@ async fn widget_assets_are_public_to_every_origin() {
     let posted = app.client.post(app.url("/assets/tracker-0123abcd.wasm")).body("x").send().await.unwrap();
     assert_eq!(posted.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(posted.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
+    // Only what is under `assets/` is served there.
+    let outside = app.client.get(app.url("/assets/lodestone.js")).send().await.unwrap();
+    assert_eq!(outside.status(), StatusCode::NOT_FOUND);
+    // The metrics count the widget's files under their routes, not with unmatched paths.
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        r#"lodestone_http_requests_total{route="/assets/{*file}",status="200"} 1"#,
+        r#"lodestone_http_requests_total{route="/assets/{*file}",status="404"} 3"#,
+        r#"lodestone_http_requests_total{route="/lodestone.js",status="200"} 2"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }
 
 #[tokio::test]
