@@ -442,3 +442,64 @@ close = "Fermer"
     println!("French campaign, sent later: {}", b.screenshot("campaign-in-french").await.display());
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_answered_by_something_other_than_the_server_stays_queued_until_the_server_has_it() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.wait_for_popup(10).await;
+    // A proxy, firewall or CDN in front of the server answers the lead with its own page.
+    b.js("var send = window.fetch; window.__answer = { status: 404, body: '<html><h1>Not Found</h1></html>' };\
+          window.fetch = function (u, o) {\
+            if (String(u).indexOf('/v1/leads') < 0 || !window.__answer) return send(u, o);\
+            return Promise.resolve(new Response(__answer.body, { status: __answer.status, headers: { 'content-type': 'text/html' } }));\
+          };")
+        .await;
+    b.submit_lead("proxied@example.com").await;
+    // The visitor is told it will be sent, as when the server cannot be reached.
+    b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.note').hidden", 10)
+        .await;
+    let queued = "(JSON.parse(localStorage.getItem('lodestone:demo:queue')) || [])";
+    assert_eq!(b.js(&format!("return {queued}.length;")).await, json!(1));
+    // A 200 that is not the server's answer (a captive portal, a login page) does not count.
+    b.js("window.__answer = { status: 200, body: '<html>Sign in</html>' };").await;
+    b.wait_until(PAST_BACKOFF, 15).await;
+    b.js("history.pushState({}, '', '/fixtures/next-1');").await;
+    b.wait_until(&format!("({queued}[0] || {{}}).n === 2"), 10).await;
+    assert!(s.app.all_leads("demo").await.is_empty());
+    // Once the server itself answers, the lead arrives, once.
+    b.js("window.__answer = null;").await;
+    b.wait_until(PAST_BACKOFF, 20).await;
+    b.js("history.pushState({}, '', '/fixtures/next-2');").await;
+    b.wait_until(&format!("{queued}.length === 0"), 10).await;
+    let leads = s.app.all_leads("demo").await;
+    assert_eq!(leads.len(), 1, "{leads:?}");
+    assert_eq!(leads[0]["email"], "proxied@example.com");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_whose_request_stalls_is_queued_after_ten_seconds_and_the_visitor_told_so() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.wait_for_popup(10).await;
+    // The network swallows the request: no answer, no error, until the request is aborted.
+    b.js("var send = window.fetch; window.fetch = function (u, o) {\
+            if (String(u).indexOf('/v1/leads') < 0) return send(u, o);\
+            return new Promise(function (_, fail) { if (o && o.signal) o.signal.addEventListener('abort', function () { fail(o.signal.reason); }); });\
+          };")
+        .await;
+    b.submit_lead("stalled@example.com").await;
+    let started = Instant::now();
+    b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.note').hidden", 20)
+        .await;
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(8), "told after {waited:?}");
+    assert_eq!(
+        b.js("return (JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).length;").await,
+        json!(1)
+    );
+    b.close().await;
+}

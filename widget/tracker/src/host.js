@@ -57,7 +57,9 @@ var host = {
   beacon: function (url, body) { safe(function () { fetch(url, { method: "POST", body: body, mode: "cors", credentials: "omit", keepalive: true }).catch(function () {}); }); },
   send: function (tag, url, body) {
     var o = { mode: "cors", credentials: "omit" };
-    if (body != null) { o.method = "POST"; o.body = body; o.keepalive = true; }
+    // A lead whose answer does not come within 10 s (a stalled network or server) counts as
+    // not sent: it stays queued, is retried, and the visitor is told so.
+    if (body != null) { o.method = "POST"; o.body = body; o.keepalive = true; safe(function () { o.signal = AbortSignal.timeout(10000); }); }
     // A page's fetch may throw at once: that is a failed send, answered after this call.
     Promise.resolve().then(function () { return fetch(url, o); }).then(function (r) {
       return r.json().catch(function () { return null; }).then(function (j) { fire(1, tag, r.status, j); });

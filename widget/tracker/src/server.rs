@@ -11,20 +11,25 @@ use crate::json::{self, Object};
 
 /// What the server said about a lead.
 pub enum Sent {
-    /// Stored (201) or stored before (200): done.
+    /// Stored (201) or stored before (200), the lead's id in the answer: done.
     Accepted(String),
-    /// Refused for good (4xx other than 408 and 429): the server's error body, as JSON.
+    /// Refused for good (4xx other than 408 and 429, with the server's error body): that
+    /// body's `error`, as JSON.
     Rejected(String),
-    /// Not reached, or asked to come back later: keep it queued.
+    /// Not reached, asked to come back later, or answered by something other than the server
+    /// (a proxy's or portal's page): keep it queued.
     Retry,
 }
 
 impl Sent {
     pub fn from_answer(status: u32, json: &JsValue) -> Self {
+        let error = get(json, "error");
         match status {
-            200 | 201 => Self::Accepted(get_str(json, "id").unwrap_or_default()),
+            200 | 201 => get_str(json, "id").filter(|id| !id.is_empty()).map_or(Self::Retry, Self::Accepted),
             408 | 429 => Self::Retry,
-            400..=499 => Self::Rejected(js::stringify(&get(json, "error")).unwrap_or_else(|| "null".into())),
+            400..=499 if get_str(&error, "code").is_some() => {
+                Self::Rejected(js::stringify(&error).unwrap_or_else(|| "null".into()))
+            }
             _ => Self::Retry,
         }
     }
