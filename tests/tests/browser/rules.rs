@@ -240,7 +240,8 @@ async fn on_a_phone_back_in_an_app_shows_the_exit_popup_even_while_it_is_still_l
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_popup_waits_while_the_page_shows_a_modal_dialog_a_consent_wall_or_an_element_full_screen() {
-    let (_s, b) = on_rules_page(Device::Desktop, &[("guide", "trigger = { event = \"go\" }")]).await;
+    let campaigns = [("guide", "trigger = { event = \"go\" }"), ("other", "trigger = { event = \"never\" }")];
+    let (_s, b) = on_rules_page(Device::Desktop, &campaigns).await;
     // The site's own modal dialog is open when the rules choose the popup: beneath it, the
     // popup could not be reached. It waits, and shows once the dialog is closed.
     click(&b, "site-dialog-open").await;
@@ -265,6 +266,43 @@ async fn a_popup_waits_while_the_page_shows_a_modal_dialog_a_consent_wall_or_an_
     assert!(!appears_within(&b, 2).await, "a popup over the page's consent wall");
     click(&b, "cookie-accept").await;
     shows(&b, "guide", 5).await;
+    close_with_escape(&b).await;
+    // One waits beneath the page's dialog when the visitor asks for another: the one asked
+    // for shows, once the dialog is closed.
+    click(&b, "site-dialog-open").await;
+    b.js("lodestone.open('guide'); lodestone.open('other');").await;
+    assert!(!appears_within(&b, 1).await, "a popup under the page's modal dialog");
+    b.js("document.getElementById('site-dialog').close();").await;
+    shows(&b, "other", 5).await;
+    assert!(!appears_within_after_close(&b).await, "the withdrawn popup showed after all");
+    b.close().await;
+}
+
+/// Closes the popup with Escape, then whether another appears within two seconds.
+async fn appears_within_after_close(b: &Browser) -> bool {
+    close_with_escape(b).await;
+    appears_within(b, 2).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_popup_asked_for_and_closed_before_the_config_arrived_never_shows() {
+    let s = stack_for(config("", &[("guide", "trigger = { event = \"go\" }")])).await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.js("sessionStorage.setItem('__probe_hold_config', '1');").await;
+    for (calls, appears) in
+        [("lodestone.open('guide'); lodestone.close();", false), ("lodestone.open('guide');", true)]
+    {
+        b.goto(&s.page("/fixtures/rules.html")).await;
+        b.wait_until(
+            "window.lodestone && window.lodestone.ready === true && !!window.__probe.releaseConfig",
+            10,
+        )
+        .await;
+        b.js(calls).await;
+        b.js("window.__probe.releaseConfig();").await;
+        assert_eq!(appears_within(&b, 3).await, appears, "{calls}");
+    }
     b.close().await;
 }
 

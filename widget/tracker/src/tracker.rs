@@ -699,7 +699,12 @@ impl Tracker {
     /// Mounts campaign `id` (from a trigger, a click or `lodestone.open`).
     pub fn show(&mut self, id: &str) {
         if self.open.is_some() {
-            return;
+            // Asked for while another waits to appear (loading, or waiting for the tab or the
+            // page's own dialog): the request wins. (The rules choose only when none is open.)
+            if self.mounted || self.open.as_deref() == Some(id) {
+                return;
+            }
+            self.withdraw();
         }
         let Some(site) = &self.config else {
             self.asked = Some(id.to_owned());
@@ -767,18 +772,25 @@ impl Tracker {
     }
 
     pub fn close(&mut self) {
+        // Asked for before the config arrived: never shown.
+        self.asked = None;
         if self.open.is_some() {
-            self.host.hide();
             if self.mounted {
+                self.host.hide();
                 self.closed("api");
             } else {
-                // Not on screen yet (loading, waiting for the tab or the page's own dialog): a
-                // withdrawal, not a dismissal: no cooldown, no counter.
-                self.for_this_page = false;
-                self.open = None;
-                self.refresh_overlay();
+                self.withdraw();
             }
         }
+    }
+
+    /// The popup chosen is not on screen yet (loading, waiting for the tab or the page's own
+    /// dialog): it never will be. A withdrawal, not a dismissal: no cooldown, no counter.
+    fn withdraw(&mut self) {
+        self.host.hide();
+        self.for_this_page = false;
+        self.open = None;
+        self.refresh_overlay();
     }
 
     fn campaign_event(&self, campaign: &str, action: &str) {
