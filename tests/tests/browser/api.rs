@@ -88,3 +88,29 @@ async fn calls_made_through_the_stub_before_the_script_ran_are_replayed_and_late
     assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_with_frozen_prototypes_still_gets_the_widget_its_early_calls_and_its_page_views() {
+    let toml = "[[sites]]\nid = \"demo\"\nallowed_origins = [\"{{SITE_ORIGIN}}\"]\n\
+                [[sites.campaigns]]\nid = \"arrived\"\nheadline = \"arrived\"\ntrigger = { event = \"arrived\" }\n";
+    let s = stack_with(Options { config_toml: Some(toml.into()), ..Options::default() }).await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.js("sessionStorage.setItem('__probe_freeze', '1');").await;
+    // The stub's early call is replayed, and the page's history calls are page views.
+    b.goto(&s.page("/fixtures/early.html")).await;
+    assert_eq!(
+        b.js("return Object.isFrozen(Array.prototype) && Object.isFrozen(History.prototype);").await,
+        json!(true)
+    );
+    b.wait_for_popup(10).await;
+    assert_eq!(b.in_widget("root.querySelector('h2').textContent").await, json!("arrived"));
+    let views = "(JSON.parse(localStorage.getItem('lodestone:demo')) || {}).views";
+    b.js("window.dispatchEvent(new MouseEvent('mousemove'));").await;
+    b.wait_until(&format!("{views} === 2"), 5).await;
+    b.js("history.pushState({}, '', '/fixtures/elsewhere');").await;
+    b.js("window.dispatchEvent(new MouseEvent('mousemove'));").await;
+    b.wait_until(&format!("{views} === 3"), 5).await;
+    assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
+    b.close().await;
+}

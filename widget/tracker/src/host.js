@@ -117,7 +117,8 @@ var host = {
     on(window, "popstate", function () { var i = at(), back = !(i > entry); entry = i; if (moved()) { if (back) fire(15, 4); fire(14); } });
     ["pushState", "replaceState"].forEach(function (k) {
       var orig = h[k];
-      if (typeof orig === "function") h[k] = function () { var r = orig.apply(this, arguments); entry = at(); setTimeout(function () { moved(); fire(14); }, 0); return r; };
+      // Defined, not assigned: a page that froze `History.prototype` makes an assignment throw.
+      if (typeof orig === "function") safe(function () { Object.defineProperty(h, k, { configurable: true, writable: true, value: function () { var r = orig.apply(this, arguments); entry = at(); setTimeout(function () { moved(); fire(14); }, 0); return r; } }); });
     });
     // Every second; and what the visitor sees without scrolling counts as seen (a page that fits
     // the screen is read to its end) once the page has loaded and kept its height for a second,
@@ -184,7 +185,8 @@ if (site && !(window.lodestone && "ready" in window.lodestone && !window.lodesto
   if (early && early.forEach) {
     var pass = function (c) { safe(function () { window.lodestone[c[0]](c[1]); }); };
     early.forEach(pass);
-    early.push = pass;
+    // Defined, not assigned: a page that froze `Array.prototype` makes an assignment throw.
+    safe(function () { Object.defineProperty(early, "push", { value: pass }); });
   }
   (new URLSearchParams(location.search).get("lodestone_debug") === "1"
     ? import(asset("{{DEBUG_TRACKER_JS}}").href).then(function (m) { return m.default({ module_or_path: asset("{{DEBUG_TRACKER_WASM}}") }).then(function () { return m; }); })
