@@ -9,6 +9,7 @@ use std::hash::{BuildHasher, RandomState};
 use serde::Serialize;
 
 use crate::counters::OTHER;
+#[cfg(test)]
 use crate::store::CounterRow;
 
 /// How many entries the top lists hold.
@@ -80,7 +81,7 @@ const NO_VARIANT: &str = "-";
 const CANDIDATES: usize = 100;
 
 /// One campaign variant's counts.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Actions {
     shown: u64,
     closed: u64,
@@ -128,13 +129,18 @@ fn classify(name: &str) -> Counted<'_> {
     }
 }
 
-/// Counts by the hash of their name: memory per distinct name is a few words whatever its
-/// length (visitors choose paths, hosts, sources and variants, up to 2 KB each).
-#[derive(Default)]
-struct Tallies {
-    counts: HashMap<u64, u64>,
+/// Counts (`C`) by the hash of their name: memory per distinct name is a few words whatever
+/// its length (visitors choose paths, hosts, sources and variants, up to 2 KB each).
+struct Tallies<C> {
+    counts: HashMap<u64, C>,
     /// After the first pass: the names wanted, filled in by the second.
     names: HashMap<u64, Option<String>>,
+}
+
+impl<C> Default for Tallies<C> {
+    fn default() -> Self {
+        Self { counts: HashMap::new(), names: HashMap::new() }
+    }
 }
 
 /// The hashes of the `keep` best of `items` by `rank` (descending), and of those tied with
@@ -148,21 +154,27 @@ fn candidates<R: Ord + Copy>(items: impl Iterator<Item = (u64, R)>, keep: usize)
     all.into_iter().take_while(|(_, r)| *r >= last).take(CANDIDATES).map(|(h, _)| h).collect()
 }
 
-impl Tallies {
-    fn add(&mut self, hash: u64, value: u64) {
-        let count = self.counts.entry(hash).or_default();
-        *count = count.saturating_add(value);
-    }
-
-    fn choose(&mut self) {
-        let chosen = candidates(self.counts.iter().map(|(h, c)| (*h, *c)), TOP);
-        self.names = chosen.into_iter().map(|h| (h, None)).collect();
+impl<C> Tallies<C> {
+    /// Wants the names of `hashes`.
+    fn want(&mut self, hashes: Vec<u64>) {
+        self.names = hashes.into_iter().map(|h| (h, None)).collect();
     }
 
     fn name(&mut self, hash: u64, name: &str) {
         if let Some(slot @ None) = self.names.get_mut(&hash) {
             *slot = Some(name.to_owned());
         }
+    }
+}
+
+impl Tallies<u64> {
+    fn add(&mut self, hash: u64, value: u64) {
+        let count = self.counts.entry(hash).or_default();
+        *count = count.saturating_add(value);
+    }
+
+    fn choose(&mut self) {
+        self.want(candidates(self.counts.iter().map(|(h, c)| (*h, *c)), TOP));
     }
 
     fn top(self) -> Vec<Ranked> {
@@ -178,13 +190,6 @@ impl Tallies {
     }
 }
 
-/// One campaign's variants, by the hash of their name.
-#[derive(Default)]
-struct Variants {
-    by_hash: HashMap<u64, Actions>,
-    names: HashMap<u64, Option<String>>,
-}
-
 /// Builds a [`StatsReport`] in two passes over a site's counters, in memory bounded by the
 /// number of distinct names rather than their size: [`ReportBuilder::add`] every counter,
 /// then, if [`ReportBuilder::needs_names`], [`ReportBuilder::name`] every counter again (only
@@ -193,10 +198,11 @@ pub struct ReportBuilder {
     hasher: RandomState,
     totals: Totals,
     days: BTreeMap<String, Totals>,
-    paths: Tallies,
-    referrers: Tallies,
-    sources: Tallies,
-    campaigns: BTreeMap<String, Variants>,
+    paths: Tallies<u64>,
+    referrers: Tallies<u64>,
+    sources: Tallies<u64>,
+    /// Each campaign's variants.
+    campaigns: BTreeMap<String, Tallies<Actions>>,
     chosen: bool,
 }
 
@@ -236,14 +242,14 @@ impl ReportBuilder {
                     Some(v) => v,
                     None => self.campaigns.entry(campaign.to_owned()).or_default(),
                 };
-                let a = variants.by_hash.entry(v).or_default();
-                let counts = match action {
-                    "shown" => Actions { shown: value, ..Actions::default() },
-                    "closed" => Actions { closed: value, ..Actions::default() },
-                    "converted" => Actions { converted: value, ..Actions::default() },
-                    _ => Actions::default(),
+                let a = variants.counts.entry(v).or_default();
+                let count = match action {
+                    "shown" => &mut a.shown,
+                    "closed" => &mut a.closed,
+                    "converted" => &mut a.converted,
+                    _ => return,
                 };
-                a.add(counts);
+                *count = count.saturating_add(value);
             }
         }
     }
@@ -251,29 +257,34 @@ impl ReportBuilder {
     /// Ends the first pass: picks the names the report needs (the leaders, with `(other)`
     /// among them if it leads: it is merged, not listed twice). Whether a second pass is needed.
     pub fn needs_names(&mut self) -> bool {
-        if !self.chosen {
-            self.chosen = true;
-            for t in [&mut self.paths, &mut self.referrers, &mut self.sources] {
-                t.choose();
-            }
-            // A campaign's events without a variant (`-`) are always listed.
-            let plain = self.hasher.hash_one(NO_VARIANT);
-            for variants in self.campaigns.values_mut() {
-                let ranked = variants.by_hash.iter().filter(|(h, _)| **h != plain);
-                let chosen = candidates(ranked.map(|(h, a)| (*h, a.rank())), TOP_VARIANTS);
-                variants.names = chosen.into_iter().map(|h| (h, None)).collect();
-                if variants.by_hash.contains_key(&plain) {
-                    variants.names.insert(plain, Some(NO_VARIANT.to_owned()));
-                }
-            }
-        }
+        self.choose();
         [&self.paths, &self.referrers, &self.sources].iter().any(|t| !t.names.is_empty())
             || self.campaigns.values().any(|v| !v.names.is_empty())
     }
 
+    /// Picks the names the report needs, once.
+    fn choose(&mut self) {
+        if self.chosen {
+            return;
+        }
+        self.chosen = true;
+        for t in [&mut self.paths, &mut self.referrers, &mut self.sources] {
+            t.choose();
+        }
+        // A campaign's events without a variant (`-`) are always listed.
+        let plain = self.hasher.hash_one(NO_VARIANT);
+        for variants in self.campaigns.values_mut() {
+            let ranked = variants.counts.iter().filter(|(h, _)| **h != plain);
+            variants.want(candidates(ranked.map(|(h, a)| (*h, a.rank())), TOP_VARIANTS));
+            if variants.counts.contains_key(&plain) {
+                variants.names.insert(plain, Some(NO_VARIANT.to_owned()));
+            }
+        }
+    }
+
     /// Second pass: keeps counter `name`'s name if the report needs it.
     pub fn name(&mut self, name: &str) {
-        self.needs_names();
+        self.choose();
         let hash = |s: &str| self.hasher.hash_one(s);
         match classify(name) {
             Counted::Total => {}
@@ -281,10 +292,8 @@ impl ReportBuilder {
             Counted::Referrer(r) => self.referrers.name(hash(r), r),
             Counted::Source(s) => self.sources.name(hash(s), s),
             Counted::Campaign { campaign, variant, .. } => {
-                let h = hash(variant);
-                if let Some(slot @ None) = self.campaigns.get_mut(campaign).and_then(|v| v.names.get_mut(&h))
-                {
-                    *slot = Some(variant.to_owned());
+                if let Some(variants) = self.campaigns.get_mut(campaign) {
+                    variants.name(hash(variant), variant);
                 }
             }
         }
@@ -292,10 +301,10 @@ impl ReportBuilder {
 
     /// The report for `site` over `from..=to`.
     pub fn report(mut self, site: &str, from: &str, to: &str) -> StatsReport {
-        self.needs_names();
+        self.choose();
         let mut campaigns = Vec::new();
         for (campaign, variants) in self.campaigns {
-            let Variants { mut by_hash, names } = variants;
+            let Tallies { counts: mut by_hash, names } = variants;
             let mut named: Vec<(String, Actions)> = names
                 .into_iter()
                 .filter_map(|(h, name)| name.filter(|n| n != OTHER).map(|n| (h, n)))
@@ -310,7 +319,7 @@ impl ReportBuilder {
             named.extend(plain);
             // Everything not listed by name (including the counters' own `(other)`).
             by_hash.into_values().for_each(|a| other.add(a));
-            if other.rank() != (0, 0) || other.closed != 0 {
+            if other != Actions::default() {
                 named.push((OTHER.to_owned(), other));
             }
             named.sort_by(|a, b| a.0.cmp(&b.0));
@@ -338,6 +347,7 @@ impl ReportBuilder {
 }
 
 /// Builds the report for `site` over `from..=to` from counter rows held in memory.
+#[cfg(test)]
 pub fn build_report(site: &str, from: &str, to: &str, rows: &[CounterRow]) -> StatsReport {
     let mut b = ReportBuilder::default();
     rows.iter().for_each(|r| b.add(&r.day, &r.name, r.value));

@@ -90,6 +90,7 @@ pub struct LeadPage {
 }
 
 /// One stored counter value.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterRow {
     pub day: String,
@@ -113,6 +114,12 @@ pub struct Store {
 struct LeadIds {
     written: HashMap<String, Uuid>,
     durable: HashMap<String, Uuid>,
+}
+
+/// What a log may say of a counter: its dimension (`path`, `referrer`, ...), never its name,
+/// which may hold a path.
+fn logged_dimension(name: &str) -> &str {
+    name.split_once(':').map_or(name, |(d, _)| d)
 }
 
 /// In the default tree: the newest format version of the values this store holds.
@@ -413,8 +420,7 @@ impl Store {
                 None => match self.counters.get(&key)?.map(|v| records::decode_count(&v)).transpose() {
                     Ok(v) => v.unwrap_or(0),
                     Err(e) => {
-                        // The dimension only: a counter's name may hold a path.
-                        let dimension = name.split_once(':').map_or(name, |(d, _)| d);
+                        let dimension = logged_dimension(name);
                         tracing::warn!(site, day, dimension, error = %e, "unreadable counter left as it is; its new counts are dropped");
                         continue;
                     }
@@ -475,7 +481,7 @@ impl Store {
             match records::decode_count(&v) {
                 Ok(value) => f(&day, &name, value),
                 Err(e) => {
-                    let dimension = name.split_once(':').map_or(&*name, |(d, _)| d);
+                    let dimension = logged_dimension(&name);
                     tracing::warn!(site, day = %day, dimension, error = %e, "unreadable counter skipped");
                 }
             }
@@ -484,6 +490,7 @@ impl Store {
     }
 
     /// Every counter of `site` for the days `from..=to`, collected (see [`Store::each_counter`]).
+    #[cfg(test)]
     pub fn counters(&self, site: &str, from: &str, to: &str) -> Result<Vec<CounterRow>, StoreError> {
         let mut rows = Vec::new();
         self.each_counter(site, from, to, |day, name, value| {
