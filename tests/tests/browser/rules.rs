@@ -543,6 +543,35 @@ async fn a_popup_chosen_while_the_tab_is_hidden_shows_and_counts_once_the_visito
     b.close().await;
 }
 
+/// The same visitor meanwhile saw that campaign in another tab and closed it: when they come
+/// back to the first tab, its waiting popup does not show the campaign a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_popup_waiting_in_a_hidden_tab_is_dropped_once_another_tab_has_shown_and_closed_it() {
+    let (s, b) = on_rules_page(Device::Desktop, &[("guide", "trigger = { event = \"go\" }")]).await;
+    // The other tab's writes, as this tab learns of them (after the tracker has).
+    b.js("window.__writes = []; addEventListener('storage', function (e) { if (e.key === 'lodestone:demo') __writes.push(e.newValue); });")
+        .await;
+    b.js(HIDE_TAB).await;
+    b.js("lodestone.track('go');").await;
+    // The popup's module has loaded: only the hidden tab holds it back.
+    b.wait_until("performance.getEntriesByType('resource').some(function (e) { return /popup-.*\\.wasm/.test(e.name); })", 5)
+        .await;
+    assert!(!appears_within(&b, 1).await, "mounted in the hidden tab");
+    let first = b.client.window().await.unwrap();
+    let second = b.client.new_window(true).await.unwrap().handle;
+    b.client.switch_to_window(second).await.unwrap();
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.js("lodestone.track('go');").await;
+    shows(&b, "guide", 10).await;
+    close_with_escape(&b).await;
+
+    b.client.switch_to_window(first).await.unwrap();
+    b.wait_until("__writes.some(function (v) { return v && JSON.parse(v).popup > 0; })", 5).await;
+    b.js(SHOW_TAB).await;
+    assert!(!appears_within(&b, 3).await, "shown again after the visitor closed it in another tab");
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clicks_on_configured_ctas_trigger_and_data_lodestone_open_opens() {
     let s = stack_for(config(

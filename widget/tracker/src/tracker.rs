@@ -83,6 +83,9 @@ pub struct Tracker {
     /// The open campaign was chosen by the rules for this page view (not asked for, not an
     /// exit) and is not on screen yet: a navigation before it mounts withdraws it.
     for_this_page: bool,
+    /// The open campaign was chosen by the rules (for this page or an exit), not asked for:
+    /// until it is on screen, another tab's showings and closes can still rule it out.
+    by_rules: bool,
     /// A campaign asked for (`lodestone.open`, a click) before the config arrived.
     asked: Option<String>,
     /// Submission id and campaign of each lead submitted from a popup on this page and not
@@ -179,6 +182,7 @@ impl Tracker {
             interacted: false,
             open: None,
             for_this_page: false,
+            by_rules: false,
             mounted: false,
             asked: None,
             submitting: Vec::new(),
@@ -505,6 +509,22 @@ impl Tracker {
         } else {
             self.history = History::load(&self.host, &self.site);
             self.scroll_into_history();
+            self.recheck_waiting();
+        }
+    }
+
+    /// The popup the rules chose is not on screen yet (the tab is hidden, or the page shows
+    /// its own dialog) and another tab has stored since: if that tab showed or closed a popup
+    /// the frequency rules now count against it, it never shows. (This page's own showing is
+    /// not one: it has not happened.)
+    fn recheck_waiting(&mut self) {
+        let (Some(site), Some(id), true, false) = (&self.config, &self.open, self.by_rules, self.mounted) else {
+            return;
+        };
+        let Some(c) = site.campaigns.iter().find(|c| c.id == *id) else { return };
+        let recent = Recent { shown_this_page: false, last_popup_at: self.history.last_popup };
+        if !funnel::frequency::allows(&c.frequency, &site.frequency, self.history.memory(id), recent, js::now()) {
+            self.withdraw();
         }
     }
 
@@ -679,7 +699,8 @@ impl Tracker {
             if let Some(id) = chosen {
                 self.host.mark("lodestone:trigger");
                 self.show(&id);
-                self.for_this_page = self.open.is_some() && !self.page.exit;
+                self.by_rules = self.open.is_some();
+                self.for_this_page = self.by_rules && !self.page.exit;
             }
         }
         self.refresh_overlay();
@@ -698,6 +719,7 @@ impl Tracker {
 
     /// Mounts campaign `id` (from a trigger, a click or `lodestone.open`).
     pub fn show(&mut self, id: &str) {
+        self.by_rules = false;
         if self.open.is_some() {
             // Asked for while another waits to appear (loading, or waiting for the tab or the
             // page's own dialog): the request wins. (The rules choose only when none is open.)
