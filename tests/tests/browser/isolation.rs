@@ -141,6 +141,10 @@ async fn page_scripts_that_break_globals_or_shortcuts_get_no_error_and_do_not_br
         .as_f64()
         .unwrap();
     assert!(waited >= 2900.0, "the popup ignored its delay: shown {waited} ms after the tracker started");
+    // Nor does the popup read what the page added: the campaign sets no direction and no
+    // words of its own.
+    assert_eq!(b.in_widget("root.querySelector('[role=dialog]').getAttribute('dir')").await, json!("auto"));
+    assert_eq!(b.in_widget("root.querySelector('label[for=ls-email]').textContent").await, json!("Email"));
     assert_eq!(b.js("return window.__probe.errors;").await, json!([]));
     // Left open, the popup would wait out its cooldown on the next page: start afresh.
     b.js("lodestone.reset();").await;

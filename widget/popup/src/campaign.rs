@@ -1,8 +1,8 @@
 //! The copy and form settings of the campaign to render, read from the JSON the tracker hands
 //! over (the site config's entry for this campaign).
 
-use js_sys::Reflect;
-use wasm_bindgen::JsValue;
+use js_sys::{Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 
 /// What the popup shows.
 #[derive(Debug, Clone, Default)]
@@ -42,7 +42,7 @@ pub struct Words {
 
 impl Words {
     fn parse(text: &JsValue) -> Self {
-        let set = |key: &str| field(text, key).as_string().filter(|w| !w.trim().is_empty());
+        let set = |key: &str| own(text, key).as_string().filter(|w| !w.trim().is_empty());
         let word = |key: &str, default: &str| set(key).unwrap_or_else(|| default.into());
         Self {
             email: word("email", "Email"),
@@ -62,12 +62,21 @@ impl Words {
     }
 }
 
-fn field(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+/// `obj[key]` when `key` is `obj`'s own property, `undefined` otherwise: a page that adds to
+/// `Object.prototype` (`Object.prototype.lead_magnet_url = ...`) does not add to the popup.
+/// (The JSON parsed here has data properties only, so a descriptor always holds `value`.)
+pub fn own(obj: &JsValue, key: &str) -> JsValue {
+    let Some(obj) = obj.dyn_ref::<Object>() else { return JsValue::UNDEFINED };
+    match Reflect::get_own_property_descriptor(obj, &JsValue::from_str(key)) {
+        Ok(found) if found.is_object() => {
+            Reflect::get(&found, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED)
+        }
+        _ => JsValue::UNDEFINED,
+    }
 }
 
 fn text(obj: &JsValue, key: &str) -> String {
-    field(obj, key).as_string().unwrap_or_default()
+    own(obj, key).as_string().unwrap_or_default()
 }
 
 /// Only `http(s)` links (or paths) are rendered as links: a `javascript:` URL in a config is refused.
@@ -78,20 +87,20 @@ fn safe_url(url: String) -> Option<String> {
 impl View {
     pub fn parse(json: &str) -> Option<Self> {
         let c = js_sys::JSON::parse(json).ok().filter(|c| c.is_object())?;
-        let consent = field(&c, "consent");
-        let success = field(&c, "success");
+        let consent = own(&c, "consent");
+        let success = own(&c, "success");
         Some(Self {
             headline: text(&c, "headline"),
             body: text(&c, "body"),
             button_label: text(&c, "button_label"),
-            ask_name: field(&c, "ask_name").as_bool().unwrap_or(false),
-            consent_required: field(&consent, "required").as_bool().unwrap_or(true),
+            ask_name: own(&c, "ask_name").as_bool().unwrap_or(false),
+            consent_required: own(&consent, "required").as_bool().unwrap_or(true),
             consent_text: text(&consent, "text"),
             success_message: text(&success, "message"),
-            lead_magnet_url: field(&success, "lead_magnet_url").as_string().and_then(safe_url),
-            words: Words::parse(&field(&c, "text")),
-            lang: field(&c, "lang").as_string(),
-            dir: match field(&c, "dir").as_string().as_deref() {
+            lead_magnet_url: own(&success, "lead_magnet_url").as_string().and_then(safe_url),
+            words: Words::parse(&own(&c, "text")),
+            lang: own(&c, "lang").as_string(),
+            dir: match own(&c, "dir").as_string().as_deref() {
                 Some("ltr") => "ltr",
                 Some("rtl") => "rtl",
                 _ => "auto",

@@ -9,7 +9,7 @@ use js_sys::{Object, Reflect};
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 
-use crate::campaign::{View, Words};
+use crate::campaign::{View, Words, own};
 use crate::{focus, request_close, submit, trap_tab};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -17,10 +17,6 @@ enum Phase {
     Form,
     Sending,
     Done { queued: bool },
-}
-
-fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn set(obj: &Object, key: &str, value: JsValue) {
@@ -87,7 +83,7 @@ pub fn popup(view: View) -> impl IntoView {
         submit(fields, move |answer| match answer {
             Ok(result) => {
                 CHANGED_AT.store(js_sys::Date::now() as u64, Relaxed);
-                set_phase.set(Phase::Done { queued: get(&result, "queued").as_bool().unwrap_or(false) });
+                set_phase.set(Phase::Done { queued: own(&result, "queued").as_bool().unwrap_or(false) });
                 // Once the success view is shown: its download link, else the close button.
                 request_animation_frame(|| {
                     if !focus(".download") {
@@ -97,7 +93,7 @@ pub fn popup(view: View) -> impl IntoView {
             }
             Err(error) => {
                 set_phase.set(Phase::Form);
-                let text = |key: &str| get(&error, key).as_string().unwrap_or_default();
+                let text = |key: &str| own(&error, key).as_string().unwrap_or_default();
                 let message = Some(text("message"))
                     .filter(|m| !m.is_empty())
                     .unwrap_or_else(|| "Something went wrong. Please try again.".into());

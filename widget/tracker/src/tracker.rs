@@ -518,12 +518,19 @@ impl Tracker {
     /// the frequency rules now count against it, it never shows. (This page's own showing is
     /// not one: it has not happened.)
     fn recheck_waiting(&mut self) {
-        let (Some(site), Some(id), true, false) = (&self.config, &self.open, self.by_rules, self.mounted) else {
+        let (Some(site), Some(id), true, false) = (&self.config, &self.open, self.by_rules, self.mounted)
+        else {
             return;
         };
         let Some(c) = site.campaigns.iter().find(|c| c.id == *id) else { return };
         let recent = Recent { shown_this_page: false, last_popup_at: self.history.last_popup };
-        if !funnel::frequency::allows(&c.frequency, &site.frequency, self.history.memory(id), recent, js::now()) {
+        if !funnel::frequency::allows(
+            &c.frequency,
+            &site.frequency,
+            self.history.memory(id),
+            recent,
+            js::now(),
+        ) {
             self.withdraw();
         }
     }
