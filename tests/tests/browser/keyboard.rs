@@ -41,6 +41,15 @@ async fn keyboard_focus_moves_in_is_trapped_escape_closes_and_focus_returns() {
         "Shift+Tab from the first control wraps to the last"
     );
 
+    // A page script takes focus while the popup is open: Tab and Shift+Tab bring it back into
+    // the dialog rather than walking the page behind it.
+    b.js("document.getElementById('host-button').focus();").await;
+    b.press(TAB, false).await;
+    assert_eq!(b.in_widget(FOCUSED).await, json!("close"), "Tab from the page behind the popup");
+    b.js("document.getElementById('host-button').focus();").await;
+    b.press(TAB, true).await;
+    assert_eq!(b.in_widget(FOCUSED).await, json!("submit"), "Shift+Tab from the page behind the popup");
+
     // A click on the dialog's text keeps focus in the dialog: Tab and Escape still work.
     b.click_in_widget("#ls-title").await;
     b.press(TAB, false).await;
@@ -52,6 +61,14 @@ async fn keyboard_focus_moves_in_is_trapped_escape_closes_and_focus_returns() {
         b.js("return document.activeElement && document.activeElement.id;").await,
         json!("host-button")
     );
+
+    // Escape closes also while a page script holds focus, and the page does not see the key.
+    b.js("window.__keys = []; addEventListener('keydown', function (e) { __keys.push(e.key); }); lodestone.open('welcome');").await;
+    b.wait_for_popup(10).await;
+    b.js("document.getElementById('host-button').focus();").await;
+    b.press(ESCAPE, false).await;
+    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+    assert_eq!(b.js("return window.__keys;").await, json!([]));
     b.close().await;
 }
 

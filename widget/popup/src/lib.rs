@@ -67,6 +67,7 @@ pub fn mount(campaign_json: String, ctx: JsValue) -> Result<(), JsValue> {
         host.add_event_listener_with_callback(kind, stop.as_ref().unchecked_ref())?;
     }
     stop.forget();
+    guard_keys(&window)?;
     // The view lives until the host element is removed; keeping the handle to drop it would
     // compile drop code for the whole view tree into the module (a popup mounts rarely).
     leptos::mount::mount_to(container, move || dialog::popup(view)).forget();
@@ -80,6 +81,46 @@ pub fn mount(campaign_json: String, ctx: JsValue) -> Result<(), JsValue> {
             let _ = p.mark("lodestone:painted");
         }
     });
+    Ok(())
+}
+
+/// Escape and Tab pressed while focus is outside the popup (a page script took it, or the
+/// visitor clicked into the page's own frame): Escape still closes, and Tab brings focus back
+/// into the dialog rather than walking the page behind it. Keys inside the popup reach the
+/// window with the host as their target and are left to the dialog. Installed once.
+fn guard_keys(window: &web_sys::Window) -> Result<(), JsValue> {
+    thread_local! {
+        static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if GUARDED.with(|g| g.replace(true)) {
+        return Ok(());
+    }
+    let on_key = Closure::<dyn Fn(web_sys::KeyboardEvent)>::new(|ev: web_sys::KeyboardEvent| {
+        let outside = OPEN.with(|o| {
+            o.borrow().as_ref().is_some_and(|m| {
+                !ev.target()
+                    .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
+                    .is_some_and(|t| m.host.contains(Some(&t)))
+            })
+        });
+        if !outside {
+            return;
+        }
+        match ev.key().as_str() {
+            "Escape" => {
+                ev.prevent_default();
+                ev.stop_propagation();
+                request_close("esc");
+            }
+            "Tab" => {
+                ev.stop_propagation();
+                trap_tab(&ev);
+            }
+            _ => {}
+        }
+    });
+    window.add_event_listener_with_callback_and_bool("keydown", on_key.as_ref().unchecked_ref(), true)?;
+    on_key.forget();
     Ok(())
 }
 
