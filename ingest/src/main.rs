@@ -1,7 +1,6 @@
 //! The `lodestone` binary: parse settings, start logging, serve until SIGINT or SIGTERM.
 
 use anyhow::Context;
-use clap::Parser;
 use ingest::settings::{Cli, Command};
 use ingest::{App, serve};
 use tracing_subscriber::EnvFilter;
@@ -16,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_from_env("LODESTONE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    let Cli { command: Command::Serve(settings) } = Cli::parse();
+    let Cli { command: Command::Serve(settings) } = Cli::parse_or_exit();
     let app = App::open(&settings).context("lodestone cannot start")?;
     if app.token_generated {
         eprintln!(

@@ -1,9 +1,10 @@
 //! Command-line and environment settings for `lodestone serve`; `--help` is their reference.
 
+use std::ffi::OsString;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// Lodestone: self-hosted lead capture. One binary, one optional config file, one data directory.
 #[derive(Debug, Parser)]
@@ -11,6 +12,42 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The command line and the environment, or exits with clap's message. clap names a bad
+    /// value by its flag only: when the value came from the flag's `LODESTONE_*` variable (the
+    /// flag is not on the command line), the message names the variable too.
+    pub fn parse_or_exit() -> Self {
+        Self::try_parse().unwrap_or_else(|e| match from_environment(&e, std::env::args_os()) {
+            Some(var) => {
+                let text = e.render().to_string();
+                let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+                eprint!("{first}\n  (the value comes from the environment variable {var})\n{rest}");
+                std::process::exit(e.exit_code());
+            }
+            None => e.exit(),
+        })
+    }
+}
+
+/// The variable a refused value came from: the refused flag's `LODESTONE_*` variable when the
+/// flag itself is not among `args`.
+fn from_environment(e: &clap::Error, args: impl IntoIterator<Item = OsString>) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(e.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else { return None };
+    // `--rate-limit-per-minute <RATE_LIMIT_PER_MINUTE>`
+    let long = arg.strip_prefix("--")?.split([' ', '=']).next()?;
+    let command = Cli::command();
+    let serve = command.find_subcommand("serve")?;
+    let var = serve.get_arguments().find(|a| a.get_long() == Some(long))?.get_env()?;
+    let flag = format!("--{long}");
+    let given =
+        args.into_iter().any(|a| a.to_str().is_some_and(|a| a == flag || a.starts_with(&format!("{flag}="))));
+    (!given).then(|| var.to_string_lossy().into_owned())
 }
 
 #[derive(Debug, Subcommand)]

@@ -106,8 +106,12 @@ fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
             return Err((format!("{name}[{j}].pattern"), "must be at most 180 characters"));
         }
     }
+    // Paths are compared as browsers send them, so their length is counted percent-encoded.
     if let Some(j) = s.pages.iter().position(|r| r.path.chars().count() > PATTERN) {
-        return Err((format!("pages[{j}].path"), "must be at most 180 characters"));
+        return Err((
+            format!("pages[{j}].path"),
+            "must be at most 180 characters as browsers send it (percent-encoded: a non-ASCII character counts as 6 to 12)",
+        ));
     }
     for (j, rule) in s.pages.iter().enumerate() {
         if let Some(problem) = path_pattern_problem(&rule.path) {
@@ -130,9 +134,15 @@ fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
     if let Some((name, _)) = caps.iter().find(|(_, cap)| cap.is_some_and(|c| c < 0)) {
         return Err((format!("caps.{name}"), "must be 0 or more (a cap bounds what the activity earns)"));
     }
-    let reasons = 4 + s.scroll.len() + s.pages.len() + lists.iter().map(|(_, r)| r.len()).sum::<usize>();
-    if reasons > limits::SCORE_ITEMS {
-        return Err(("pages".into(), "at most 46 scroll, page, referrer and UTM rules in all"));
+    // The rule that goes past the limit, counted in the order the explanation lists them.
+    let counts = [("scroll", s.scroll.len()), ("pages", s.pages.len())].into_iter();
+    let mut seen = 4;
+    for (name, len) in counts.chain(lists.iter().map(|(name, r)| (*name, r.len()))) {
+        if seen + len > limits::SCORE_ITEMS {
+            let j = limits::SCORE_ITEMS - seen;
+            return Err((format!("{name}[{j}]"), "at most 46 scroll, page, referrer and UTM rules in all"));
+        }
+        seen += len;
     }
     Ok(())
 }
@@ -705,6 +715,21 @@ mod tests {
             (
                 format!("{site}[sites.scoring]\nreferrers = [{{ pattern = \"bücher.de\", points = 5 }}]"),
                 "sites[0].scoring.referrers[0].pattern",
+            ),
+            // 4 fixed reasons, the default scroll threshold and 20 pages: the 26th referrer is
+            // the 51st reason.
+            (
+                format!(
+                    "{site}[sites.scoring]\npages = [{}]\nreferrers = [{}]",
+                    vec!["{ path = \"/p*\", points = 1 }"; 20].join(", "),
+                    vec!["{ pattern = \"r.example\", points = 1 }"; 30].join(", ")
+                ),
+                "sites[0].scoring.referrers[25]",
+            ),
+            // 100 characters as written, 600 as browsers send them.
+            (
+                format!("{site}[sites.scoring]\npages = [{{ path = \"/{}\", points = 5 }}]", "ü".repeat(99)),
+                "sites[0].scoring.pages[0].path`: must be at most 180 characters as browsers send it",
             ),
             (format!("{site}[sites.scoring]\nmax = -1"), "sites[0].scoring.max"),
             (format!("{site}[sites.scoring.caps]\ncta_clicks = -5"), "sites[0].scoring.caps.cta_clicks"),

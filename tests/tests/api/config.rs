@@ -155,6 +155,41 @@ fn the_binary_refuses_a_bad_config_file_and_names_the_key() {
     }
 }
 
+/// clap names a refused value by its flag: one set through the environment is named by its
+/// variable too (the flag appears nowhere in what the operator wrote).
+#[test]
+fn a_bad_value_from_the_environment_names_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value) in
+        [("LODESTONE_RATE_LIMIT", "120/min"), ("LODESTONE_CACHE_MB", "0"), ("LODESTONE_LISTEN", "nowhere")]
+    {
+        let out = Command::new(lodestone_binary())
+            .args(["serve", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(value) && stderr.contains(&format!("environment variable {var}")),
+            "{stderr}"
+        );
+    }
+    // Given on the command line, the flag is what the operator wrote: no variable is blamed.
+    let out = Command::new(lodestone_binary())
+        .args(["serve", "--rate-limit-per-minute", "fast", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("LODESTONE_RATE_LIMIT", "60")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--rate-limit-per-minute") && !stderr.contains("environment variable"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn help_documents_every_setting_and_its_environment_variable() {
     let out = Command::new(lodestone_binary()).args(["serve", "--help"]).output().unwrap();
