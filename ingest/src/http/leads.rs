@@ -8,7 +8,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use funnel::{Attribution, ConsentGiven, LeadAccepted, LeadSubmission, Touch, ValidLead, compute_score};
+use funnel::{
+    Attribution, ConsentGiven, FieldError, LeadAccepted, LeadSubmission, Touch, ValidLead, compute_score,
+};
 use uuid::Uuid;
 
 use super::AppState;
@@ -66,7 +68,7 @@ async fn accept(
         let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
         site.link(url, origin, html::referer(headers))
     });
-    let valid = submission.validate(campaign)?;
+    let valid = submission.validate(campaign).map_err(|e| if is_form { in_form_terms(e) } else { e })?;
     let (site_id, campaign_id) = (valid.submission.site.clone(), valid.submission.campaign.clone());
     let new = new_lead(site, valid);
     let WriteDone::Lead(outcome) = state.writer.write(WriteOp::Lead(Box::new(new))).await? else {
@@ -146,6 +148,27 @@ fn add_answer(fields: &mut BTreeMap<String, String>, name: &str, value: String) 
 /// Whether a form value says no: empty, `0`, `false`, `off` or `no` (any letter case).
 fn is_no(value: &str) -> bool {
     ["", "0", "false", "off", "no"].iter().any(|no| value.trim().eq_ignore_ascii_case(no))
+}
+
+/// A refusal of a form post, naming the field as the form does (`fields[company]`,
+/// `consent_text`, `utm_source`) rather than by its place in the JSON lead.
+fn in_form_terms(mut e: FieldError) -> FieldError {
+    let named = match e.field.as_str() {
+        "consent.text" => "consent_text".to_owned(),
+        "consent.version" => "consent_version".to_owned(),
+        "attribution.first.landing_page" | "attribution.last.landing_page" => "page_url".to_owned(),
+        f => match f.strip_prefix("fields.") {
+            Some(key) => format!("fields[{key}]"),
+            None => f
+                .strip_prefix("attribution.first.")
+                .or_else(|| f.strip_prefix("attribution.last."))
+                .unwrap_or(f)
+                .to_owned(),
+        },
+    };
+    e.message = e.message.replace(&e.field, &named);
+    e.field = named;
+    e
 }
 
 /// Maps a plain HTML form to a submission. Custom answers come as `fields[name]`, consent as a

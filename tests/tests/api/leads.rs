@@ -432,6 +432,22 @@ async fn a_form_as_marketers_write_them_is_taken_as_meant() {
             (StatusCode::UNPROCESSABLE_ENTITY, Some("consent"))
         );
     }
+    // A refusal names the field as the form does, not by its place in a JSON lead.
+    let long_answer = "x".repeat(501);
+    let long_tag = "t".repeat(201);
+    let named = [
+        (("fields[company]", long_answer.as_str()), "fields[company]"),
+        (("utm_source", long_tag.as_str()), "utm_source"),
+        (("consent_version", long_tag.as_str()), "consent_version"),
+    ];
+    for ((key, value), field) in named {
+        let form =
+            [base.as_slice(), &[("email", "named@example.com"), ("consent", "on"), (key, value)]].concat();
+        let (status, err) = error_of(app.post_form(&form, &[]).await).await;
+        assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)));
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(field), "{message}");
+    }
     // A landing page's long URL (click ids, UTM tags), taken from `Referer`, is shortened to
     // the limit rather than refused: the visitor could not fix it.
     let long = format!("http://127.0.0.1:8081/landing?gclid={}", "x".repeat(3000));
