@@ -191,6 +191,8 @@ pub struct LeadAccepted {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventBatch {
+    /// Missing reads as empty, which validation names (`422`) as it does an empty one.
+    #[serde(default)]
     pub site: String,
     pub events: Vec<Event>,
 }
@@ -275,7 +277,8 @@ impl<'de> Deserialize<'de> for Event {
                 refuse(f.new_visitor.is_some(), "new_visitor", CAMPAIGN_FIELDS)?;
                 refuse(f.new_session.is_some(), "new_session", CAMPAIGN_FIELDS)?;
                 Ok(Event::Campaign {
-                    campaign: f.campaign.ok_or_else(|| D::Error::missing_field("campaign"))?,
+                    // Missing reads as empty, which validation names (`422`) as it does an empty one.
+                    campaign: f.campaign.unwrap_or_default(),
                     variant: f.variant,
                     action: f.action.ok_or_else(|| D::Error::missing_field("action"))?,
                 })

@@ -39,6 +39,8 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct SiteEntry {
     pub id: String,
+    /// None: the site takes leads posted by servers (requests without `Origin`) only.
+    #[serde(default)]
     pub allowed_origins: Vec<String>,
     #[serde(default)]
     pub campaigns: Vec<Campaign>,
@@ -560,6 +562,13 @@ mod tests {
         let targeting = &config["campaigns"][1]["targeting"];
         assert_eq!(targeting["include"], serde_json::json!(["/%C3%BCber-uns*"]));
         assert_eq!(targeting["referrer"], "*.google.*");
+    }
+
+    #[test]
+    fn a_site_without_allowed_origins_takes_posts_from_servers_only() {
+        let sites = parse("[[sites]]\nid = \"backend\"\n").unwrap();
+        let backend = sites.get("backend").unwrap();
+        assert!(!backend.allows_origin("https://backend.example"));
     }
 
     #[test]

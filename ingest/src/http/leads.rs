@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use funnel::{
-    Attribution, ConsentGiven, FieldError, LeadAccepted, LeadSubmission, Touch, ValidLead, compute_score,
+    Attribution, Campaign, ConsentGiven, FieldError, LeadAccepted, LeadSubmission, Touch, ValidLead,
+    compute_score,
 };
 use uuid::Uuid;
 
@@ -50,9 +51,10 @@ async fn accept(
         ));
     }
     let body = read_body(req, state, LEAD_BODY_LIMIT).await?;
-    // JSON labelled as a form (`curl -d` does that) is still JSON: no form starts with `{`.
-    let is_form = is_form && !body.trim_ascii_start().starts_with(b"{");
-    let submission = if is_form {
+    // JSON labelled as a form (`curl -d` does that) is still JSON: no form starts with `{`
+    // (or `[`, JSON that is not an object, refused as such).
+    let is_form = is_form && !matches!(body.trim_ascii_start().first(), Some(b'{' | b'['));
+    let mut submission = if is_form {
         let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
         lead_from_form(&body, referer)?
     } else {
@@ -64,6 +66,9 @@ async fn accept(
     let campaign = site
         .campaign(&submission.campaign)
         .ok_or_else(|| ApiError::unknown("campaign", &submission.campaign))?;
+    if is_form {
+        consent_as_configured(&mut submission, campaign);
+    }
     let thank_you = campaign.success.thank_you_url.as_deref().map(|url| {
         let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
         site.link(url, origin, html::referer(headers))
@@ -148,6 +153,17 @@ fn add_answer(fields: &mut BTreeMap<String, String>, name: &str, value: String) 
 /// Whether a form value says no: empty, `0`, `false`, `off` or `no` (any letter case).
 fn is_no(value: &str) -> bool {
     ["", "0", "false", "off", "no"].iter().any(|no| value.trim().eq_ignore_ascii_case(no))
+}
+
+/// A form's ticked consent box without a `consent_text` field is consent to the campaign's
+/// configured text and version (the words a form written from the campaign shows beside the box).
+fn consent_as_configured(lead: &mut LeadSubmission, campaign: &Campaign) {
+    if let Some(c) = lead.consent.as_mut().filter(|c| c.granted && c.text.trim().is_empty()) {
+        c.text.clone_from(&campaign.consent.text);
+        if c.version.is_empty() {
+            c.version.clone_from(&campaign.consent.version);
+        }
+    }
 }
 
 /// A refusal of a form post, naming the field as the form does (`fields[company]`,

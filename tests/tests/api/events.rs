@@ -47,6 +47,13 @@ async fn event_batches_are_accepted_and_add_up_in_the_stats() {
 async fn a_visitor_identifier_is_refused_and_bad_events_are_named() {
     let app = spawn_app().await;
     let cases = [
+        // A missing id is refused as an empty one is: `422`, naming it.
+        (json!({ "events": [pageview("/", true)] }), StatusCode::UNPROCESSABLE_ENTITY, "site"),
+        (
+            json!({ "site": "demo", "events": [{ "type": "campaign", "action": "shown" }] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "events[0].campaign",
+        ),
         (
             json!({ "site": "demo", "visitor_id": "v-1", "events": [pageview("/", true)] }),
             StatusCode::BAD_REQUEST,

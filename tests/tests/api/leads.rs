@@ -240,6 +240,9 @@ async fn json_labelled_as_a_form_is_json_and_forms_decode_strictly() {
     // `curl -d '{...}'` sends JSON as application/x-www-form-urlencoded.
     let json = lead_body("curl@example.com", "sub-curl-0001").to_string();
     assert_eq!(app.post_raw(FORM, json).await.status(), StatusCode::CREATED);
+    // So is JSON that is not an object: refused as such, not read as a form without a site.
+    let (status, err) = error_of(app.post_raw(FORM, " [1]").await).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")));
     // A form's media type in any letter case is a form.
     let form =
         "site=demo&campaign=welcome&email=case%40example.com&consent=on&consent_text=Yes&consent_version=1";
@@ -432,6 +435,17 @@ async fn a_form_as_marketers_write_them_is_taken_as_meant() {
             (StatusCode::UNPROCESSABLE_ENTITY, Some("consent"))
         );
     }
+    // A ticked box on a form that does not send the consent text is consent to the campaign's
+    // configured text and version.
+    let form = [("site", "demo"), ("campaign", "welcome"), ("email", "plain@example.com"), ("consent", "on")];
+    assert_eq!(app.post_form(&form, &[]).await.status(), StatusCode::SEE_OTHER);
+    let plain = app.all_leads("demo").await.remove(0);
+    assert_eq!(plain["email"], "plain@example.com");
+    assert_eq!(
+        (plain["consent"]["text"].as_str(), plain["consent"]["version"].as_str()),
+        (Some("I agree to receive emails from this site. I can unsubscribe at any time."), Some("1"))
+    );
+
     // A refusal names the field as the form does, not by its place in a JSON lead.
     let long_answer = "x".repeat(501);
     let long_tag = "t".repeat(201);
@@ -456,7 +470,10 @@ async fn a_form_as_marketers_write_them_is_taken_as_meant() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let leads = app.all_leads("demo").await;
     let emails: Vec<&str> = leads.iter().map(|l| l["email"].as_str().unwrap()).collect();
-    assert_eq!(emails, ["long@example.com", "hidden@example.com", "agree@example.com", "yes@example.com"]);
+    assert_eq!(
+        emails,
+        ["long@example.com", "plain@example.com", "hidden@example.com", "agree@example.com", "yes@example.com"]
+    );
     assert_eq!(leads[0]["page_url"].as_str().unwrap(), &long[..2048]);
     assert!(leads[1..].iter().all(|l| l["consent"]["granted"] == true));
 
@@ -482,7 +499,7 @@ async fn a_form_as_marketers_write_them_is_taken_as_meant() {
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{content_type}");
         assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{content_type}");
     }
-    assert_eq!(app.all_leads("demo").await.len(), 4, "nothing stored for the refused posts");
+    assert_eq!(app.all_leads("demo").await.len(), 5, "nothing stored for the refused posts");
 }
 
 #[tokio::test]
