@@ -472,7 +472,13 @@ async fn a_form_as_marketers_write_them_is_taken_as_meant() {
     let emails: Vec<&str> = leads.iter().map(|l| l["email"].as_str().unwrap()).collect();
     assert_eq!(
         emails,
-        ["long@example.com", "plain@example.com", "hidden@example.com", "agree@example.com", "yes@example.com"]
+        [
+            "long@example.com",
+            "plain@example.com",
+            "hidden@example.com",
+            "agree@example.com",
+            "yes@example.com"
+        ]
     );
     assert_eq!(leads[0]["page_url"].as_str().unwrap(), &long[..2048]);
     assert!(leads[1..].iter().all(|l| l["consent"]["granted"] == true));
