@@ -50,6 +50,22 @@ async fn keyboard_focus_moves_in_is_trapped_escape_closes_and_focus_returns() {
     b.press(TAB, true).await;
     assert_eq!(b.in_widget(FOCUSED).await, json!("submit"), "Shift+Tab from the page behind the popup");
 
+    // Keys a page script makes up are not the visitor's: a synthetic Escape closes nothing.
+    b.js("document.getElementById('host-button').dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));")
+        .await;
+    assert!(b.popup_open().await, "closed by a synthetic Escape");
+    // A modal the page opens over the popup keeps its own keys: Tab moves within it, Escape
+    // closes it, not the popup.
+    b.js("var d = document.createElement('dialog'); d.id = 'page-dialog'; d.innerHTML = '<input id=\"i1\"><input id=\"i2\">';\
+          document.body.appendChild(d); d.showModal(); document.getElementById('i1').focus();")
+        .await;
+    b.press(TAB, false).await;
+    assert_eq!(b.js("return document.activeElement.id;").await, json!("i2"), "Tab in the page's own modal");
+    b.press(ESCAPE, false).await;
+    b.wait_until("!document.getElementById('page-dialog').open", 5).await;
+    assert!(b.popup_open().await, "Escape in the page's modal closed the popup");
+    b.js("document.getElementById('page-dialog').remove();").await;
+
     // A click on the dialog's text keeps focus in the dialog: Tab and Escape still work.
     b.click_in_widget("#ls-title").await;
     b.press(TAB, false).await;

@@ -66,7 +66,11 @@ impl Words {
 /// `Object.prototype` (`Object.prototype.lead_magnet_url = ...`) does not add to the popup.
 /// (The JSON parsed here has data properties only, so a descriptor always holds `value`.)
 pub fn own(obj: &JsValue, key: &str) -> JsValue {
-    let Some(obj) = obj.dyn_ref::<Object>() else { return JsValue::UNDEFINED };
+    // `is_object`, not `instanceof Object`, which a page can redefine.
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    let obj = obj.unchecked_ref::<Object>();
     match Reflect::get_own_property_descriptor(obj, &JsValue::from_str(key)) {
         Ok(found) if found.is_object() => {
             Reflect::get(&found, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED)

@@ -84,10 +84,12 @@ pub fn mount(campaign_json: String, ctx: JsValue) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Escape and Tab pressed while focus is outside the popup (a page script took it, or the
-/// visitor clicked into the page's own frame): Escape still closes, and Tab brings focus back
-/// into the dialog rather than walking the page behind it. Keys inside the popup reach the
-/// window with the host as their target and are left to the dialog. Installed once.
+/// Escape and Tab pressed while focus is outside the popup (a page script took it): Escape
+/// still closes, and Tab brings focus back into the dialog rather than walking the page behind
+/// it. Keys inside the popup reach the window with the host as their target and are left to
+/// the dialog; keys in a modal the page opened since are the page's. Only the visitor's own
+/// keys count: not a page script's synthetic events, nor those of an input method composing.
+/// Installed once.
 fn guard_keys(window: &web_sys::Window) -> Result<(), JsValue> {
     thread_local! {
         static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -96,14 +98,14 @@ fn guard_keys(window: &web_sys::Window) -> Result<(), JsValue> {
         return Ok(());
     }
     let on_key = Closure::<dyn Fn(web_sys::KeyboardEvent)>::new(|ev: web_sys::KeyboardEvent| {
+        if !ev.is_trusted() || ev.is_composing() {
+            return;
+        }
+        let target = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
         let outside = OPEN.with(|o| {
-            o.borrow().as_ref().is_some_and(|m| {
-                !ev.target()
-                    .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
-                    .is_some_and(|t| m.host.contains(Some(&t)))
-            })
+            o.borrow().as_ref().is_some_and(|m| !target.as_ref().is_some_and(|t| m.host.contains(Some(t))))
         });
-        if !outside {
+        if !outside || page_modal(target.as_ref()) {
             return;
         }
         match ev.key().as_str() {
@@ -122,6 +124,14 @@ fn guard_keys(window: &web_sys::Window) -> Result<(), JsValue> {
     window.add_event_listener_with_callback_and_bool("keydown", on_key.as_ref().unchecked_ref(), true)?;
     on_key.forget();
     Ok(())
+}
+
+/// Whether the page shows a modal of its own (above the popup, in the top layer) or the key's
+/// target is inside one.
+fn page_modal(target: Option<&web_sys::Element>) -> bool {
+    let document = web_sys::window().and_then(|w| w.document());
+    document.is_some_and(|d| d.query_selector(":modal").ok().flatten().is_some())
+        || target.is_some_and(|t| t.closest("dialog[open], [aria-modal=true]").ok().flatten().is_some())
 }
 
 /// Removes the popup without telling the tracker (it asked for this).
