@@ -547,7 +547,11 @@ async fn a_popup_chosen_while_the_tab_is_hidden_shows_and_counts_once_the_visito
 /// back to the first tab, its waiting popup does not show the campaign a second time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_popup_waiting_in_a_hidden_tab_is_dropped_once_another_tab_has_shown_and_closed_it() {
-    let (s, b) = on_rules_page(Device::Desktop, &[("guide", "trigger = { event = \"go\" }")]).await;
+    let (s, b) = on_rules_page(
+        Device::Desktop,
+        &[("guide", "trigger = { event = \"go\" }"), ("other", "trigger = { event = \"other\" }")],
+    )
+    .await;
     // The other tab's writes, as this tab learns of them (after the tracker has).
     b.js("window.__writes = []; addEventListener('storage', function (e) { if (e.key === 'lodestone:demo') __writes.push(e.newValue); });")
         .await;
@@ -569,6 +573,36 @@ async fn a_popup_waiting_in_a_hidden_tab_is_dropped_once_another_tab_has_shown_a
     b.wait_until("__writes.some(function (v) { return v && JSON.parse(v).popup > 0; })", 5).await;
     b.js(SHOW_TAB).await;
     assert!(!appears_within(&b, 3).await, "shown again after the visitor closed it in another tab");
+    // It never showed: this page view may still show another campaign.
+    b.js("lodestone.track('other');").await;
+    shows(&b, "other", 10).await;
+    b.close().await;
+}
+
+/// In consent mode the rules first see only this page: a popup they chose waits for the tab,
+/// then consent brings in the stored history, where the visitor closed that campaign earlier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_popup_waiting_when_consent_brings_in_a_close_from_an_earlier_page_does_not_show() {
+    let s = stack_for(config(
+        "[sites.privacy]\nconsent_mode = true\n",
+        &[("guide", "trigger = { event = \"go\" }")],
+    ))
+    .await;
+    let b = browser(Device::Desktop).await;
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.js("lodestone.consent(true); lodestone.track('go');").await;
+    shows(&b, "guide", 10).await;
+    close_with_escape(&b).await;
+    b.wait_until(&format!("(function () {{ {} }})() > 0", stored("camps[0].closed")), 5).await;
+
+    b.visit(&s.page("/fixtures/rules.html")).await;
+    b.js(HIDE_TAB).await;
+    b.js("lodestone.track('go');").await;
+    b.wait_until("performance.getEntriesByType('resource').some(function (e) { return /popup-.*\\.wasm/.test(e.name); })", 5)
+        .await;
+    b.js("lodestone.consent(true);").await;
+    b.js(SHOW_TAB).await;
+    assert!(!appears_within(&b, 3).await, "shown again although consent brought in its close");
     b.close().await;
 }
 

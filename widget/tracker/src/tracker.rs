@@ -347,6 +347,9 @@ impl Tracker {
         }
         self.scroll_into_history();
         self.arrival();
+        if stored {
+            self.recheck_waiting();
+        }
     }
 
     fn signals(&self) -> Signals {
@@ -514,9 +517,11 @@ impl Tracker {
     }
 
     /// The popup the rules chose is not on screen yet (the tab is hidden, or the page shows
-    /// its own dialog) and another tab has stored since: if that tab showed or closed a popup
-    /// the frequency rules now count against it, it never shows. (This page's own showing is
-    /// not one: it has not happened.)
+    /// its own dialog) and a history stored elsewhere has just been adopted (another tab's,
+    /// the one consent gave access to, or the one pages visited while this one was cached
+    /// left): if it holds a showing or a close the frequency rules now count against the
+    /// popup, it never shows. (This page's own showing is not one: it has not happened, and
+    /// the page view may still show another popup.)
     fn recheck_waiting(&mut self) {
         let (Some(site), Some(id), true, false) = (&self.config, &self.open, self.by_rules, self.mounted)
         else {
@@ -532,6 +537,7 @@ impl Tracker {
             js::now(),
         ) {
             self.withdraw();
+            self.page.shown = false;
         }
     }
 
@@ -598,6 +604,7 @@ impl Tracker {
         if self.persist {
             if History::stored(&self.host, &self.site) {
                 self.history = History::load(&self.host, &self.site);
+                self.recheck_waiting();
             } else {
                 // Erased while this page was cached (consent withdrawn, `reset()`): a cached
                 // page gets no `storage` event for it, so this stops storing as one would.
@@ -726,11 +733,13 @@ impl Tracker {
 
     /// Mounts campaign `id` (from a trigger, a click or `lodestone.open`).
     pub fn show(&mut self, id: &str) {
+        // Asked for (the rules say so after this): nothing but a close withdraws it.
         self.by_rules = false;
         if self.open.is_some() {
             // Asked for while another waits to appear (loading, or waiting for the tab or the
             // page's own dialog): the request wins. (The rules choose only when none is open.)
             if self.mounted || self.open.as_deref() == Some(id) {
+                self.for_this_page = false;
                 return;
             }
             self.withdraw();
