@@ -28,7 +28,7 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot start the writer thread: {0}")]
     Writer(std::io::Error),
-    #[error("--client-ip-header is not a valid header name")]
+    #[error("--client-ip-header (LODESTONE_CLIENT_IP_HEADER) is not a valid header name")]
     ClientIpHeader,
     #[error("--admin-token (LODESTONE_ADMIN_TOKEN) {0}")]
     AdminToken(&'static str),

@@ -155,14 +155,16 @@ fn is_no(value: &str) -> bool {
     ["", "0", "false", "off", "no"].iter().any(|no| value.trim().eq_ignore_ascii_case(no))
 }
 
-/// A form's ticked consent box without a `consent_text` field is consent to the campaign's
-/// configured text and version (the words a form written from the campaign shows beside the box).
+/// A form's ticked consent box sent with the campaign's configured `consent_version` but no
+/// `consent_text`: the form says it shows that version's words, so the consent is recorded
+/// with the configured text. Without the version (or with another) nothing is filled in, and
+/// the missing text is refused: the ledger must hold the words the visitor saw.
 fn consent_as_configured(lead: &mut LeadSubmission, campaign: &Campaign) {
-    if let Some(c) = lead.consent.as_mut().filter(|c| c.granted && c.text.trim().is_empty()) {
-        c.text.clone_from(&campaign.consent.text);
-        if c.version.is_empty() {
-            c.version.clone_from(&campaign.consent.version);
-        }
+    let configured = &campaign.consent;
+    if let Some(c) = lead.consent.as_mut().filter(|c| {
+        c.granted && c.text.trim().is_empty() && !c.version.is_empty() && c.version == configured.version
+    }) {
+        c.text.clone_from(&configured.text);
     }
 }
 

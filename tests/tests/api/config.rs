@@ -172,10 +172,20 @@ fn a_bad_value_from_the_environment_names_its_variable() {
         assert_eq!(out.status.code(), Some(2), "{var}={value}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains(value) && stderr.contains(&format!("environment variable {var}")),
+            stderr.contains(&format!("'{value}'")) && stderr.contains(&format!("environment variable {var}")),
             "{stderr}"
         );
     }
+    // A value clap takes but the server refuses is named both ways too.
+    let out = Command::new(lodestone_binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("LODESTONE_CLIENT_IP_HEADER", "bad header")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--client-ip-header (LODESTONE_CLIENT_IP_HEADER)"), "{stderr}");
     // Given on the command line, the flag is what the operator wrote: no variable is blamed.
     let out = Command::new(lodestone_binary())
         .args(["serve", "--rate-limit-per-minute", "fast", "--data-dir"])

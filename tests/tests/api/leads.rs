@@ -435,9 +435,21 @@ async fn a_form_as_marketers_write_them_is_taken_as_meant() {
             (StatusCode::UNPROCESSABLE_ENTITY, Some("consent"))
         );
     }
-    // A ticked box on a form that does not send the consent text is consent to the campaign's
-    // configured text and version.
-    let form = [("site", "demo"), ("campaign", "welcome"), ("email", "plain@example.com"), ("consent", "on")];
+    // A ticked box on a form that sends the campaign's configured consent version but not its
+    // text is consent to that version's configured text. Without the version, or with another
+    // one, the text the visitor saw is unknown: refused.
+    let plain =
+        [("site", "demo"), ("campaign", "welcome"), ("email", "plain@example.com"), ("consent", "on")];
+    for version in [None, Some("0")] {
+        let form = [plain.as_slice(), version.map(|v| ("consent_version", v)).as_slice()].concat();
+        let (status, err) = error_of(app.post_form(&form, &[]).await).await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("consent_text")),
+            "{version:?}"
+        );
+    }
+    let form = [plain.as_slice(), &[("consent_version", "1")]].concat();
     assert_eq!(app.post_form(&form, &[]).await.status(), StatusCode::SEE_OTHER);
     let plain = app.all_leads("demo").await.remove(0);
     assert_eq!(plain["email"], "plain@example.com");
