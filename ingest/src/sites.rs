@@ -112,7 +112,7 @@ fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
     if let Some(j) = s.pages.iter().position(|r| r.path.chars().count() > PATTERN) {
         return Err((
             format!("pages[{j}].path"),
-            "must be at most 180 characters as browsers send it (percent-encoded: a non-ASCII character counts as 6 to 12)",
+            "must be at most 180 characters as browsers send it (percent-encoded: a space counts as 3, a non-ASCII character as 6 to 12)",
         ));
     }
     for (j, rule) in s.pages.iter().enumerate() {
