@@ -504,6 +504,10 @@ const HIDE_TAB: &str = "Object.defineProperty(document, 'visibilityState', { con
     Object.defineProperty(document, 'hidden', { configurable: true, get: function () { return true; } });\
     document.dispatchEvent(new Event('visibilitychange'));";
 
+/// The popup's module has been fetched (a popup chosen now waits only for its moment).
+const POPUP_MODULE_LOADED: &str =
+    "performance.getEntriesByType('resource').some(function (e) { return /popup-.*\\.wasm/.test(e.name); })";
+
 /// Makes the page visible again, as the visitor coming back to the tab does.
 const SHOW_TAB: &str = "delete document.visibilityState; delete document.hidden; document.dispatchEvent(new Event('visibilitychange'));";
 
@@ -558,8 +562,7 @@ async fn a_popup_waiting_in_a_hidden_tab_is_dropped_once_another_tab_has_shown_a
     b.js(HIDE_TAB).await;
     b.js("lodestone.track('go');").await;
     // The popup's module has loaded: only the hidden tab holds it back.
-    b.wait_until("performance.getEntriesByType('resource').some(function (e) { return /popup-.*\\.wasm/.test(e.name); })", 5)
-        .await;
+    b.wait_until(POPUP_MODULE_LOADED, 5).await;
     assert!(!appears_within(&b, 1).await, "mounted in the hidden tab");
     let first = b.client.window().await.unwrap();
     let second = b.client.new_window(true).await.unwrap().handle;
@@ -598,8 +601,7 @@ async fn a_popup_waiting_when_consent_brings_in_a_close_from_an_earlier_page_doe
     b.visit(&s.page("/fixtures/rules.html")).await;
     b.js(HIDE_TAB).await;
     b.js("lodestone.track('go');").await;
-    b.wait_until("performance.getEntriesByType('resource').some(function (e) { return /popup-.*\\.wasm/.test(e.name); })", 5)
-        .await;
+    b.wait_until(POPUP_MODULE_LOADED, 5).await;
     b.js("lodestone.consent(true);").await;
     b.js(SHOW_TAB).await;
     assert!(!appears_within(&b, 3).await, "shown again although consent brought in its close");
