@@ -1,7 +1,7 @@
 //! The tracker's state for one page and what it does on each event: record views (also a
 //! single-page app's), load the config, count engaged time, scroll, clicks and exit signals,
-//! decide with `funnel`'s engine when a campaign shows, build and queue leads, and retry the
-//! queue until the server acknowledges.
+//! decide with `funnel`'s engine when a campaign shows. A popup's own life is in `popup`, and
+//! leads (built, queued, retried until the server acknowledges) in `leads`.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -13,14 +13,16 @@ use funnel::targeting::{Audience, DeviceClass};
 use funnel::{ScoreReport, Signals, Touch, compute_score, limits};
 use wasm_bindgen::JsValue;
 
-use crate::history::{self, History, touch_js};
+use crate::history::{self, History};
 use crate::host::Host;
 use crate::js::{self, get, get_bool, get_str};
-use crate::json::{self, Object};
-use crate::queue::{self, Queued};
+use crate::json::Object;
+use crate::queue;
 use crate::server::{self, Sent};
 use crate::site::{self, Site};
 
+mod leads;
+mod popup;
 #[cfg(feature = "debug")]
 mod report;
 
@@ -516,31 +518,6 @@ impl Tracker {
         }
     }
 
-    /// The popup the rules chose is not on screen yet (the tab is hidden, or the page shows
-    /// its own dialog) and a history stored elsewhere has just been adopted (another tab's,
-    /// the one consent gave access to, or the one pages visited while this one was cached
-    /// left): if it holds a showing or a close the frequency rules now count against the
-    /// popup, it never shows. (This page's own showing is not one: it has not happened, and
-    /// the page view may still show another popup.)
-    fn recheck_waiting(&mut self) {
-        let (Some(site), Some(id), true, false) = (&self.config, &self.open, self.by_rules, self.mounted)
-        else {
-            return;
-        };
-        let Some(c) = site.campaigns.iter().find(|c| c.id == *id) else { return };
-        let recent = Recent { shown_this_page: false, last_popup_at: self.history.last_popup };
-        if !funnel::frequency::allows(
-            &c.frequency,
-            &site.frequency,
-            self.history.memory(id),
-            recent,
-            js::now(),
-        ) {
-            self.withdraw();
-            self.page.shown = false;
-        }
-    }
-
     /// The page is going away: stores what the next tick would have, the deepest scroll since.
     /// Onto the history as stored now, and only when deeper: the page the visitor goes to (a
     /// page restored by Back included) may have stored its view already.
@@ -731,294 +708,8 @@ impl Tracker {
     #[cfg(not(feature = "debug"))]
     fn refresh_overlay(&self) {}
 
-    /// Mounts campaign `id` (from a trigger, a click or `lodestone.open`).
-    pub fn show(&mut self, id: &str) {
-        // Asked for (the rules say so after this): nothing but a close withdraws it.
-        self.by_rules = false;
-        if self.open.is_some() {
-            // Asked for while another waits to appear (loading, or waiting for the tab or the
-            // page's own dialog): the request wins. (The rules choose only when none is open.)
-            if self.mounted || self.open.as_deref() == Some(id) {
-                self.for_this_page = false;
-                return;
-            }
-            self.withdraw();
-        }
-        let Some(site) = &self.config else {
-            self.asked = Some(id.to_owned());
-            return;
-        };
-        let Some(i) = site.campaigns.iter().position(|c| c.id == id) else { return };
-        let Some(json) = site.raw.get(i).and_then(js::stringify) else { return };
-        self.page.shown = true;
-        self.open = Some(id.to_owned());
-        self.host.show(&json);
-    }
-
-    pub fn mounted(&mut self) {
-        self.for_this_page = false;
-        if let Some(id) = self.open.clone() {
-            self.mounted = true;
-            let now = js::now();
-            let visits = self.history.visits;
-            let m = self.history.memory_mut(&id);
-            m.shown = if m.session == visits { m.shown + 1 } else { 1 };
-            m.session = visits;
-            // A showing the visitor leaves without closing (a link, Back, the tab closed) is
-            // dismissed all the same: its after-close cooldown starts now, and a close or a
-            // conversion during the showing replaces this.
-            m.closed_at = Some(now);
-            self.history.last_popup = Some(now);
-            self.save();
-            self.campaign_event(&id, "shown");
-            self.host.emit("lodestone:show", &Object::new().str("campaign", &id).end());
-            self.refresh_overlay();
-        }
-    }
-
-    pub fn mount_failed(&mut self) {
-        self.for_this_page = false;
-        self.mounted = false;
-        self.open = None;
-        self.refresh_overlay();
-    }
-
-    /// The popup closed (by the visitor, or by the API): the cooldown starts.
-    pub fn closed(&mut self, reason: &str) {
-        self.for_this_page = false;
-        self.mounted = false;
-        let Some(id) = self.open.take() else { return };
-        // Its answer, when it comes, must not settle the next popup's form.
-        self.awaiting = None;
-        self.end_showing(&id);
-        self.campaign_event(&id, "closed");
-        self.refresh_overlay();
-        self.host.emit("lodestone:close", &Object::new().str("campaign", &id).str("reason", reason).end());
-    }
-
-    /// A showing of `id` ended (closed, or left on screen as the visitor moved on): its
-    /// after-close cooldown and the global cooldown run from now, however long it stayed open.
-    fn end_showing(&mut self, id: &str) {
-        let now = js::now();
-        let shown_at = self.history.last_popup;
-        let memory = self.history.memory_mut(id);
-        if funnel::frequency::close_starts_cooldown(memory.converted_at, shown_at) {
-            memory.closed_at = Some(now);
-        }
-        self.history.last_popup = Some(now);
-        self.save();
-    }
-
-    pub fn close(&mut self) {
-        // Asked for before the config arrived: never shown.
-        self.asked = None;
-        if self.open.is_some() {
-            if self.mounted {
-                self.host.hide();
-                self.closed("api");
-            } else {
-                self.withdraw();
-            }
-        }
-    }
-
-    /// The popup chosen is not on screen yet (loading, waiting for the tab or the page's own
-    /// dialog): it never will be. A withdrawal, not a dismissal: no cooldown, no counter.
-    fn withdraw(&mut self) {
-        self.host.hide();
-        self.for_this_page = false;
-        self.open = None;
-        self.refresh_overlay();
-    }
-
     fn campaign_event(&self, campaign: &str, action: &str) {
         let e = Object::new().str("type", "campaign").str("campaign", campaign).str("action", action).end();
         self.host.beacon(&server::endpoint(&self.api, &["/v1/events"]), &server::events(&self.site, e));
     }
-
-    /// The popup's submit: queue the lead in the browser first, then send it.
-    pub fn submit(&mut self, fields: &JsValue) {
-        let Some(campaign) = self.open.clone() else { return self.host.settle(false, "null") };
-        let id = submission_id();
-        // A long history could take the body past the server's limit: then the signals go
-        // without their lists (the counts, score and attribution stay).
-        let body = self.lead_body(&campaign, &id, fields, false).filter(|b| b.len() <= limits::LEAD_BODY);
-        let Some(body) = body.or_else(|| self.lead_body(&campaign, &id, fields, true)) else {
-            return self.host.settle(false, "null");
-        };
-        // Other tabs leave it to this page while it waits for the answer (see `leaving`).
-        let lead = Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() + HOLD_MS };
-        queue::update(&self.host, &self.site, |q| q.push(lead));
-        let kept = queue::load(&self.host, &self.site).iter().any(|q| q.id == id);
-        self.submitting.push((id.clone(), campaign, kept));
-        self.awaiting = Some(id.clone());
-        self.send_lead(id, body);
-    }
-
-    /// Sends lead `id`; its answer comes back tagged with its slot in `in_flight`.
-    fn send_lead(&mut self, id: String, body: String) {
-        let url = server::endpoint(&self.api, &["/v1/leads"]);
-        self.host.send(TAG_QUEUE + self.in_flight.len() as u32, &url, Some(body));
-        self.in_flight.push(id);
-    }
-
-    /// The server's answer to lead `id`, submitted from campaign `campaign`'s popup on this
-    /// page (also when that popup has closed since) or on an earlier page that never heard an
-    /// answer: the first answer a page hears tells of the lead (`lodestone:lead`, the
-    /// conversion counter) unless `tell` is false, and remembers the conversion. It settles
-    /// the popup only if that popup still waits for it.
-    fn submitted(&mut self, id: String, campaign: String, sent: Sent, tell: bool) {
-        let settles = self.awaiting.as_ref() == Some(&id);
-        if settles {
-            self.awaiting = None;
-        }
-        let result = Object::new().str("campaign", &campaign);
-        let result = match sent {
-            Sent::Rejected(error) => {
-                queue::remove(&self.host, &self.site, &id);
-                // `{field, message, code}` as the server named them.
-                if settles {
-                    self.host.settle(false, &error);
-                }
-                return;
-            }
-            Sent::Accepted(lead) => {
-                queue::remove(&self.host, &self.site, &id);
-                // The server's counter: once, for the lead it has (not sent towards a server
-                // that could not be reached; the page that delivers the lead sends it).
-                if tell {
-                    self.campaign_event(&campaign, "converted");
-                }
-                result.str("id", &lead).bool("queued", false).end()
-            }
-            Sent::Retry => {
-                queue::postpone(&self.host, &self.site, &id, js::now());
-                // Not kept (the browser refused storage): say so rather than promise a retry
-                // that cannot happen; the visitor can send again.
-                if !queue::load(&self.host, &self.site).iter().any(|q| q.id == id) {
-                    if settles {
-                        self.host.settle(false, "null");
-                    }
-                    return;
-                }
-                result.bool("queued", true).end()
-            }
-        };
-        self.converted(&campaign);
-        if settles {
-            self.host.settle(true, &result);
-        }
-        if tell {
-            self.host.emit("lodestone:lead", &result);
-        }
-    }
-
-    /// Remembers a conversion on `campaign`, for its frequency rules.
-    fn converted(&mut self, campaign: &str) {
-        let memory = self.history.memory_mut(campaign);
-        memory.converted_at = Some(js::now());
-        // The conversion, not the dismissal assumed when the popup showed, now decides.
-        memory.closed_at = None;
-        self.save();
-    }
-
-    /// Sends the queued leads whose backoff has passed and that are not already in flight.
-    fn flush_queue(&mut self) {
-        let now = js::now();
-        for q in queue::load(&self.host, &self.site) {
-            if q.next <= now && !self.in_flight.contains(&q.id) {
-                self.send_lead(q.id, q.body);
-            }
-        }
-    }
-
-    /// The full lead: the popup's answers plus this visitor's consent record, attribution,
-    /// signals and score.
-    fn lead_body(
-        &self,
-        campaign: &str,
-        submission_id: &str,
-        fields: &JsValue,
-        compact: bool,
-    ) -> Option<String> {
-        let site = self.config.as_ref()?;
-        let spec = &site.campaigns.iter().find(|c| c.id == campaign)?.consent;
-        let page = self.host.page();
-        let consent = Object::new()
-            .bool("granted", get_bool(fields, "consent").unwrap_or(false))
-            .str("text", &spec.text)
-            .str("version", &spec.version)
-            .end();
-        let attribution = Object::new()
-            .raw("first", &touch_js(&self.history.first))
-            .raw("last", &touch_js(&self.history.last))
-            .end();
-        let mut sig = self.signals();
-        if compact {
-            sig.paths.clear();
-            sig.days.clear();
-            sig.referrer_hosts.clear();
-            sig.utm_sources.clear();
-            sig.utm_campaigns.clear();
-        }
-        // The score from exactly these signals (one reading of the clock), as the server will.
-        let score = compute_score(&site.scoring, &sig);
-        let days = sig.days.iter().map(|d| {
-            Object::new()
-                .num("day", d.day.into())
-                .num("page_views", d.page_views.into())
-                .num("engaged_seconds", d.engaged_seconds.into())
-                .num("cta_clicks", d.cta_clicks.into())
-                .end()
-        });
-        let signals = Object::new()
-            .num("visits", sig.visits.into())
-            .num("page_views", sig.page_views.into())
-            .num("engaged_seconds", sig.engaged_seconds.into())
-            .num("max_scroll_percent", sig.max_scroll_percent.into())
-            .num("cta_clicks", sig.cta_clicks.into())
-            .num("outbound_clicks", sig.outbound_clicks.into())
-            .raw("paths", &json::strings(&sig.paths))
-            .raw("days", &json::array(days))
-            .num("today", sig.today.into())
-            .raw("referrer_hosts", &json::strings(&sig.referrer_hosts))
-            .raw("utm_sources", &json::strings(&sig.utm_sources))
-            .raw("utm_campaigns", &json::strings(&sig.utm_campaigns))
-            .end();
-        Some(
-            Object::new()
-                .str("site", &self.site)
-                .str("campaign", campaign)
-                .str("email", &get_str(fields, "email").unwrap_or_default())
-                .opt("name", &opt_str(fields, "name"))
-                .str("website", &get_str(fields, "website").unwrap_or_default())
-                .raw("consent", &consent)
-                .str("submission_id", submission_id)
-                .opt("page_url", &opt_str(&page, "href").map(|u| cut(&u, limits::URL)))
-                .opt("referrer", &opt_str(&page, "referrer").map(|u| cut(&u, limits::URL)))
-                .raw("attribution", &attribution)
-                .raw("signals", &signals)
-                .raw("score", &score_json(&score))
-                .end(),
-        )
-    }
-}
-
-fn score_json(report: &ScoreReport) -> String {
-    let items = report
-        .explanation
-        .iter()
-        .map(|i| Object::new().str("reason", &i.reason).num("points", i.points.into()).end());
-    Object::new().num("total", report.total.into()).raw("explanation", &json::array(items)).end()
-}
-
-fn submission_id() -> String {
-    let mut id = String::from("ls-");
-    for _ in 0..4 {
-        let n = (js::random() * 4_294_967_296.0) as u32;
-        for shift in (0..8).rev() {
-            id.push(char::from_digit((n >> (shift * 4)) & 0xf, 16).unwrap_or('0'));
-        }
-    }
-    id
 }

@@ -9,7 +9,8 @@ use funnel::ScoreReport;
 use funnel::engine::{self, Situation};
 use funnel::rule_text::{self, RuleReport};
 
-use super::{Tracker, score_json};
+use super::Tracker;
+use super::leads::score_json;
 use crate::json::{self, Object};
 use crate::site::Site;
 

@@ -1,0 +1,204 @@
+//! Leads: the body a popup's submit sends (answers, consent record, attribution, signals and
+//! score), the queue that keeps it in the browser until the server acknowledges, and what
+//! the server's answer settles.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use funnel::{ScoreReport, compute_score, limits};
+use wasm_bindgen::JsValue;
+
+use super::{HOLD_MS, TAG_QUEUE, Tracker, cut, opt_str};
+use crate::history::touch_js;
+use crate::js::{self, get_bool, get_str};
+use crate::json::{self, Object};
+use crate::queue::{self, Queued};
+use crate::server::{self, Sent};
+
+impl Tracker {
+    /// The popup's submit: queue the lead in the browser first, then send it.
+    pub fn submit(&mut self, fields: &JsValue) {
+        let Some(campaign) = self.open.clone() else { return self.host.settle(false, "null") };
+        let id = submission_id();
+        // A long history could take the body past the server's limit: then the signals go
+        // without their lists (the counts, score and attribution stay).
+        let body = self.lead_body(&campaign, &id, fields, false).filter(|b| b.len() <= limits::LEAD_BODY);
+        let Some(body) = body.or_else(|| self.lead_body(&campaign, &id, fields, true)) else {
+            return self.host.settle(false, "null");
+        };
+        // Other tabs leave it to this page while it waits for the answer (see `leaving`).
+        let lead = Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() + HOLD_MS };
+        queue::update(&self.host, &self.site, |q| q.push(lead));
+        let kept = queue::load(&self.host, &self.site).iter().any(|q| q.id == id);
+        self.submitting.push((id.clone(), campaign, kept));
+        self.awaiting = Some(id.clone());
+        self.send_lead(id, body);
+    }
+
+    /// Sends lead `id`; its answer comes back tagged with its slot in `in_flight`.
+    fn send_lead(&mut self, id: String, body: String) {
+        let url = server::endpoint(&self.api, &["/v1/leads"]);
+        self.host.send(TAG_QUEUE + self.in_flight.len() as u32, &url, Some(body));
+        self.in_flight.push(id);
+    }
+
+    /// The server's answer to lead `id`, submitted from campaign `campaign`'s popup on this
+    /// page (also when that popup has closed since) or on an earlier page that never heard an
+    /// answer: the first answer a page hears tells of the lead (`lodestone:lead`, the
+    /// conversion counter) unless `tell` is false, and remembers the conversion. It settles
+    /// the popup only if that popup still waits for it.
+    pub(super) fn submitted(&mut self, id: String, campaign: String, sent: Sent, tell: bool) {
+        let settles = self.awaiting.as_ref() == Some(&id);
+        if settles {
+            self.awaiting = None;
+        }
+        let result = Object::new().str("campaign", &campaign);
+        let result = match sent {
+            Sent::Rejected(error) => {
+                queue::remove(&self.host, &self.site, &id);
+                // `{field, message, code}` as the server named them.
+                if settles {
+                    self.host.settle(false, &error);
+                }
+                return;
+            }
+            Sent::Accepted(lead) => {
+                queue::remove(&self.host, &self.site, &id);
+                // The server's counter: once, for the lead it has (not sent towards a server
+                // that could not be reached; the page that delivers the lead sends it).
+                if tell {
+                    self.campaign_event(&campaign, "converted");
+                }
+                result.str("id", &lead).bool("queued", false).end()
+            }
+            Sent::Retry => {
+                queue::postpone(&self.host, &self.site, &id, js::now());
+                // Not kept (the browser refused storage): say so rather than promise a retry
+                // that cannot happen; the visitor can send again.
+                if !queue::load(&self.host, &self.site).iter().any(|q| q.id == id) {
+                    if settles {
+                        self.host.settle(false, "null");
+                    }
+                    return;
+                }
+                result.bool("queued", true).end()
+            }
+        };
+        self.converted(&campaign);
+        if settles {
+            self.host.settle(true, &result);
+        }
+        if tell {
+            self.host.emit("lodestone:lead", &result);
+        }
+    }
+
+    /// Remembers a conversion on `campaign`, for its frequency rules.
+    fn converted(&mut self, campaign: &str) {
+        let memory = self.history.memory_mut(campaign);
+        memory.converted_at = Some(js::now());
+        // The conversion, not the dismissal assumed when the popup showed, now decides.
+        memory.closed_at = None;
+        self.save();
+    }
+
+    /// Sends the queued leads whose backoff has passed and that are not already in flight.
+    pub(super) fn flush_queue(&mut self) {
+        let now = js::now();
+        for q in queue::load(&self.host, &self.site) {
+            if q.next <= now && !self.in_flight.contains(&q.id) {
+                self.send_lead(q.id, q.body);
+            }
+        }
+    }
+
+    /// The full lead: the popup's answers plus this visitor's consent record, attribution,
+    /// signals and score.
+    fn lead_body(
+        &self,
+        campaign: &str,
+        submission_id: &str,
+        fields: &JsValue,
+        compact: bool,
+    ) -> Option<String> {
+        let site = self.config.as_ref()?;
+        let spec = &site.campaigns.iter().find(|c| c.id == campaign)?.consent;
+        let page = self.host.page();
+        let consent = Object::new()
+            .bool("granted", get_bool(fields, "consent").unwrap_or(false))
+            .str("text", &spec.text)
+            .str("version", &spec.version)
+            .end();
+        let attribution = Object::new()
+            .raw("first", &touch_js(&self.history.first))
+            .raw("last", &touch_js(&self.history.last))
+            .end();
+        let mut sig = self.signals();
+        if compact {
+            sig.paths.clear();
+            sig.days.clear();
+            sig.referrer_hosts.clear();
+            sig.utm_sources.clear();
+            sig.utm_campaigns.clear();
+        }
+        // The score from exactly these signals (one reading of the clock), as the server will.
+        let score = compute_score(&site.scoring, &sig);
+        let days = sig.days.iter().map(|d| {
+            Object::new()
+                .num("day", d.day.into())
+                .num("page_views", d.page_views.into())
+                .num("engaged_seconds", d.engaged_seconds.into())
+                .num("cta_clicks", d.cta_clicks.into())
+                .end()
+        });
+        let signals = Object::new()
+            .num("visits", sig.visits.into())
+            .num("page_views", sig.page_views.into())
+            .num("engaged_seconds", sig.engaged_seconds.into())
+            .num("max_scroll_percent", sig.max_scroll_percent.into())
+            .num("cta_clicks", sig.cta_clicks.into())
+            .num("outbound_clicks", sig.outbound_clicks.into())
+            .raw("paths", &json::strings(&sig.paths))
+            .raw("days", &json::array(days))
+            .num("today", sig.today.into())
+            .raw("referrer_hosts", &json::strings(&sig.referrer_hosts))
+            .raw("utm_sources", &json::strings(&sig.utm_sources))
+            .raw("utm_campaigns", &json::strings(&sig.utm_campaigns))
+            .end();
+        Some(
+            Object::new()
+                .str("site", &self.site)
+                .str("campaign", campaign)
+                .str("email", &get_str(fields, "email").unwrap_or_default())
+                .opt("name", &opt_str(fields, "name"))
+                .str("website", &get_str(fields, "website").unwrap_or_default())
+                .raw("consent", &consent)
+                .str("submission_id", submission_id)
+                .opt("page_url", &opt_str(&page, "href").map(|u| cut(&u, limits::URL)))
+                .opt("referrer", &opt_str(&page, "referrer").map(|u| cut(&u, limits::URL)))
+                .raw("attribution", &attribution)
+                .raw("signals", &signals)
+                .raw("score", &score_json(&score))
+                .end(),
+        )
+    }
+}
+
+pub(super) fn score_json(report: &ScoreReport) -> String {
+    let items = report
+        .explanation
+        .iter()
+        .map(|i| Object::new().str("reason", &i.reason).num("points", i.points.into()).end());
+    Object::new().num("total", report.total.into()).raw("explanation", &json::array(items)).end()
+}
+
+fn submission_id() -> String {
+    let mut id = String::from("ls-");
+    for _ in 0..4 {
+        let n = (js::random() * 4_294_967_296.0) as u32;
+        for shift in (0..8).rev() {
+            id.push(char::from_digit((n >> (shift * 4)) & 0xf, 16).unwrap_or('0'));
+        }
+    }
+    id
+}
