@@ -608,6 +608,32 @@ async fn a_popup_waiting_when_consent_brings_in_a_close_from_an_earlier_page_doe
     b.close().await;
 }
 
+/// The visitor leaves a page whose popup waits for the tab, sees and closes that campaign on
+/// the next page, then comes back by Back: the restored page does not show it a second time.
+/// (Chromium delivers the `storage` event queued while the page was cached as it returns, and
+/// the return itself re-reads the history: either one withdraws the popup.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_popup_waiting_on_a_page_restored_by_back_is_dropped_once_the_next_page_has_shown_it() {
+    let (s, b) = on_rules_page(Device::Desktop, &[("guide", "trigger = { event = \"go\" }")]).await;
+    b.js(HIDE_TAB).await;
+    b.js("lodestone.track('go'); window.__same_document = true;").await;
+    b.wait_until(POPUP_MODULE_LOADED, 5).await;
+    assert!(!appears_within(&b, 1).await, "mounted in the hidden tab");
+
+    // (Another address: the same one would replace this page's history entry.)
+    b.visit(&s.page("/fixtures/rules.html?next")).await;
+    b.js("lodestone.track('go');").await;
+    shows(&b, "guide", 10).await;
+    close_with_escape(&b).await;
+    b.wait_until(&format!("(function () {{ {} }})() > 0", stored("camps[0].closed")), 5).await;
+
+    b.client.back().await.unwrap();
+    b.wait_until("window.__same_document === true", 5).await;
+    b.js(SHOW_TAB).await;
+    assert!(!appears_within(&b, 3).await, "shown again after the visitor closed it on the next page");
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clicks_on_configured_ctas_trigger_and_data_lodestone_open_opens() {
     let s = stack_for(config(
