@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sled::Tree;
@@ -105,6 +106,8 @@ pub struct Store {
     leads: Tree,
     counters: Tree,
     ids: Arc<Mutex<LeadIds>>,
+    /// The last flush failed (a full disk, an I/O error): see [`Store::failing`].
+    failing: Arc<AtomicBool>,
 }
 
 /// Per site: the id of the newest lead written, and of the newest one a flush made durable.
@@ -218,6 +221,7 @@ impl Store {
             counters: db.open_tree("counters")?,
             db,
             ids: Arc::default(),
+            failing: Arc::default(),
         })
     }
 
@@ -229,13 +233,22 @@ impl Store {
     /// covered. Blocking: call it off the runtime.
     pub fn flush(&self) -> Result<usize, StoreError> {
         let written = self.lead_ids().written.clone();
-        let bytes = self.db.flush()?;
+        let flushed = self.db.flush();
+        self.failing.store(flushed.is_err(), Ordering::Relaxed);
+        let bytes = flushed?;
         let mut ids = self.lead_ids();
         for (site, id) in written {
             let durable = ids.durable.entry(site).or_insert(id);
             *durable = (*durable).max(id);
         }
         Ok(bytes)
+    }
+
+    /// Whether the last flush failed. sled keeps refusing writes after an I/O error (a full
+    /// disk included) until the database is opened again: the health check reports it, so a
+    /// supervisor restarts the server.
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
     }
 
     /// The newest id given to a lead of `site` (`ids` is the locked [`LeadIds`]). A site is

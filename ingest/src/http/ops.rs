@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,8 +18,20 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(health)).route("/metrics", get(metrics))
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// 200 while the store makes writes durable; 503 once a flush has failed (a full disk, an I/O
+/// error): leads are refused then until the server is restarted, so a supervisor should do it.
+async fn health(State(state): State<AppState>) -> Response {
+    if state.store.failing() {
+        let body = serde_json::json!({
+            "status": "failing",
+            "error": {
+                "code": "storage_failing",
+                "message": "the store cannot make writes durable (disk full or an I/O error): leads are refused; free the disk and restart the server",
+            },
+        });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    Json(serde_json::json!({ "status": "ok" })).into_response()
 }
 
 /// The metrics; behind the metrics token (or the admin token) when one is set.
@@ -29,7 +41,12 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<im
     {
         return Err(ApiError::Unauthorized);
     }
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()))
+    // The encoder writes OpenMetrics (`_total` samples under a `counter` family, `# EOF`):
+    // labelled as the older Prometheus text format, every counter would lose its type.
+    Ok((
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.render(),
+    ))
 }
 
 /// Middleware: counts each request under its route template and status, and logs the same.

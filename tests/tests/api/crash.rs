@@ -24,8 +24,21 @@ fn free_port() -> u16 {
 }
 
 async fn start(data_dir: &Path) -> Server {
+    start_with(Command::new(lodestone_binary()), data_dir).await
+}
+
+/// Starts lodestone under a limit on the size of the files it writes (`ulimit -f`, in KiB), the
+/// way a full disk stops its writes: they fail with an I/O error. (SIGXFSZ is ignored, as a
+/// write past the limit would otherwise kill the process rather than fail.)
+async fn start_with_file_limit(data_dir: &Path, kib: u32) -> Server {
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c").arg(format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\"")).arg(lodestone_binary());
+    start_with(cmd, data_dir).await
+}
+
+async fn start_with(mut cmd: Command, data_dir: &Path) -> Server {
     let port = free_port();
-    let child = Command::new(lodestone_binary())
+    let child = cmd
         .args([
             "serve",
             "--rate-limit-per-minute",
@@ -191,6 +204,59 @@ async fn sigterm_drains_in_flight_requests_and_exits_cleanly() {
     let leads = all_leads(&client(), &server.base, TOKEN, "demo").await;
     let acked = acked.lock().unwrap();
     assert!(!acked.is_empty());
+    assert_each_acked_lead_present_once(&leads, &acked);
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+}
+
+/// A full disk: leads are refused (never acknowledged unstored), the health check says so for
+/// a supervisor to restart the server, and after the restart every acknowledged lead is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_leads_turns_the_health_check_to_503_and_loses_no_acknowledged_lead() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start_with_file_limit(dir.path(), 1024).await;
+    let http = client();
+    let mut acked = HashMap::new();
+    let mut refused = 0;
+    for i in 0..5000 {
+        let sub = format!("sub-full-{i:06}");
+        let mut body = lead_body(&format!("full{i}@example.com"), &sub);
+        body["fields"] = serde_json::json!({ "note": "x".repeat(490) });
+        let resp = http
+            .post(format!("{}/v1/leads", server.base))
+            .header("Origin", DEMO_ORIGIN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        match resp.status() {
+            StatusCode::CREATED => {
+                let lead: serde_json::Value = resp.json().await.unwrap();
+                acked.insert(sub, lead["id"].as_str().unwrap().to_owned());
+            }
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                refused += 1;
+                if refused == 3 {
+                    break;
+                }
+            }
+            other => panic!("lead {i}: {other}"),
+        }
+    }
+    assert_eq!(refused, 3, "the file size limit was never reached");
+    assert!(acked.len() > 10, "only {} leads stored before the disk filled", acked.len());
+    let health = http.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let health: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(health["status"], "failing");
+    assert_eq!(health["error"]["code"], "storage_failing");
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+
+    let mut server = start(dir.path()).await;
+    let health = http.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let leads = all_leads(&http, &server.base, TOKEN, "demo").await;
     assert_each_acked_lead_present_once(&leads, &acked);
     server.child.kill().unwrap();
     let _ = server.child.wait();

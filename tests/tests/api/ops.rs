@@ -24,7 +24,12 @@ async fn metrics_count_requests_by_route_and_status_leads_batches_and_flushes() 
     app.post_lead(&lead_body("m@example.com", "sub-metrics-01")).await;
     app.post_lead(&lead_body("bad", "sub-metrics-02")).await;
     app.client.get(app.url("/v1/sites/demo/leads?email=secret@example.com")).send().await.unwrap();
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
+    // OpenMetrics, labelled as such: Prometheus reads the counter families by that format.
+    assert_eq!(resp.headers()["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("# TYPE lodestone_http_requests counter"), "{text}");
+    assert!(text.ends_with("# EOF\n"), "{text}");
     assert!(text.contains(r#"lodestone_http_requests_total{route="/v1/leads",status="201"} 1"#), "{text}");
     assert!(text.contains(r#"lodestone_http_requests_total{route="/v1/leads",status="422"} 1"#), "{text}");
     assert!(text.contains("lodestone_leads_stored_total 1"), "{text}");
