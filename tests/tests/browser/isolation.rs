@@ -5,7 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lodestone_tests::browser::{Browser, Device, TRACKER_STARTED, browser, stack, stack_with, widget_dist};
+use fantoccini::actions::{WheelAction, WheelActions};
+
+use lodestone_tests::browser::{
+    Browser, Device, ESCAPE, TRACKER_STARTED, browser, stack, stack_with, widget_dist,
+};
 use lodestone_tests::{Options, lead_body};
 use serde_json::{Value, json};
 
@@ -30,6 +34,40 @@ async fn popup_styles(b: &Browser) -> BTreeMap<String, Value> {
     // Read once the entrance animation (0.2 s) has finished.
     b.wait_for_popup_at_rest(5).await;
     serde_json::from_value(b.in_widget(POPUP_STYLES).await).unwrap()
+}
+
+/// Scrolls the mouse wheel by `dy` pixels with the pointer at (`x`, `y`) in the viewport.
+async fn wheel(b: &Browser, x: i64, y: i64, dy: i64) {
+    let mut wheel = WheelActions::new("wheel".into());
+    wheel.push(WheelAction::Scroll { duration: None, x, y, delta_x: 0, delta_y: dy });
+    b.client.perform_actions(wheel).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+}
+
+/// While the popup is open the page behind it stays still, however the visitor scrolls (the
+/// wheel over the backdrop or over the popup, the keys): the popup's scroller does not pass
+/// scrolling on to the page (`overscroll-behavior`), and the page's own style is not touched.
+/// Once it closes, the page scrolls again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_behind_an_open_popup_does_not_scroll() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.js("document.body.style.minHeight = '5000px'; document.documentElement.style.overflow = 'visible';")
+        .await;
+    b.wait_for_popup_at_rest(10).await;
+    wheel(&b, 20, 20, 600).await;
+    wheel(&b, 640, 400, 600).await;
+    b.in_widget("root.querySelector('[role=dialog]').focus()").await;
+    b.press('\u{E00F}', false).await; // Page Down
+    b.press(' ', false).await;
+    assert_eq!(b.js("return scrollY;").await, json!(0), "the page scrolled behind the popup");
+
+    b.press(ESCAPE, false).await;
+    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
+    wheel(&b, 20, 20, 600).await;
+    assert!(b.js("return scrollY;").await.as_f64().unwrap() > 0.0, "the page no longer scrolls");
+    b.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
