@@ -27,6 +27,7 @@ async fn health(State(state): State<AppState>) -> Response {
             "error": {
                 "code": "storage_failing",
                 "message": "the store cannot make writes durable (disk full or an I/O error): leads are refused; free the disk and restart the server",
+                "field": null,
             },
         });
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();

@@ -19,6 +19,14 @@ struct Server {
     base: String,
 }
 
+/// A test that fails midway leaves no server running behind it.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -171,9 +179,6 @@ async fn every_acknowledged_lead_survives_sigkill_under_load_exactly_once() {
         acked.len(),
         leads.len()
     );
-    let mut server = server;
-    server.child.kill().unwrap();
-    let _ = server.child.wait();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -200,13 +205,11 @@ async fn sigterm_drains_in_flight_requests_and_exits_cleanly() {
         w.abort();
         let _ = w.await;
     }
-    let mut server = start(dir.path()).await;
+    let server = start(dir.path()).await;
     let leads = all_leads(&client(), &server.base, TOKEN, "demo").await;
     let acked = acked.lock().unwrap();
     assert!(!acked.is_empty());
     assert_each_acked_lead_present_once(&leads, &acked);
-    server.child.kill().unwrap();
-    let _ = server.child.wait();
 }
 
 /// A full disk: leads are refused (never acknowledged unstored), the health check says so for
@@ -214,7 +217,7 @@ async fn sigterm_drains_in_flight_requests_and_exits_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_leads_turns_the_health_check_to_503_and_loses_no_acknowledged_lead() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start_with_file_limit(dir.path(), 1024).await;
+    let server = start_with_file_limit(dir.path(), 1024).await;
     let http = client();
     let mut acked = HashMap::new();
     let mut refused = 0;
@@ -250,16 +253,13 @@ async fn a_full_disk_refuses_leads_turns_the_health_check_to_503_and_loses_no_ac
     let health: serde_json::Value = health.json().await.unwrap();
     assert_eq!(health["status"], "failing");
     assert_eq!(health["error"]["code"], "storage_failing");
-    server.child.kill().unwrap();
-    let _ = server.child.wait();
+    drop(server);
 
-    let mut server = start(dir.path()).await;
+    let server = start(dir.path()).await;
     let health = http.get(format!("{}/healthz", server.base)).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     let leads = all_leads(&http, &server.base, TOKEN, "demo").await;
     assert_each_acked_lead_present_once(&leads, &acked);
-    server.child.kill().unwrap();
-    let _ = server.child.wait();
 }
 
 /// Sends a signal with the `kill` command (the workspace forbids `unsafe`, so no libc call).
