@@ -53,6 +53,21 @@ pub fn token_problem(token: &str) -> Option<&'static str> {
     }
 }
 
+/// The settings' values a server refuses (tokens, header name); gives the parsed header.
+fn check(settings: &ServeSettings) -> Result<Option<HeaderName>, StartError> {
+    if let Some(problem) = settings.admin_token.as_deref().and_then(token_problem) {
+        return Err(StartError::AdminToken(problem));
+    }
+    if let Some(problem) = settings.metrics_token.as_deref().and_then(token_problem) {
+        return Err(StartError::MetricsToken(problem));
+    }
+    settings
+        .client_ip_header
+        .as_deref()
+        .map(|h| HeaderName::try_from(h).map_err(|_| StartError::ClientIpHeader))
+        .transpose()
+}
+
 /// A ready-to-serve server: its state and background tasks.
 pub struct App {
     state: AppState,
@@ -66,6 +81,8 @@ pub struct App {
 impl App {
     /// Loads the config and opens the store in `settings.data_dir`.
     pub fn open(settings: &ServeSettings) -> Result<Self, StartError> {
+        // Everything that can be refused is, before the data directory is created.
+        check(settings)?;
         let sites = Sites::load(settings.config.as_deref())?;
         let store = Store::open(&settings.data_dir, settings.cache_mb.max(1) << 20)?;
         Self::with_store(settings, sites, store)
@@ -74,20 +91,11 @@ impl App {
     /// Builds the server over an already opened store (tests pass `Store::temporary()`).
     /// Must be called inside a Tokio runtime: it starts the writer and counter tasks.
     pub fn with_store(settings: &ServeSettings, sites: Sites, store: Store) -> Result<Self, StartError> {
-        if let Some(problem) = settings.admin_token.as_deref().and_then(token_problem) {
-            return Err(StartError::AdminToken(problem));
-        }
-        if let Some(problem) = settings.metrics_token.as_deref().and_then(token_problem) {
-            return Err(StartError::MetricsToken(problem));
-        }
+        let client_ip_header = check(settings)?;
         let configured = settings.admin_token.clone().or_else(|| sites.admin_token.clone());
         let token_generated = configured.is_none();
         let admin_token =
             configured.unwrap_or_else(|| format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()));
-        let client_ip_header = match &settings.client_ip_header {
-            Some(h) => Some(HeaderName::try_from(h.as_str()).map_err(|_| StartError::ClientIpHeader)?),
-            None => None,
-        };
         let metrics = Metrics::default();
         let writer = Writer::spawn(store.clone(), metrics.clone()).map_err(StartError::Writer)?;
         let counters = Counters::default();

@@ -10,6 +10,7 @@ pub mod connections;
 pub mod counters;
 pub mod export;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod records;
 pub mod settings;

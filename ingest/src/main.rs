@@ -1,22 +1,43 @@
 //! The `lodestone` binary: parse settings, start logging, serve until SIGINT or SIGTERM.
 
+use std::process::ExitCode;
+
 use anyhow::Context;
 use ingest::settings::{Cli, Command};
-use ingest::{App, serve};
-use tracing_subscriber::EnvFilter;
+use ingest::{App, logging, serve};
 
 /// mimalloc: the server allocates per request, and glibc's malloc cost about a fifth of its CPU.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("LODESTONE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
+async fn main() -> ExitCode {
+    let log = std::env::var("LODESTONE_LOG").ok();
+    let filter = match logging::filter(log.as_deref()) {
+        Ok(filter) => filter,
+        Err(message) => {
+            eprintln!("lodestone: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let Cli { command: Command::Serve(settings) } = Cli::parse_or_exit();
-    let app = App::open(&settings).context("lodestone cannot start")?;
+    match run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        // The causes, one per line: what an operator needs, without a backtrace even when
+        // RUST_BACKTRACE is set.
+        Err(e) => {
+            eprintln!("lodestone: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  {}", cause.to_string().trim_end().replace('\n', "\n  "));
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: ingest::settings::ServeSettings) -> anyhow::Result<()> {
+    let app = App::open(&settings).context("cannot start")?;
     if app.token_generated {
         eprintln!(
             "lodestone: no admin token configured; this run's token is {}\n  (set LODESTONE_ADMIN_TOKEN or admin_token in lodestone.toml to keep one)",

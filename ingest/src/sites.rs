@@ -18,8 +18,10 @@ use serde::Deserialize;
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    /// Not TOML, or a value of the wrong type or an unknown key; `key` is the path to the
+    /// value at fault when there is one (`sites[0].allowed_origins[1]`).
+    #[error("config file {path}: {}{message}", key.as_deref().map(|k| format!("key `{k}`: ")).unwrap_or_default())]
+    Parse { path: PathBuf, key: Option<String>, message: String },
     #[error("config key `{key}`: {message}")]
     Invalid { key: String, message: String },
 }
@@ -201,6 +203,37 @@ fn origin_of(url: &str) -> Option<&str> {
     Some(&url[..end])
 }
 
+/// Parses `lodestone.toml`. An error gives the path to the value at fault, when there is one
+/// (a value of the wrong type, an unknown key), and the parser's message with line and column.
+pub fn parse_file(text: &str) -> Result<FileConfig, (Option<String>, String)> {
+    serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
+        let key = e.path().to_string();
+        let key = (key != "." && !key.is_empty()).then_some(key);
+        (key, in_plain_words(&e.into_inner().to_string()))
+    })
+}
+
+/// serde names integer types by their Rust names (`expected u8`): said as the range they take.
+fn in_plain_words(message: &str) -> String {
+    const RANGES: [(&str, &str); 6] = [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u32", "expected a whole number from 0 to 4294967295"),
+        ("expected u64", "expected a whole number from 0"),
+        ("expected i32", "expected a whole number from -2147483648 to 2147483647"),
+        ("expected i64", "expected a whole number"),
+    ];
+    RANGES.iter().fold(message.to_owned(), |m, (rust, plain)| {
+        // Whole words only: `expected u8` must not rewrite a longer name that starts the same.
+        match m.find(rust) {
+            Some(at) if !m[at + rust.len()..].starts_with(|c: char| c.is_ascii_alphanumeric()) => {
+                format!("{}{plain}{}", &m[..at], &m[at + rust.len()..])
+            }
+            _ => m,
+        }
+    })
+}
+
 /// Every configured site by id, plus the admin token from the file if any.
 #[derive(Debug, Clone)]
 pub struct Sites {
@@ -216,9 +249,11 @@ impl Sites {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        let file: FileConfig = toml::from_str(&text)
-            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
-        Self::from_file(file)
+        Self::from_file(parse_file(&text).map_err(|(key, message)| ConfigError::Parse {
+            path: path.to_owned(),
+            key,
+            message,
+        })?)
     }
 
     /// Checks a parsed file: unique ids, valid origins, campaigns with valid ids and text.
@@ -489,8 +524,11 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Sites, ConfigError> {
-        let file: FileConfig = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: "t".into(), message: e.to_string() })?;
+        let file = parse_file(text).map_err(|(key, message)| ConfigError::Parse {
+            path: "t".into(),
+            key,
+            message,
+        })?;
         Sites::from_file(file)
     }
 
@@ -699,6 +737,21 @@ mod tests {
                 "sites[0].campaigns[0].targeting.ends_at",
             ),
             (format!("{site}[sites.scoring]\nhalf_life_days = 0"), "sites[0].scoring.half_life_days"),
+            // Wrong types and unknown keys are named by their path too, not only shown in place.
+            (
+                "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://shop.example\", 42]".to_owned(),
+                "key `sites[0].allowed_origins[1]`: TOML parse error at line 3",
+            ),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ any = [{{ scroll_percent = 300 }}] }}"),
+                "key `sites[0].campaigns[0].trigger.any[0].scroll_percent`",
+            ),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ scroll_percent = 300 }}"),
+                "expected a whole number from 0 to 255",
+            ),
+            (format!("{site}[sites.scoring]\npage_view = \"5\""), "key `sites[0].scoring.page_view`"),
+            (format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\nheadlin = \"y\""), "key `sites[0].campaigns[0].headlin`: "),
             (
                 format!(
                     "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntargeting = {{ include = [\"/\", \"https://shop.example/pricing\"] }}"

@@ -47,6 +47,26 @@ pub enum StoreError {
         FORMAT_VERSION = records::FORMAT_VERSION
     )]
     NewerFormat(u8),
+    #[error("cannot create it: {0}")]
+    Create(std::io::Error),
+}
+
+/// Creates the data directory when it is missing, readable by its owner only (0700 on Unix):
+/// it holds visitors' addresses. An existing directory keeps the permissions it has.
+fn create_private(dir: &Path) -> Result<(), StoreError> {
+    if dir.exists() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(StoreError::Create)?;
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    match builder.create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(StoreError::Create(e)),
+        _ => Ok(()),
+    }
 }
 
 /// A validated lead (with its consent record) ready to be written, encoded by the request
@@ -194,6 +214,7 @@ pub struct ErasurePlan {
 impl Store {
     /// Opens (or creates) the database in `dir` with a page cache of `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        create_private(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -644,6 +665,22 @@ mod tests {
                 other => return other,
             }
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_data_directory_is_private_to_its_owner_and_an_existing_one_is_left_as_it_is() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let data = dir.path().join("var/lodestone");
+        drop(Store::open(&data, 1 << 20).unwrap());
+        assert_eq!(mode(&data), 0o700);
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o750)).unwrap();
+        drop(Store::open(&shared, 1 << 20).unwrap());
+        assert_eq!(mode(&shared), 0o750);
     }
 
     #[test]

@@ -139,19 +139,71 @@ fn the_binary_refuses_a_bad_config_file_and_names_the_key() {
             "sites[0].allowed_origins[0]",
         ),
         ("[[sites]]\nid = \"shop\"\nallowed_origin = []\n", "unknown field `allowed_origin`"),
+        // A value of the wrong type is named by its path, not only shown at its line.
+        (
+            "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://shop.example\", 42]\n",
+            "key `sites[0].allowed_origins[1]`",
+        ),
     ];
     for (text, named) in cases {
         std::fs::write(&config, text).unwrap();
-        let out = Command::new(lodestone_binary())
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
+        let out = refused(
+            Command::new(lodestone_binary())
+                .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+                .arg(&config)
+                .arg("--data-dir")
+                .arg(dir.path().join("data"))
+                .env("RUST_BACKTRACE", "1"),
+        );
+        assert_eq!(out.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(named), "{stderr}");
+        assert!(stderr.starts_with("lodestone: cannot start\n") && stderr.contains(named), "{stderr}");
+        // The operator's message, not the program's insides.
+        assert!(!stderr.contains("backtrace") && !stderr.contains("main.rs"), "{stderr}");
+        assert!(!dir.path().join("data").exists(), "a refused start creates no data directory");
+    }
+}
+
+/// Runs `lodestone` expecting it to refuse to start: its output, or a failure (not a hang)
+/// when it starts serving instead.
+fn refused(command: &mut Command) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lodestone started instead of refusing: {command:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Every refusal comes before the data directory is created, and a misspelt log level is a
+/// refusal, not a silent end of all logging.
+#[test]
+fn refused_settings_create_no_data_directory_and_a_misspelt_log_level_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cases = [
+        ("LODESTONE_ADMIN_TOKEN", "short", 1, "--admin-token (LODESTONE_ADMIN_TOKEN) must be at least 16"),
+        ("LODESTONE_METRICS_TOKEN", "with spaces in it ok", 1, "--metrics-token (LODESTONE_METRICS_TOKEN)"),
+        ("LODESTONE_CLIENT_IP_HEADER", "bad header", 1, "--client-ip-header"),
+        ("LODESTONE_LOG", "warning", 2, "LODESTONE_LOG: `warning` is not a level"),
+        ("LODESTONE_LOG", "info,ingest=loud", 2, "LODESTONE_LOG: `info,ingest=loud`"),
+    ];
+    for (var, value, code, says) in cases {
+        let out = refused(
+            Command::new(lodestone_binary())
+                .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+                .arg(&data)
+                .env(var, value),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{var}={value}: {stderr}");
+        assert!(stderr.contains(says), "{var}={value}: {stderr}");
+        assert!(!data.exists(), "{var}={value} created the data directory");
     }
 }
 
