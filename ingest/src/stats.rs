@@ -337,13 +337,35 @@ impl ReportBuilder {
             from: from.to_owned(),
             to: to.to_owned(),
             totals: self.totals,
-            days: self.days.into_iter().map(|(date, totals)| DayStats { date, totals }).collect(),
+            days: {
+                // Every day of the range, a day without counts as zeros: a chart's series.
+                let mut days = self.days;
+                for date in each_day(from, to) {
+                    days.entry(date).or_default();
+                }
+                days.into_iter().map(|(date, totals)| DayStats { date, totals }).collect()
+            },
             top_paths: self.paths.top(),
             top_referrers: self.referrers.top(),
             top_utm_sources: self.sources.top(),
             campaigns,
         }
     }
+}
+
+/// The days `from..=to` (`2026-11-01`), none when either is not such a date.
+fn each_day(from: &str, to: &str) -> Vec<String> {
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    let (Ok(mut d), Ok(to)) = (time::Date::parse(from, day), time::Date::parse(to, day)) else {
+        return Vec::new();
+    };
+    let mut days = Vec::new();
+    while d <= to {
+        days.push(d.to_string());
+        let Some(next) = d.next_day() else { break };
+        d = next;
+    }
+    days
 }
 
 /// Builds the report for `site` over `from..=to` from counter rows held in memory.
@@ -378,9 +400,13 @@ mod tests {
             row("2026-11-02", "campaign:welcome:-:converted", 1),
             row("2026-11-02", "referrer:news.example", 2),
         ];
-        let r = build_report("s", "2026-11-01", "2026-11-02", &rows);
+        let r = build_report("s", "2026-10-31", "2026-11-03", &rows);
         assert_eq!(r.totals, Totals { pageviews: 15, visitors: 2, sessions: 0 });
-        assert_eq!(r.days.len(), 2);
+        // Every day of the range, those without counts as zeros.
+        let days: Vec<(&str, u64)> = r.days.iter().map(|d| (d.date.as_str(), d.totals.pageviews)).collect();
+        assert_eq!(days, [("2026-10-31", 0), ("2026-11-01", 10), ("2026-11-02", 5), ("2026-11-03", 0)]);
+        assert_eq!(each_day("2026-12-31", "2027-01-01"), ["2026-12-31", "2027-01-01"]);
+        assert!(each_day("2026-11-02", "2026-11-01").is_empty());
         assert_eq!(r.top_paths[0], Ranked { key: "/pricing".into(), count: 8 });
         assert_eq!(r.top_referrers[0].key, "news.example");
         assert_eq!(r.campaigns[0].shown, 4);

@@ -211,6 +211,14 @@ async fn stats_ranges_are_validated_and_name_the_field() {
         app.admin_get("/v1/sites/demo/stats?from=2026-11-01&to=2026-11-22").await.json().await.unwrap();
     assert_eq!(ok["from"], "2026-11-01");
     assert_eq!(ok["totals"]["pageviews"], 0);
+    // Every day of the range is listed, a day without counts as zeros: a chart's series.
+    let days = ok["days"].as_array().unwrap();
+    assert_eq!(days.len(), 22);
+    assert_eq!(
+        days[0],
+        serde_json::json!({ "date": "2026-11-01", "pageviews": 0, "visitors": 0, "sessions": 0 })
+    );
+    assert_eq!(days[21]["date"], "2026-11-22");
     // The default range (30 days up to `to`) starts no earlier than the first countable day.
     let early: Value = app.admin_get("/v1/sites/demo/stats?to=1970-01-05").await.json().await.unwrap();
     assert_eq!(early["from"], "1970-01-01");
