@@ -55,14 +55,22 @@ pub fn router(dir: Option<PathBuf>) -> Router<AppState> {
 
 /// A file response as the widget routes answer it: found (or not modified) with its cache
 /// lifetime, varying by `Accept-Encoding` (the file may be sent brotli- or gzip-compressed, so
-/// a shared cache must not hand one encoding to a browser that asked for another); not found or
-/// a wrong method as the API's JSON error, never cached for long.
+/// a shared cache must not hand one encoding to a browser that asked for another); not found, a
+/// wrong method or a range past the file's end as the API's JSON error, never cached for long.
 fn finish(mut response: Response, cache: &'static str) -> Response {
     match response.status() {
         StatusCode::NOT_FOUND => missing().into_response(),
         StatusCode::METHOD_NOT_ALLOWED => {
             let mut refused = ApiError::MethodNotAllowed.into_response();
             refused.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET,HEAD"));
+            refused
+        }
+        // The file's length stays in `Content-Range`; the body says why, as every error does.
+        StatusCode::RANGE_NOT_SATISFIABLE => {
+            let mut refused = ApiError::RangeNotSatisfiable.into_response();
+            if let Some(range) = response.headers_mut().remove(header::CONTENT_RANGE) {
+                refused.headers_mut().insert(header::CONTENT_RANGE, range);
+            }
             refused
         }
         s if s.is_success() || s == StatusCode::NOT_MODIFIED => {

@@ -40,6 +40,8 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("submission_id was already used for a different lead: send a new submission_id for a new lead")]
     SubmissionTaken,
+    #[error("the requested range is outside the file (see Content-Range for its length)")]
+    RangeNotSatisfiable,
     #[error("internal error")]
     Internal(String),
 }
@@ -74,6 +76,9 @@ impl ApiError {
             }
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
             Self::SubmissionTaken => (StatusCode::CONFLICT, "conflict", Some("submission_id".into())),
+            Self::RangeNotSatisfiable => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", Some("range".into()))
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
     }

@@ -87,6 +87,26 @@ async fn widget_assets_are_public_to_every_origin() {
     let posted = app.client.post(app.url("/assets/tracker-0123abcd.wasm")).body("x").send().await.unwrap();
     assert_eq!(posted.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(posted.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
+    // A range past the end of a file is the JSON error too, the file's length kept for the client.
+    let past = app
+        .client
+        .get(app.url("/assets/tracker-0123abcd.wasm"))
+        .header("range", "bytes=100-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(past.headers()["content-range"], "bytes */4");
+    assert_eq!(past.json::<Value>().await.unwrap()["error"]["field"], "range");
+    let part = app
+        .client
+        .get(app.url("/assets/tracker-0123abcd.wasm"))
+        .header("range", "bytes=1-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), b"asm");
     // Only what is under `assets/` is served there.
     let outside = app.client.get(app.url("/assets/lodestone.js")).send().await.unwrap();
     assert_eq!(outside.status(), StatusCode::NOT_FOUND);
@@ -94,6 +114,8 @@ async fn widget_assets_are_public_to_every_origin() {
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     for line in [
         r#"lodestone_http_requests_total{route="/assets/{*file}",status="200"} 1"#,
+        r#"lodestone_http_requests_total{route="/assets/{*file}",status="206"} 1"#,
+        r#"lodestone_http_requests_total{route="/assets/{*file}",status="416"} 1"#,
         r#"lodestone_http_requests_total{route="/assets/{*file}",status="404"} 3"#,
         r#"lodestone_http_requests_total{route="/lodestone.js",status="200"} 2"#,
     ] {
