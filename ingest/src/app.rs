@@ -40,11 +40,19 @@ pub enum StartError {
 /// the shortest metrics token.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
+/// The admin token the README's example `lodestone.toml` shows: refused, as a published
+/// password would be.
+pub const README_EXAMPLE_TOKEN: &str = "change-me-to-a-long-random-string";
+
 /// What is wrong with a configured admin or metrics token, if anything. A token must be one
 /// that an `Authorization: Bearer` header can carry and match: visible ASCII, no spaces
 /// (a header value is ASCII, and the bearer value is read without surrounding spaces).
 pub fn token_problem(token: &str) -> Option<&'static str> {
-    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+    if token == README_EXAMPLE_TOKEN {
+        Some(
+            "is the README's example value, which anyone can read: choose your own (e.g. the output of `openssl rand -hex 32`)",
+        )
+    } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
         Some("must be visible ASCII characters only (no spaces, no accented letters)")
     } else if token.len() < MIN_ADMIN_TOKEN_LEN {
         Some("must be at least 16 characters")

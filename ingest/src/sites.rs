@@ -847,7 +847,11 @@ mod tests {
         let section = &readme[readme.find("### `lodestone.toml`").expect("the section")..];
         let start = section.find("```toml\n").expect("a toml block") + "```toml\n".len();
         let example = &section[start..start + section[start..].find("```").expect("its end")];
-        let sites = parse(example).unwrap_or_else(|e| panic!("{e}"));
+        // Its admin token is published, so it is refused until replaced (as the README says).
+        let refused = parse(example).expect_err("the example token").to_string();
+        assert!(refused.contains("config key `admin_token`: is the README's example value"), "{refused}");
+        let example = example.replace(crate::app::README_EXAMPLE_TOKEN, "a-token-of-my-own-0123456789");
+        let sites = parse(&example).unwrap_or_else(|e| panic!("{e}"));
         let shop = sites.get("shop").expect("the example's site");
         assert!(shop.allows_origin("https://www.shop.example"));
         assert!(!shop.config.campaigns.is_empty());

@@ -189,6 +189,12 @@ fn refused_settings_create_no_data_directory_and_a_misspelt_log_level_is_refused
     let cases = [
         ("LODESTONE_ADMIN_TOKEN", "short", 1, "--admin-token (LODESTONE_ADMIN_TOKEN) must be at least 16"),
         ("LODESTONE_METRICS_TOKEN", "with spaces in it ok", 1, "--metrics-token (LODESTONE_METRICS_TOKEN)"),
+        (
+            "LODESTONE_ADMIN_TOKEN",
+            "change-me-to-a-long-random-string",
+            1,
+            "--admin-token (LODESTONE_ADMIN_TOKEN) is the README's example value",
+        ),
         ("LODESTONE_CLIENT_IP_HEADER", "bad header", 1, "--client-ip-header"),
         ("LODESTONE_LOG", "warning", 2, "LODESTONE_LOG: `warning` is not a level"),
         ("LODESTONE_LOG", "info,ingest=loud", 2, "LODESTONE_LOG: `info,ingest=loud`"),
