@@ -134,13 +134,14 @@ pub fn is_english(tag: &str) -> bool {
 }
 
 /// Whether `tag` is shaped like a BCP 47 language tag: subtags of 1-8 ASCII letters or digits
-/// joined by `-`, the first 2-8 letters, at most 35 characters in all (`fr`, `pt-BR`,
+/// joined by `-`, the first a language code of 2 or 3 letters (not a name: `English` is
+/// refused), at most 35 characters in all (`fr`, `pt-BR`,
 /// `zh-Hant-TW`, `sr-Latn`).
 pub fn is_language_tag(tag: &str) -> bool {
     let mut subtags = tag.split('-');
     let first_ok = subtags
         .next()
-        .is_some_and(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
     first_ok
         && tag.len() <= 35
         && subtags.all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
@@ -282,9 +283,9 @@ impl Default for ConsentSpec {
 
 /// What the visitor gets after converting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "SuccessFields")]
 pub struct Success {
-    #[serde(default = "default_success_message")]
+    /// By default, a download's or a sign-up's thanks, as the campaign offers one or not.
     pub message: String,
     /// The lead magnet: a link shown on the success view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,13 +295,37 @@ pub struct Success {
     pub thank_you_url: Option<String>,
 }
 
-fn default_success_message() -> String {
-    "Thanks! Your download is ready.".into()
+/// `success` as written: the message may be left out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuccessFields {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    lead_magnet_url: Option<String>,
+    #[serde(default)]
+    thank_you_url: Option<String>,
+}
+
+impl From<SuccessFields> for Success {
+    fn from(f: SuccessFields) -> Self {
+        // No download is promised where the campaign offers none.
+        let default = if f.lead_magnet_url.is_some() {
+            "Thanks! Your download is ready."
+        } else {
+            "Thanks! You're signed up."
+        };
+        Self {
+            message: f.message.unwrap_or_else(|| default.into()),
+            lead_magnet_url: f.lead_magnet_url,
+            thank_you_url: f.thank_you_url,
+        }
+    }
 }
 
 impl Default for Success {
     fn default() -> Self {
-        Self { message: default_success_message(), lead_magnet_url: None, thank_you_url: None }
+        SuccessFields { message: None, lead_magnet_url: None, thank_you_url: None }.into()
     }
 }
 
@@ -430,11 +455,40 @@ mod tests {
         }
         assert!(is_english("en") && is_english("EN-gb") && !is_english("eng") && !is_english("fr-en"));
         let long = format!("en-{}", ["abcdefgh"; 4].join("-"));
-        for tag in
-            ["", "f", "1a", "fr_FR", "fr-", "-fr", "en--GB", "fr FR", "en-abcdefghi", "fr\"", long.as_str()]
-        {
+        for tag in [
+            "",
+            "f",
+            "1a",
+            "fr_FR",
+            "fr-",
+            "-fr",
+            "en--GB",
+            "fr FR",
+            "en-abcdefghi",
+            "fr\"",
+            long.as_str(),
+            "English",
+            "fran",
+        ] {
             assert!(!is_language_tag(tag), "{tag}");
         }
+    }
+
+    #[test]
+    fn the_default_thanks_promise_a_download_only_where_there_is_one() {
+        let c: Campaign = serde_json::from_str(r#"{"id":"a","headline":"h"}"#).unwrap();
+        assert_eq!(c.success.message, "Thanks! You're signed up.");
+        assert_eq!(Success::default().message, c.success.message);
+        let c: Campaign =
+            serde_json::from_str(r#"{"id":"a","headline":"h","success":{"lead_magnet_url":"/g.pdf"}}"#)
+                .unwrap();
+        assert_eq!(c.success.message, "Thanks! Your download is ready.");
+        let c: Campaign =
+            serde_json::from_str(r#"{"id":"a","headline":"h","success":{"message":"Merci !"}}"#).unwrap();
+        assert_eq!(c.success.message, "Merci !");
+        let unknown =
+            serde_json::from_str::<Campaign>(r#"{"id":"a","headline":"h","success":{"mesage":"x"}}"#);
+        assert!(alloc::format!("{}", unknown.unwrap_err()).contains("unknown field `mesage`"));
     }
 
     #[test]

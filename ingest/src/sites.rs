@@ -174,6 +174,11 @@ impl Site {
         self.allowed_origins.iter().any(|o| o == origin)
     }
 
+    /// Whether `url` is an absolute URL on one of the site's allowed origins.
+    pub fn origin_of_allowed(&self, url: &str) -> bool {
+        origin_of(url).is_some_and(|o| self.allows_origin(o))
+    }
+
     pub fn campaign(&self, id: &str) -> Option<&Campaign> {
         self.config.campaign(id)
     }

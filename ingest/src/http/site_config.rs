@@ -73,8 +73,21 @@ async fn thanks(
         TextDirection::Ltr => "ltr",
         TextDirection::Rtl => "rtl",
     };
+    let back = back_link(site, html::referer(&headers));
     let message = &campaign.success.message;
-    Ok(html::page_in(lang, dir, message, &format!("<h1>{}</h1>{link}", escape(message))))
+    Ok(html::page_in(lang, dir, message, &format!("<h1>{}</h1>{link}{back}", escape(message))))
+}
+
+/// A way back to the site: the page the form was on (the `Referer`, when on one of the site's
+/// origins), else the site's first origin. Named by its host, in no language.
+fn back_link(site: &crate::sites::Site, referer: Option<&str>) -> String {
+    let page = referer.filter(|r| site.origin_of_allowed(r)).map(str::to_owned);
+    let Some(url) = page.or_else(|| site.allowed_origins.first().map(|o| format!("{o}/"))) else {
+        return String::new();
+    };
+    let host = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let host = &host[..host.find(['/', '?', '#']).unwrap_or(host.len())];
+    format!(r#"<p><a href="{}" dir="ltr">{}</a></p>"#, escape(&url), escape(host))
 }
 
 #[cfg(test)]

@@ -101,6 +101,28 @@ async fn the_thank_you_page_speaks_the_campaigns_language_in_its_direction() {
     assert!(arabic.starts_with(r#"<!doctype html><html lang="ar" dir="rtl">"#), "{arabic}");
     assert!(arabic.contains("<title>شكراً &lt;لك&gt;</title>"), "{arabic}");
     assert!(arabic.contains(r#"<a href="https://souk.example/dalil.pdf">تنزيل الدليل</a>"#), "{arabic}");
+    // A way back to the site, named by its host in no language: the site's first origin...
+    assert!(arabic.contains(r#"<a href="https://souk.example/" dir="ltr">souk.example</a>"#), "{arabic}");
+    // ...or the page the form was on, when it is on the site (never another site's page).
+    let app_ref = &app;
+    let back = |referer: &'static str| {
+        let url = app_ref.url("/v1/thanks?site=souk&campaign=plain");
+        async move {
+            app_ref.client.get(url).header("referer", referer).send().await.unwrap().text().await.unwrap()
+        }
+    };
+    let from_page = back("https://souk.example/guides?x=1&y=<2>").await;
+    assert!(
+        from_page.contains(
+            r#"<a href="https://souk.example/guides?x=1&amp;y=&lt;2&gt;" dir="ltr">souk.example</a>"#
+        ),
+        "{from_page}"
+    );
+    let elsewhere = back("https://evil.example/phish").await;
+    assert!(
+        !elsewhere.contains("evil.example") && elsewhere.contains(r#"href="https://souk.example/""#),
+        "{elsewhere}"
+    );
     // No language declared: English, the direction following the text.
     let plain = page("plain").await;
     assert!(plain.starts_with(r#"<!doctype html><html lang="en" dir="auto">"#), "{plain}");
