@@ -214,8 +214,24 @@ pub fn parse_file(text: &str) -> Result<FileConfig, (Option<String>, String)> {
     serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
         let key = e.path().to_string();
         let key = (key != "." && !key.is_empty()).then_some(key);
-        (key, in_plain_words(&e.into_inner().to_string()))
+        (key, in_plain_words(&without_secrets(text, &e.into_inner())))
     })
+}
+
+/// The parser's message, which quotes the line at fault, unless that line holds the admin
+/// token: then its position only, so a start-up log never shows the token.
+fn without_secrets(text: &str, e: &toml::de::Error) -> String {
+    let Some(at) = e.span().map(|s| s.start.min(text.len())) else { return e.to_string() };
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = &text[line_start..text[at..].find('\n').map_or(text.len(), |i| at + i)];
+    if !line.contains("admin_token") {
+        return e.to_string();
+    }
+    let (number, column) = (text[..at].matches('\n').count() + 1, text[line_start..at].chars().count() + 1);
+    format!(
+        "TOML parse error at line {number}, column {column} (the line is not shown: it holds the admin token)\n{}",
+        e.message()
+    )
 }
 
 /// serde names integer types by their Rust names (`expected u8`): said as the range they take.
@@ -742,6 +758,11 @@ mod tests {
                 "sites[0].campaigns[0].targeting.ends_at",
             ),
             (format!("{site}[sites.scoring]\nhalf_life_days = 0"), "sites[0].scoring.half_life_days"),
+            // A line holding the admin token is never quoted, whatever is wrong with it.
+            (
+                "admin_token = \"Xk9\\q7Lm2Pz8Rw4Tn6Vb\"\n[[sites]]\nid = \"shop\"".to_owned(),
+                "TOML parse error at line 1, column 21 (the line is not shown: it holds the admin token)\ninvalid escape sequence",
+            ),
             // Wrong types and unknown keys are named by their path too, not only shown in place.
             (
                 "[[sites]]\nid = \"shop\"\nallowed_origins = [\"https://shop.example\", 42]".to_owned(),
@@ -822,6 +843,15 @@ mod tests {
         for (text, key) in cases {
             let err = parse(&text).expect_err(key).to_string();
             assert!(err.contains(key), "{err} should name {key}");
+            assert!(!err.contains("Xk9"), "{err} shows the admin token");
+        }
+        for text in [
+            "admin_token = \"Xk9-secret-token-000\",\n",
+            "admin_token = 42 # Xk9\n",
+            "[[sites]]\nid = \"s\"\nadmin_token = \"Xk9-secret-token-000\"\n",
+        ] {
+            let err = parse(text).expect_err(text).to_string();
+            assert!(!err.contains("Xk9"), "{err} shows the admin token");
         }
     }
 
