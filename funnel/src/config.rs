@@ -295,6 +295,8 @@ pub struct Success {
     pub thank_you_url: Option<String>,
 }
 
+const SIGNED_UP: &str = "Thanks! You're signed up.";
+
 /// `success` as written: the message may be left out.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -310,11 +312,7 @@ struct SuccessFields {
 impl From<SuccessFields> for Success {
     fn from(f: SuccessFields) -> Self {
         // No download is promised where the campaign offers none.
-        let default = if f.lead_magnet_url.is_some() {
-            "Thanks! Your download is ready."
-        } else {
-            "Thanks! You're signed up."
-        };
+        let default = if f.lead_magnet_url.is_some() { "Thanks! Your download is ready." } else { SIGNED_UP };
         Self {
             message: f.message.unwrap_or_else(|| default.into()),
             lead_magnet_url: f.lead_magnet_url,
@@ -325,7 +323,7 @@ impl From<SuccessFields> for Success {
 
 impl Default for Success {
     fn default() -> Self {
-        SuccessFields { message: None, lead_magnet_url: None, thank_you_url: None }.into()
+        Self { message: SIGNED_UP.into(), lead_magnet_url: None, thank_you_url: None }
     }
 }
 

@@ -14,12 +14,19 @@ async fn a_visitor_on_a_cross_origin_page_converts_and_the_lead_is_stored_with_c
 {
     let s = stack().await;
     let b = browser(Device::Desktop).await;
-    b.goto(&s.page("/blog/lead-magnets.html?utm_source=newsletter&utm_campaign=launch")).await;
+    // A parameter that is neither a campaign tag nor an ad click id (a token, an address) is
+    // neither kept in the visitor's storage nor sent with the lead.
+    b.goto(
+        &s.page("/blog/lead-magnets.html?utm_source=newsletter&reset=s3cr3t&utm_campaign=launch&gclid=Cj0"),
+    )
+    .await;
     b.js(
         "window.__leads = []; addEventListener('lodestone:lead', function (e) { __leads.push(e.detail); });",
     )
     .await;
     b.wait_for_popup(10).await;
+    let storage: String = serde_json::from_value(b.js("return JSON.stringify(localStorage);").await).unwrap();
+    assert!(storage.contains("gclid=Cj0") && !storage.contains("s3cr3t"), "{storage}");
     assert_eq!(
         b.in_widget("root.querySelector('[role=dialog]').getAttribute('aria-modal')").await,
         json!("true")
@@ -58,7 +65,13 @@ async fn a_visitor_on_a_cross_origin_page_converts_and_the_lead_is_stored_with_c
         lead["page_url"]
             .as_str()
             .unwrap()
-            .ends_with("/blog/lead-magnets.html?utm_source=newsletter&utm_campaign=launch")
+            .ends_with("/blog/lead-magnets.html?utm_source=newsletter&utm_campaign=launch&gclid=Cj0"),
+        "{lead}"
+    );
+    let landing = lead["attribution"]["first"]["landing_page"].as_str().unwrap();
+    assert!(
+        landing.ends_with("/blog/lead-magnets.html?utm_source=newsletter&utm_campaign=launch&gclid=Cj0"),
+        "{lead}"
     );
     assert_eq!(lead["attribution"]["first"]["utm_source"], "newsletter");
     assert_eq!(lead["attribution"]["last"]["utm_campaign"], "launch");
@@ -312,7 +325,7 @@ async fn a_lead_from_a_page_with_a_very_long_address_is_stored_with_the_address_
     let b = browser(Device::Desktop).await;
     // Ad and tracking parameters can take an address past the 2,048 characters a lead keeps.
     let long = "x".repeat(3000);
-    b.goto(&s.page(&format!("/blog/lead-magnets.html?click_id={long}"))).await;
+    b.goto(&s.page(&format!("/blog/lead-magnets.html?gclid={long}"))).await;
     b.js(
         "window.__leads = []; addEventListener('lodestone:lead', function (e) { __leads.push(e.detail); });",
     )
@@ -324,7 +337,7 @@ async fn a_lead_from_a_page_with_a_very_long_address_is_stored_with_the_address_
     assert_eq!(leads.len(), 1, "{leads:?}");
     let page_url = leads[0]["page_url"].as_str().unwrap();
     assert_eq!(page_url.chars().count(), 2048);
-    assert!(page_url.contains("/blog/lead-magnets.html?click_id=xxx"), "{page_url}");
+    assert!(page_url.contains("/blog/lead-magnets.html?gclid=xxx"), "{page_url}");
     b.close().await;
 }
 

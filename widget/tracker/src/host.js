@@ -18,6 +18,18 @@ function walled() {
       && (e.checkVisibility ? e.checkVisibility({ opacityProperty: true, visibilityProperty: true }) : s.visibility !== "hidden" && s.opacity > 0)) return 1;
   }
 }
+// This page's address as a lead and the history keep it: no fragment, and of the query only
+// campaign tags and ad click ids (utm_*, gclid, fbclid, ...); any other parameter may carry a
+// token or a person's details.
+function address() {
+  return safe(function () {
+    var u = new URL(location.href), drop = [];
+    u.hash = "";
+    u.searchParams.forEach(function (v, k) { if (!/^(utm_.+|gclid|gbraid|wbraid|dclid|fbclid|msclkid|ttclid|twclid|li_fat_id|mc_cid)$/.test(k)) drop.push(k); });
+    drop.forEach(function (k) { u.searchParams.delete(k); });
+    return u.href;
+  });
+}
 function asset(name) { return new URL("assets/" + name, base); }
 function on(target, name, f, capture) { target.addEventListener(name, function (e) { safe(function () { f(e); }); }, { passive: true, capture: !!capture }); }
 function loadPopup() {
@@ -43,7 +55,7 @@ var host = {
       "source medium campaign term content".split(" ").forEach(function (k) { if (q.get("utm_" + k)) utm["utm_" + k] = q.get("utm_" + k); });
     });
     return { gpc: safe(function () { return navigator.globalPrivacyControl === true; }) !== false, dnt: safe(function () { return navigator.doNotTrack === "1"; }),
-      path: location.pathname, title: document.title, href: location.href.split("#")[0], host: location.host, referrer: ref,
+      path: location.pathname, title: document.title, href: address(), host: location.host, referrer: ref,
       referrer_host: safe(function () { return new URL(ref).host.toLowerCase(); }) || "", utm: utm,
       // By the pointer, not the window: a narrow desktop window still has a mouse (and exits
       // through the top edge), a large tablet in landscape still has none.
