@@ -44,7 +44,11 @@ pub fn each_counter(event: &Event, mut f: impl FnMut(&[&str])) {
     match event {
         Event::Pageview { path, referrer_host, utm_source, new_visitor, new_session } => {
             f(&["pageviews"]);
-            f(&["path:", path]);
+            if holds_address(path) {
+                f(&["path:", &without_addresses(path)]);
+            } else {
+                f(&["path:", path]);
+            }
             if *new_visitor {
                 f(&["visitors"]);
             }
@@ -59,13 +63,30 @@ pub fn each_counter(event: &Event, mut f: impl FnMut(&[&str])) {
                 }
             }
             if let Some(src) = utm_source.as_deref().filter(|s| !s.is_empty()) {
-                f(&["utm_source:", src]);
+                f(&["utm_source:", if holds_address(src) { ADDRESS } else { src }]);
             }
         }
         Event::Campaign { campaign, variant, action } => {
             f(&["campaign:", campaign, ":", variant.as_deref().unwrap_or("-"), ":", action.as_str()]);
         }
     }
+}
+
+/// What the counters keep of a path segment or UTM source holding an email address: they are
+/// anonymous, and a page such as `/unsubscribe/jane@example.com` must not put one in them.
+pub const ADDRESS: &str = "(address)";
+
+/// Whether `value` may hold an email address: an `@`, also percent-encoded.
+fn holds_address(value: &str) -> bool {
+    value.contains('@') || value.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'4' && w[2] == b'0')
+}
+
+/// `path` with each segment that may hold an address replaced by [`ADDRESS`].
+fn without_addresses(path: &str) -> String {
+    path.split('/')
+        .map(|segment| if holds_address(segment) { ADDRESS } else { segment })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The counter names one event increments, as strings.
@@ -232,6 +253,18 @@ mod tests {
         let shown =
             Event::Campaign { campaign: "welcome".into(), variant: None, action: CampaignAction::Shown };
         assert_eq!(counter_names(&shown), ["campaign:welcome:-:shown"]);
+        // An address in a path or a UTM source is not counted by name.
+        let pv = Event::Pageview {
+            path: "/unsubscribe/jane.doe@example.com/confirm/joe%40example.com".into(),
+            referrer_host: None,
+            utm_source: Some("jane.doe%40example.com".into()),
+            new_visitor: false,
+            new_session: false,
+        };
+        assert_eq!(
+            counter_names(&pv),
+            ["pageviews", "path:/unsubscribe/(address)/confirm/(address)", "utm_source:(address)"]
+        );
     }
 
     #[test]
