@@ -202,7 +202,7 @@ impl Site {
 }
 
 /// The origin (`scheme://host[:port]`) of an absolute http(s) URL.
-fn origin_of(url: &str) -> Option<&str> {
+pub fn origin_of(url: &str) -> Option<&str> {
     let after_scheme = url.find("://")? + 3;
     let end = url[after_scheme..].find(['/', '?', '#']).map_or(url.len(), |i| after_scheme + i);
     Some(&url[..end])

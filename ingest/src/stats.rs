@@ -353,10 +353,13 @@ impl ReportBuilder {
     }
 }
 
-/// The days `from..=to` (`2026-11-01`), none when either is not such a date.
+/// A day as the report and its range name it: `2026-11-01`.
+pub const DAY: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+/// The days `from..=to`, none when either is not a [`DAY`].
 fn each_day(from: &str, to: &str) -> Vec<String> {
-    let day = time::macros::format_description!("[year]-[month]-[day]");
-    let (Ok(mut d), Ok(to)) = (time::Date::parse(from, day), time::Date::parse(to, day)) else {
+    let (Ok(mut d), Ok(to)) = (time::Date::parse(from, DAY), time::Date::parse(to, DAY)) else {
         return Vec::new();
     };
     let mut days = Vec::new();

@@ -9,9 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use funnel::{Email, FieldError};
 use futures_util::stream;
-use time::{
-    Date, Duration, OffsetDateTime, format_description::BorrowedFormatItem, macros::format_description,
-};
+use time::{Date, Duration, OffsetDateTime};
 use tokio::sync::mpsc;
 
 use super::AppState;
@@ -19,7 +17,7 @@ use super::body::{SiteInPath, query_map};
 use super::error::ApiError;
 use crate::export::CsvRows;
 use crate::records::StoredLead;
-use crate::stats::{ReportBuilder, StatsReport};
+use crate::stats::{DAY, ReportBuilder, StatsReport};
 use crate::store::StoreError;
 use crate::writer::{WriteDone, WriteOp};
 
@@ -121,8 +119,6 @@ async fn export_csv(
     )
         .into_response())
 }
-
-const DAY: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
 
 fn parse_day(field: &'static str, value: Option<&String>, default: Date) -> Result<Date, ApiError> {
     match value {

@@ -85,8 +85,7 @@ fn back_link(site: &crate::sites::Site, referer: Option<&str>) -> String {
     let Some(url) = page.or_else(|| site.allowed_origins.first().map(|o| format!("{o}/"))) else {
         return String::new();
     };
-    let host = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
-    let host = &host[..host.find(['/', '?', '#']).unwrap_or(host.len())];
+    let host = crate::sites::origin_of(&url).and_then(|o| o.split_once("://")).map_or("", |(_, host)| host);
     format!(r#"<p><a href="{}" dir="ltr">{}</a></p>"#, escape(&url), escape(host))
 }
 
