@@ -6,6 +6,7 @@ mod cmd;
 mod demo;
 mod minify;
 mod test;
+mod wasm_opt;
 mod widget;
 
 use clap::{Parser, Subcommand};

@@ -1,7 +1,8 @@
 //! `cargo xtask build`: the widget. Builds both wasm crates in release for wasm32, runs
-//! wasm-bindgen (library pinned to the lockfile's version), writes `lodestone.js` (tracker glue
-//! plus bootstrap, stable URL) and content-hashed immutable assets with `.br`/`.gz` siblings
-//! and a manifest, then prints the size report and fails over budget.
+//! wasm-bindgen (library pinned to the lockfile's version) and wasm-opt (when it can be
+//! installed), writes `lodestone.js` (tracker glue plus bootstrap, stable URL) and
+//! content-hashed immutable assets with `.br`/`.gz` siblings and a manifest, then prints the
+//! size report and fails over budget.
 
 use std::fs;
 use std::io::Write;
@@ -13,6 +14,7 @@ use sha2::{Digest, Sha256, Sha384};
 
 use crate::cmd::{cargo, ensure_wasm_target, exec, root};
 use crate::minify::{Kind, minify};
+use crate::wasm_opt::WasmOpt;
 
 /// Budgets in brotli bytes (decimal kilobytes), glue plus wasm.
 const TRACKER_BUDGET: usize = 20_000;
@@ -144,6 +146,16 @@ fn lodestone_js(glue: &str, names: &Names<'_>) -> anyhow::Result<String> {
     Ok(format!("/*! Lodestone widget */\n{}", minify(&script, Kind::Classic)?))
 }
 
+/// Runs wasm-opt over `modules`, or says why it could not (it is optional: the modules are
+/// left as they are).
+fn optimise(modules: &[&Path]) -> anyhow::Result<()> {
+    let wasm_opt = WasmOpt::install()?;
+    for module in modules {
+        wasm_opt.run(module)?;
+    }
+    Ok(())
+}
+
 fn rustc_sysroot() -> PathBuf {
     let out = std::process::Command::new("rustc").args(["--print", "sysroot"]).current_dir(root()).output();
     out.map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())).unwrap_or_default()
@@ -191,6 +203,11 @@ pub fn build() -> anyhow::Result<()> {
     shorten_names(&work, "lodestone_tracker")?;
     shorten_names(&work, "lodestone_popup")?;
     shorten_names(&debug_work, "lodestone_tracker_debug")?;
+    let optimised = optimise(&[
+        &work.join("lodestone_tracker_bg.wasm"),
+        &work.join("lodestone_popup_bg.wasm"),
+        &debug_work.join("lodestone_tracker_debug_bg.wasm"),
+    ]);
 
     let tracker_wasm = Asset::hashed("tracker", "wasm", fs::read(work.join("lodestone_tracker_bg.wasm"))?);
     let popup_wasm = Asset::hashed("popup", "wasm", fs::read(work.join("lodestone_popup_bg.wasm"))?);
@@ -258,6 +275,10 @@ pub fn build() -> anyhow::Result<()> {
         over(tracker_total, TRACKER_BUDGET)
     );
     println!("  popup total    {popup_total:>7} / budget {POPUP_BUDGET}");
+    match &optimised {
+        Ok(()) => println!("  (wasm modules shrunk by wasm-opt)"),
+        Err(why) => println!("  (wasm modules NOT shrunk by wasm-opt: {why:#})"),
+    }
     println!("  written to {}", dist.display());
     if tracker_total > TRACKER_GUARD || popup_total > POPUP_BUDGET {
         bail!("the widget is over its size budget");
