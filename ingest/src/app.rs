@@ -11,6 +11,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::connection_limits::{self, PerIp};
+use crate::connections::Limits;
 use crate::counters::Counters;
 use crate::http::{AppState, Shared, guard, router};
 use crate::metrics::Metrics;
@@ -81,7 +83,9 @@ pub struct App {
     state: AppState,
     counter_task: JoinHandle<()>,
     stop_counters: watch::Sender<bool>,
-    header_timeout: Duration,
+    limits: Limits,
+    /// The connection cap the settings asked for, when the file limit lowered it.
+    cap_lowered_from: Option<u32>,
     /// `true` when no token was configured and one was generated for this run.
     pub token_generated: bool,
 }
@@ -121,8 +125,17 @@ impl App {
             client_ip_header,
             assets_dir: settings.assets_dir.clone(),
         });
-        let header_timeout = Duration::from_secs(settings.header_timeout_secs.max(1));
-        Ok(Self { state, counter_task, stop_counters, header_timeout, token_generated })
+        let (max, lowered) =
+            connection_limits::total_cap(settings.max_connections, connection_limits::file_limit());
+        // Behind a proxy every connection comes from the proxy: no cap per peer address then.
+        let per_ip = match (settings.max_connections_per_ip, &state.client_ip_header) {
+            (0, _) | (_, Some(_)) => None,
+            (n, None) => Some(PerIp::new(n as usize)),
+        };
+        let limits =
+            Limits { header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)), max, per_ip };
+        let cap_lowered_from = settings.max_connections.filter(|_| lowered);
+        Ok(Self { state, counter_task, stop_counters, limits, cap_lowered_from, token_generated })
     }
 
     pub fn admin_token(&self) -> &str {
@@ -140,7 +153,15 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let App { state, counter_task, stop_counters, header_timeout, .. } = app;
+    let App { state, counter_task, stop_counters, limits, cap_lowered_from, .. } = app;
+    if let Some(wanted) = cap_lowered_from {
+        tracing::warn!(
+            wanted,
+            max = limits.max,
+            "the file limit carries fewer connections than --max-connections asks; raise it (ulimit -n) to allow more"
+        );
+    }
+    let metrics = state.metrics.clone();
     let store = state.store.clone();
     if let Some(limiter) = state.limiter.clone() {
         tokio::spawn(async move {
@@ -158,7 +179,7 @@ pub async fn serve(
         shutdown.await;
         let _ = draining.send(());
     };
-    let server = crate::connections::serve(listener, router, header_timeout, signal);
+    let server = crate::connections::serve(listener, router, limits, metrics, signal);
     // In-flight requests get DRAIN_LIMIT to finish; a client that stalls longer does not keep
     // the process (and the final flush) waiting.
     let deadline = async {

@@ -3,9 +3,11 @@
 //!
 //! Code map: `settings` (CLI), `sites` (config file), `http` (routes, one module per feature),
 //! `writer` (group commit), `store` + `records` (sled and the value format), `counters` +
-//! `stats` (anonymous events), `export` (CSV), `metrics` (Prometheus).
+//! `stats` (anonymous events), `export` (CSV), `metrics` (Prometheus), `connections` +
+//! `connection_limits` (the accept loop and its caps).
 
 pub mod app;
+pub mod connection_limits;
 pub mod connections;
 pub mod counters;
 pub mod export;

@@ -22,6 +22,8 @@ async fn main() -> ExitCode {
     };
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let Cli { command: Command::Serve(settings) } = Cli::parse_or_exit();
+    // Room for as many connections as the system allows this process (see --max-connections).
+    ingest::connection_limits::raise_file_limit();
     match run(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         // The causes, one per line: what an operator needs, without a backtrace even when

@@ -106,6 +106,19 @@ pub struct ServeSettings {
     #[arg(long, env = "LODESTONE_HEADER_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout_secs: u64,
 
+    /// Connections open at once, at most; more wait to be accepted until one closes. By default
+    /// 10000, or fewer when the process may open fewer files: half its file limit (raised at
+    /// start to the most allowed), as a request for a widget file holds a file open too.
+    #[arg(long, env = "LODESTONE_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+
+    /// Connections one client IP may hold open at once (an IPv6 client counts by its /64
+    /// network); one more is closed at once. 0 turns the limit off. Not applied with
+    /// --client-ip-header: behind a reverse proxy every connection comes from the proxy, so
+    /// limit connections per client there.
+    #[arg(long, env = "LODESTONE_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: u32,
+
     /// Directory holding the built widget (`lodestone.js`, `assets/`), e.g. `widget/dist`.
     /// Without one, the widget routes answer 404 and the API works as usual.
     #[arg(long, env = "LODESTONE_ASSETS_DIR", value_parser = parse_assets_dir)]
@@ -150,6 +163,8 @@ impl ServeSettings {
             rate_limit_burst: 60,
             client_ip_header: None,
             header_timeout_secs: 30,
+            max_connections: None,
+            max_connections_per_ip: 256,
             assets_dir: None,
         }
     }

@@ -38,6 +38,10 @@ pub struct Options {
     pub header_timeout_secs: Option<u64>,
     /// The token `GET /metrics` requires (`--metrics-token`).
     pub metrics_token: Option<String>,
+    /// Connections open at once (`--max-connections`).
+    pub max_connections: Option<u32>,
+    /// Connections open at once per client IP (`--max-connections-per-ip`; 0 turns it off).
+    pub max_connections_per_ip: Option<u32>,
 }
 
 /// A running server and a client for it. Stops and removes its data when dropped.
@@ -85,6 +89,10 @@ pub async fn spawn_with(options: Options) -> TestApp {
     settings.assets_dir = options.assets_dir.clone();
     settings.client_ip_header = options.client_ip_header.clone();
     settings.metrics_token = options.metrics_token.clone();
+    settings.max_connections = options.max_connections;
+    if let Some(n) = options.max_connections_per_ip {
+        settings.max_connections_per_ip = n;
+    }
     if let Some(secs) = options.header_timeout_secs {
         settings.header_timeout_secs = secs;
     }

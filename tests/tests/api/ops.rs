@@ -124,6 +124,84 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected_after_the_head
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
+/// A connection from `ip` (any 127.0.0.0/8 address reaches the server on 127.0.0.1).
+async fn connect_from(ip: &str, addr: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+    socket.connect(addr.parse().unwrap()).await.unwrap()
+}
+
+/// `GET /healthz` on `stream`; what came back before the server closed it (or `None` when
+/// nothing came within `wait`).
+async fn health_on(mut stream: tokio::net::TcpStream, wait: Duration) -> Option<String> {
+    let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    let mut answer = Vec::new();
+    match tokio::time::timeout(wait, stream.read_to_end(&mut answer)).await {
+        Ok(_) => Some(String::from_utf8_lossy(&answer).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn a_client_holding_its_share_of_connections_gets_no_more_while_others_are_served() {
+    let app = spawn_with(Options { max_connections_per_ip: Some(4), ..Options::default() }).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // Four idle connections: the share of 127.0.0.2.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(connect_from("127.0.0.2", &addr).await);
+    }
+    // A fifth is closed unanswered, at once rather than after the header timeout.
+    let started = Instant::now();
+    let fifth = health_on(connect_from("127.0.0.2", &addr).await, Duration::from_secs(10)).await;
+    assert_eq!(fifth.as_deref(), Some(""), "the fifth connection was not closed unanswered");
+    assert!(started.elapsed() < Duration::from_secs(5), "closed only after {:?}", started.elapsed());
+    // Another client is served meanwhile.
+    let other = health_on(connect_from("127.0.0.3", &addr).await, Duration::from_secs(10)).await;
+    assert!(other.unwrap_or_default().starts_with("HTTP/1.1 200"), "another client was not served");
+    // A connection closed gives its place back.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = health_on(connect_from("127.0.0.2", &addr).await, Duration::from_secs(10)).await;
+        if answer.unwrap_or_default().starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the closed connection's place never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let refused = metrics.lines().find_map(|l| l.strip_prefix("lodestone_connections_refused_total "));
+    assert!(refused.is_some_and(|n| n.parse::<u64>().unwrap() >= 1), "{metrics}");
+    // The three still held, and the one scraping the metrics.
+    let open = metrics.lines().find_map(|l| l.strip_prefix("lodestone_connections_open "));
+    assert_eq!(open, Some("4"), "{metrics}");
+}
+
+#[tokio::test]
+async fn over_the_connection_cap_a_new_connection_waits_until_one_closes() {
+    let app = spawn_with(Options {
+        max_connections: Some(3),
+        max_connections_per_ip: Some(0),
+        ..Options::default()
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let waiting = tokio::spawn(health_on(
+        tokio::net::TcpStream::connect(&addr).await.unwrap(),
+        Duration::from_secs(20),
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "a fourth connection was served over a cap of three");
+    drop(held.pop());
+    let answer = waiting.await.unwrap();
+    assert!(answer.unwrap_or_default().starts_with("HTTP/1.1 200"), "the waiting connection was not served");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_at_debug_level_carries_no_personal_data() {
     use std::process::{Command, Stdio};
