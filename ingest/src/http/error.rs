@@ -22,8 +22,8 @@ pub enum ApiError {
     Invalid(#[from] FieldError),
     #[error("{what} not found")]
     NotFound { what: &'static str, field: Cow<'static, str> },
-    #[error("this origin is not allowed for the site")]
-    OriginNotAllowed,
+    #[error("the origin {origin} is not among the allowed_origins of site {site} (lodestone.toml)")]
+    OriginNotAllowed { origin: String, site: String },
     #[error(
         "the page hid its origin (Origin: null), so it cannot be checked against the site's allowed \
          origins; a page whose Referrer-Policy is no-referrer or same-origin does this for its \
@@ -66,7 +66,7 @@ impl ApiError {
             Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", Some("body".into())),
             Self::Invalid(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.code, Some(e.field.clone())),
             Self::NotFound { field, .. } => (StatusCode::NOT_FOUND, "not_found", Some(field.to_string())),
-            Self::OriginNotAllowed | Self::OriginHidden => {
+            Self::OriginNotAllowed { .. } | Self::OriginHidden => {
                 (StatusCode::FORBIDDEN, "origin_not_allowed", Some("origin".into()))
             }
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", Some("authorization".into())),

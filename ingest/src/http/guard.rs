@@ -42,7 +42,11 @@ pub fn check_origin(site: &Site, headers: &HeaderMap) -> Result<(), ApiError> {
         // A page served with `Referrer-Policy: no-referrer` (or `same-origin`, posting to
         // another origin) hides its origin from a form post; it cannot be told from any other.
         Some(o) if o == "null" => Err(ApiError::OriginHidden),
-        Some(_) => Err(ApiError::OriginNotAllowed),
+        Some(o) => {
+            // Named as sent, so a `www.` or an `http:` too many shows; a long one cut short.
+            let origin = o.to_str().map_or("(not text)".to_owned(), |o| o.chars().take(200).collect());
+            Err(ApiError::OriginNotAllowed { origin, site: site.config.site.clone() })
+        }
     }
 }
 

@@ -18,13 +18,28 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/sites/{site}/config", get(config)).route("/v1/thanks", get(thanks))
 }
 
-async fn config(
-    State(state): State<AppState>,
-    SiteInPath(site): SiteInPath,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let site = state.sites.get(&site).ok_or_else(|| ApiError::unknown("site", &site))?;
-    check_origin(site, &headers)?;
+async fn config(State(state): State<AppState>, SiteInPath(site): SiteInPath, headers: HeaderMap) -> Response {
+    match site_config(&state, &site, &headers) {
+        Ok(response) => response,
+        Err(refused) => readable_by_the_page(refused.into_response(), &headers),
+    }
+}
+
+/// A refusal (an origin not allowed, an unknown site) that the page which asked may read, so
+/// the debug overlay can say why no campaign shows (the browser hides the reason from a page
+/// the answer does not name). It tells that page only what it sent and where to set it: the
+/// config itself stays with the site's own origins.
+fn readable_by_the_page(mut response: Response, headers: &HeaderMap) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        response.headers_mut().append(header::VARY, header::ORIGIN.into());
+    }
+    response
+}
+
+fn site_config(state: &AppState, site: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let site = state.sites.get(site).ok_or_else(|| ApiError::unknown("site", site))?;
+    check_origin(site, headers)?;
     let cache = [(header::ETAG, site.etag.clone()), (header::CACHE_CONTROL, "public, max-age=60".to_owned())];
     let fresh = headers
         .get(header::IF_NONE_MATCH)

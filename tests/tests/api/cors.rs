@@ -41,6 +41,46 @@ async fn simple_requests_from_an_allowed_origin_carry_the_cors_header() {
 }
 
 #[tokio::test]
+async fn a_page_refused_the_config_can_read_why_and_nothing_more() {
+    let app = spawn_app().await;
+    let get = |path: &'static str, origin: &'static str| {
+        app.client.get(app.url(path)).header("origin", origin).send()
+    };
+    // An origin the site does not allow: refused, with a reason the page may read.
+    let refused = get("/v1/sites/demo/config", "https://www.shop.example").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refused.headers()["access-control-allow-origin"], "https://www.shop.example");
+    assert!(
+        refused.headers().get_all("vary").iter().any(|v| v
+            .to_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("origin"))
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "origin_not_allowed");
+    assert_eq!(
+        body["error"]["message"],
+        "the origin https://www.shop.example is not among the allowed_origins of site demo (lodestone.toml)"
+    );
+    assert!(!body.to_string().contains("welcome"), "the refusal carries the config: {body}");
+    // An unknown site, likewise.
+    let unknown = get("/v1/sites/dmeo/config", "https://www.shop.example").await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(unknown.headers()["access-control-allow-origin"], "https://www.shop.example");
+    // The other routes still answer such an origin nothing it may read.
+    let lead = app
+        .post_text(
+            "/v1/leads",
+            &lead_body("x@example.com", "sub-cors-0002"),
+            Some("https://www.shop.example"),
+        )
+        .await;
+    assert_eq!(lead.status(), StatusCode::FORBIDDEN);
+    assert!(lead.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
 async fn widget_assets_are_public_to_every_origin() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("lodestone.js"), "/* widget */").unwrap();

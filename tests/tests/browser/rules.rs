@@ -1096,6 +1096,27 @@ async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     b.close().await;
 }
 
+#[tokio::test]
+async fn the_debug_overlay_says_why_the_config_did_not_load() {
+    // A site that does not list the demo pages' origin: the commonest reason nothing shows.
+    let toml = "[[sites]]\nid = \"demo\"\nallowed_origins = [\"https://www.shop.example\"]\n[[sites.campaigns]]\nid = \"welcome\"\nheadline = \"Hi\"\n";
+    let s = stack_for(toml.to_owned()).await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/rules.html?lodestone_debug=1")).await;
+    b.wait_until("document.querySelector('[data-lodestone-debug]')", 10).await;
+    let text = b.js("return document.querySelector('[data-lodestone-debug]').shadowRoot.textContent;").await;
+    let text = text.as_str().unwrap_or_default().to_owned();
+    for expected in [
+        "\u{2717} the site config did not load, so no campaign can show",
+        &format!("GET {}/v1/sites/demo/config \u{2192} 403 origin_not_allowed", s.app.base),
+        &format!("the origin {} is not among the allowed_origins of site demo (lodestone.toml)", s.site.base),
+    ] {
+        assert!(text.contains(expected), "overlay lacks {expected:?}: {text}");
+    }
+    println!("config refused: {}", b.screenshot("debug-overlay-config-refused").await.display());
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_event_and_inactivity_trigger_their_campaigns() {
     let s = stack_for(config(

@@ -47,6 +47,15 @@ export function render(d) {
   ensure();
   var frag = document.createDocumentFragment();
   frag.appendChild(el("h2", null, "Lodestone debug \u00b7 " + d.site + " \u00b7 " + d.path));
+  if (d.config_error) {
+    // No config, no campaign: say which request failed and the server's reason.
+    var e = d.config_error;
+    frag.appendChild(el("h3", "no", "\u2717 the site config did not load, so no campaign can show"));
+    frag.appendChild(el("div", "dim", "GET " + e.url + " \u2192 " + (e.status || "no answer") + (e.code ? " " + e.code : "")));
+    frag.appendChild(el("div", null, e.message));
+    body.replaceChildren(frag);
+    return;
+  }
   frag.appendChild(el("div", "dim", "device " + d.device + " \u00b7 visits " + d.visits + " \u00b7 page views " +
     d.page_views + " \u00b7 storage " + (d.stored ? "on" : "off (" + d.privacy + ")")));
   frag.appendChild(el("h3", null, "Score " + d.score.total));

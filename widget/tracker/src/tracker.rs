@@ -394,7 +394,7 @@ impl Tracker {
     pub fn answered(&mut self, tag: u32, status: u32, json: &JsValue) {
         match tag {
             TAG_CONFIG if status == 200 => self.configure(json),
-            TAG_CONFIG => {}
+            TAG_CONFIG => self.config_refused(status, json),
             queued => {
                 let Some(slot) = self.in_flight.get_mut((queued - TAG_QUEUE) as usize) else { return };
                 let id = core::mem::take(slot);
@@ -707,6 +707,17 @@ impl Tracker {
 
     #[cfg(not(feature = "debug"))]
     fn refresh_overlay(&self) {}
+
+    /// The site config did not come: no campaign can show on this page. The debug build's
+    /// overlay says why.
+    #[cfg(feature = "debug")]
+    fn config_refused(&self, status: u32, answer: &JsValue) {
+        let url = server::endpoint(&self.api, &["/v1/sites/", &self.site, "/config"]);
+        self.host.debug(&self.config_error_report(&url, status, answer));
+    }
+
+    #[cfg(not(feature = "debug"))]
+    fn config_refused(&self, _: u32, _: &JsValue) {}
 
     fn campaign_event(&self, campaign: &str, action: &str) {
         let e = Object::new().str("type", "campaign").str("campaign", campaign).str("action", action).end();
