@@ -151,12 +151,11 @@ fn check_scoring(s: &ScoringRules) -> Result<(), (String, &'static str)> {
     Ok(())
 }
 
-/// The first scroll percent above 100 in a trigger tree, if any.
-fn bad_scroll(c: &Condition) -> bool {
+/// Whether some condition of a trigger tree is `wrong`.
+fn any_leaf(c: &Condition, wrong: &impl Fn(&Leaf) -> bool) -> bool {
     match c {
-        Condition::All { all: cs } | Condition::Any { any: cs } => cs.iter().any(bad_scroll),
-        Condition::Leaf(Leaf::ScrollPercent(p)) => *p > 100,
-        Condition::Leaf(_) => false,
+        Condition::All { all: cs } | Condition::Any { any: cs } => cs.iter().any(|c| any_leaf(c, wrong)),
+        Condition::Leaf(leaf) => wrong(leaf),
     }
 }
 
@@ -354,8 +353,15 @@ impl Sites {
                         "the campaign is not in English but these popup words are unset, so they show in English: set them under text"
                     );
                 }
-                if bad_scroll(&c.trigger) {
+                if any_leaf(&c.trigger, &|l| matches!(l, Leaf::ScrollPercent(p) if *p > 100)) {
                     return Err(invalid(key("trigger.scroll_percent"), "must be 0-100"));
+                }
+                let max = entry.scoring.max;
+                if any_leaf(&c.trigger, &|l| matches!(l, Leaf::MinScore(n) if *n > max)) {
+                    return Err(invalid(
+                        key("trigger.min_score"),
+                        &format!("must be at most scoring.max ({max}): no score goes above it"),
+                    ));
                 }
                 if c.targeting.sample_percent.is_some_and(|p| p > 100) {
                     return Err(invalid(key("targeting.sample_percent"), "must be 0-100"));
@@ -717,6 +723,12 @@ mod tests {
                     "{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ any = [{{ scroll_percent = 120 }}] }}"
                 ),
                 "sites[0].campaigns[0].trigger.scroll_percent",
+            ),
+            (
+                format!(
+                    "{site}[sites.scoring]\nmax = 50\n[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntrigger = {{ all = [{{ delay_seconds = 2 }}, {{ min_score = 60 }}] }}"
+                ),
+                "`sites[0].campaigns[0].trigger.min_score`: must be at most scoring.max (50)",
             ),
             (
                 format!(
