@@ -20,7 +20,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colours only on a terminal: journald and log files get plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
     let Cli { command: Command::Serve(settings) } = Cli::parse_or_exit();
     // Room for as many connections as the system allows this process (see --max-connections).
     ingest::connection_limits::raise_file_limit();
