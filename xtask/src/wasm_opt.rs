@@ -7,8 +7,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, bail};
-
 use crate::cmd::{exec, root};
 
 /// `-Oz` until nothing more shrinks; the sections no browser reads go too.
@@ -45,11 +43,7 @@ impl WasmOpt {
         let out = path.with_extension("opt.wasm");
         let mut node = Command::new("node");
         node.arg(&self.script).args(FLAGS).arg(path).arg("-o").arg(&out);
-        let shown = format!("wasm-opt {}", path.display());
-        let status = node.status().with_context(|| format!("cannot run {shown}"))?;
-        if !status.success() {
-            bail!("{shown} failed ({status})");
-        }
+        exec(node)?;
         fs::rename(&out, path)?;
         Ok(())
     }
