@@ -2,7 +2,7 @@
 //! stats from the counters, and erase every lead of an email address.
 
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,7 +13,7 @@ use time::{Date, Duration, OffsetDateTime};
 use tokio::sync::mpsc;
 
 use super::AppState;
-use super::body::{SiteInPath, query_map};
+use super::body::{SiteInPath, parse_json, query_map, read_body};
 use super::error::ApiError;
 use crate::export::CsvRows;
 use crate::records::StoredLead;
@@ -23,12 +23,17 @@ use crate::writer::{WriteDone, WriteOp};
 
 /// Largest page of the leads list.
 const MAX_PAGE: usize = 500;
+/// Body limit of an erasure (`{"email": ...}`).
+const ERASE_BODY_LIMIT: usize = 4 * 1024;
 /// Longest stats range, in days.
 const MAX_RANGE_DAYS: i64 = 366;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/sites/{site}/leads", get(list).delete(erase))
+        .route(
+            "/v1/sites/{site}/leads",
+            get(list).delete(erase).layer(DefaultBodyLimit::max(ERASE_BODY_LIMIT)),
+        )
         .route("/v1/sites/{site}/leads.csv", get(export_csv))
         .route("/v1/sites/{site}/stats", get(stats))
 }
@@ -172,14 +177,41 @@ async fn stats(
     Ok(Json(report))
 }
 
+/// The body of an erasure: `{"email": "..."}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EraseBody {
+    email: String,
+}
+
+/// The address to erase, from the JSON body (which no proxy log records) or from the query
+/// string (`?email=`, kept for scripts written against it); given in both, it is refused.
+async fn address_to_erase(state: &AppState, query: Option<&str>, req: Request) -> Result<Email, ApiError> {
+    let in_query = query_map(query)?.remove("email");
+    let body = read_body(req, state, ERASE_BODY_LIMIT).await?;
+    let in_body =
+        if body.trim_ascii().is_empty() { None } else { Some(parse_json::<EraseBody>(&body)?.email) };
+    let email = match (in_body, in_query) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::malformed(
+                "give the email once: in the JSON body or in the query, not both",
+                Some("email".into()),
+            ));
+        }
+        (Some(email), None) | (None, Some(email)) => email,
+        (None, None) => String::new(),
+    };
+    Ok(Email::parse(&email)?)
+}
+
 async fn erase(
     State(state): State<AppState>,
     SiteInPath(site): SiteInPath,
     RawQuery(q): RawQuery,
+    req: Request,
 ) -> Result<impl IntoResponse, ApiError> {
     known_site(&state, &site).await?;
-    let q = query_map(q.as_deref())?;
-    let email = Email::parse(q.get("email").map_or("", String::as_str))?;
+    let email = address_to_erase(&state, q.as_deref(), req).await?;
     // Find the leads with reads beside the writer, then remove them through it (durably); the
     // writer adds any written since.
     let store = state.store.clone();

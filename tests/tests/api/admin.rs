@@ -192,6 +192,51 @@ async fn erasure_removes_every_lead_of_the_address_in_any_case_and_nothing_else(
     assert_eq!(bad.json::<Value>().await.unwrap()["error"]["field"], "email");
 }
 
+/// The address in the body keeps it out of every access log between the caller and the server;
+/// the query form still works, and an address given both ways is refused, naming `email`.
+#[tokio::test]
+async fn erasure_takes_the_address_in_a_json_body() {
+    let app = spawn_app().await;
+    let erase = |query: &str, body: Option<&str>| {
+        let mut request = app.client.delete(app.url(&format!("/v1/sites/demo/leads{query}")));
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_owned());
+        }
+        let request = request.bearer_auth(&app.admin_token);
+        async move { request.send().await.unwrap() }
+    };
+    app.post_lead(&lead_body("body.erase@example.com", "sub-erase-body-1")).await;
+    app.post_lead(&lead_body("Body.Erase@example.com", "sub-erase-body-2")).await;
+    app.post_lead(&lead_body("stays@example.com", "sub-erase-body-3")).await;
+
+    let both = erase("?email=body.erase%40example.com", Some(r#"{"email":"body.erase@example.com"}"#)).await;
+    assert_eq!(both.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(both.json::<Value>().await.unwrap()["error"]["field"], "email");
+    for (body, field) in [
+        (r#"{"email":"nope"}"#, "email"),
+        (r#"{"email":"a@example.com","extra":1}"#, "extra"),
+        (r#"{"mail":"a@example.com"}"#, "mail"),
+        (r#"["a@example.com"]"#, "body"),
+    ] {
+        let refused = erase("", Some(body)).await;
+        assert!(refused.status().is_client_error(), "{body}: {}", refused.status());
+        assert_eq!(refused.json::<Value>().await.unwrap()["error"]["field"], field, "{body}");
+    }
+    let missing = erase("", None).await;
+    assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(missing.json::<Value>().await.unwrap()["error"]["field"], "email");
+    let large = erase("", Some(&format!(r#"{{"email":"{}@example.com"}}"#, "a".repeat(5000)))).await;
+    assert_eq!(large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(app.all_leads("demo").await.len(), 3, "a refused erasure erases nothing");
+
+    let resp = erase("", Some(r#"{"email":"BODY.ERASE@example.com"}"#)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap()["erased"], 2);
+    let left = app.all_leads("demo").await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["email"], "stays@example.com");
+}
+
 #[tokio::test]
 async fn stats_ranges_are_validated_and_name_the_field() {
     let app = spawn_app().await;
