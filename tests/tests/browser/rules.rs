@@ -1423,10 +1423,11 @@ async fn two_popups_submitted_on_one_page_each_get_their_own_answer() {
     arrived(2).await;
     b.wait_until(&leads_handled(2), 10).await;
     assert_eq!(
-        b.in_widget("[root.querySelector('button.submit').getAttribute('aria-disabled'), root.activeElement && root.activeElement.className]").await,
-        json!(["true", "submit"]),
+        b.in_widget("[root.querySelector('button.submit').getAttribute('aria-disabled'), root.querySelector('form').getAttribute('aria-busy'), root.activeElement && root.activeElement.className]").await,
+        json!(["true", "true", "submit"]),
         "b's form is still waiting for its own answer, with focus kept on its button"
     );
+    println!("screenshot: {}", b.screenshot("popup-sending").await.display());
     b.js("window.held[2](false);").await;
     b.wait_until("!document.querySelector('[data-lodestone]').shadowRoot.querySelector('.note').hidden", 5)
         .await;

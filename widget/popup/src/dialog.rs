@@ -162,7 +162,8 @@ pub fn popup(view: View) -> impl IntoView {
         view! {
             <h2 id="ls-title">{headline.clone()}</h2>
             <p class="body" id="ls-body">{body.clone()}</p>
-            <form novalidate on:submit=on_submit>
+            <form novalidate on:submit=on_submit
+                aria-busy=move || if phase.get() == Phase::Sending { "true" } else { "false" }>
                 <label class="field" for="ls-email">{label_email.clone()}</label>
                 // Left to right in any language: an address read right to left scrambles as it is typed.
                 <input class="text" id="ls-email" name="email" type="email" autocomplete="email" inputmode="email"
