@@ -855,7 +855,7 @@ async fn the_global_cooldown_runs_from_the_end_of_the_last_popup() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_gpc_nothing_is_stored_and_rules_see_only_the_current_page() {
+async fn with_gpc_nothing_is_stored_what_was_is_erased_and_rules_see_only_the_current_page() {
     let s = stack_for(config("", &[("second-view", "trigger = { min_page_views = 2 }")])).await;
     let b = browser(Device::Desktop).await;
     // The second page broke `matchMedia`: the privacy signals are read all the same.
@@ -872,6 +872,11 @@ async fn with_gpc_nothing_is_stored_and_rules_see_only_the_current_page() {
     assert_eq!(page_view_counters(&b).await, [(true, true)], "a first visit is a new visitor");
     b.visit(&s.page("/fixtures/rules.html")).await;
     b.wait_for_popup(10).await;
+    assert_eq!(b.js(&stored("views")).await, json!(2));
+    // Turned on later, the signal also removes the history stored before it.
+    b.visit(&s.page("/fixtures/rules.html?gpc=1")).await;
+    b.wait_until("localStorage.getItem('lodestone:demo') === null", 5).await;
+    assert!(!appears_within(&b, 2).await, "history used under GPC after it was stored");
     b.close().await;
 }
 

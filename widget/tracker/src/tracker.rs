@@ -300,14 +300,18 @@ impl Tracker {
         }
     }
 
-    /// Decides whether the history may be stored: not under GPC/DNT when the site honours it,
+    /// Decides whether the history may be stored: not under GPC/DNT when the site honours it
+    /// (and what was stored before is erased),
     /// not in consent mode before `lodestone.consent(true)`, not after `consent(false)`. When
     /// it may not, the rules see this page's signals only.
     fn apply_privacy(&mut self) {
         let Some(site) = &self.config else { return };
-        let allowed =
-            !(self.gpc && site.privacy.honor_gpc) && self.consent.unwrap_or(!site.privacy.consent_mode);
-        if allowed {
+        let refused = self.gpc && site.privacy.honor_gpc;
+        if refused {
+            // What was stored before the visitor turned the signal on goes too.
+            History::erase(&self.host, &self.site);
+        }
+        if !refused && self.consent.unwrap_or(!site.privacy.consent_mode) {
             // Storing starts now: from the stored history as it is now, plus this page.
             if !self.persist && self.stale {
                 self.rebuild_history(true);
