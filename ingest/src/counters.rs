@@ -140,6 +140,14 @@ impl Counters {
         }
     }
 
+    /// Adds one to the leads stored for `campaign` (its `variant`, if any) on `day`, as the
+    /// counter `campaign:ID:VARIANT:lead`: counted when the store takes a new lead, whether
+    /// the widget, a plain HTML form or another program posted it.
+    pub fn lead(&self, site: &str, day: &str, campaign: &str, variant: Option<&str>) {
+        let key = format!("{site}\0{day}\0campaign:{campaign}:{}:lead", variant.unwrap_or("-"));
+        *self.pending.lock().expect("counter lock").entry(key).or_default() += 1;
+    }
+
     /// Writes every pending count to `store` and flushes it. Blocking.
     pub fn persist(&self, store: &Store) -> Result<(), crate::store::StoreError> {
         let taken = std::mem::take(&mut *self.pending.lock().expect("counter lock"));

@@ -42,6 +42,9 @@ pub struct CampaignStats {
     pub shown: u64,
     pub closed: u64,
     pub converted: u64,
+    /// Leads the server stored for it (from the widget, plain HTML forms and other programs
+    /// alike; `converted` counts only the widget's conversions).
+    pub leads: u64,
     /// converted / shown, 0 when never shown.
     pub conversion_rate: f64,
 }
@@ -86,6 +89,7 @@ struct Actions {
     shown: u64,
     closed: u64,
     converted: u64,
+    leads: u64,
 }
 
 impl Actions {
@@ -93,6 +97,7 @@ impl Actions {
         self.shown = self.shown.saturating_add(other.shown);
         self.closed = self.closed.saturating_add(other.closed);
         self.converted = self.converted.saturating_add(other.converted);
+        self.leads = self.leads.saturating_add(other.leads);
     }
 
     /// How variants rank: most shown, then most converted.
@@ -247,6 +252,7 @@ impl ReportBuilder {
                     "shown" => &mut a.shown,
                     "closed" => &mut a.closed,
                     "converted" => &mut a.converted,
+                    "lead" => &mut a.leads,
                     _ => return,
                 };
                 *count = count.saturating_add(value);
@@ -329,6 +335,7 @@ impl ReportBuilder {
                 shown: a.shown,
                 closed: a.closed,
                 converted: a.converted,
+                leads: a.leads,
                 conversion_rate: if a.shown == 0 { 0.0 } else { a.converted as f64 / a.shown as f64 },
             }));
         }
@@ -401,6 +408,8 @@ mod tests {
             row("2026-11-02", "visitors", 2),
             row("2026-11-02", "campaign:welcome:-:shown", 4),
             row("2026-11-02", "campaign:welcome:-:converted", 1),
+            row("2026-11-01", "campaign:welcome:-:lead", 3),
+            row("2026-11-02", "campaign:welcome:-:lead", 2),
             row("2026-11-02", "referrer:news.example", 2),
         ];
         let r = build_report("s", "2026-10-31", "2026-11-03", &rows);
@@ -414,6 +423,7 @@ mod tests {
         assert_eq!(r.top_referrers[0].key, "news.example");
         assert_eq!(r.campaigns[0].shown, 4);
         assert_eq!(r.campaigns[0].variant, None);
+        assert_eq!((r.campaigns[0].converted, r.campaigns[0].leads), (1, 5));
         assert!((r.campaigns[0].conversion_rate - 0.25).abs() < 1e-9);
     }
 

@@ -75,10 +75,15 @@ async fn accept(
     });
     let valid = submission.validate(campaign).map_err(|e| if is_form { in_form_terms(e) } else { e })?;
     let (site_id, campaign_id) = (valid.submission.site.clone(), valid.submission.campaign.clone());
+    let variant = valid.submission.variant.clone();
     let new = new_lead(site, valid);
     let WriteDone::Lead(outcome) = state.writer.write(WriteOp::Lead(Box::new(new))).await? else {
         return Err(ApiError::Internal("writer answered a lead with another outcome".into()));
     };
+    if outcome.created {
+        let day = time::OffsetDateTime::now_utc().date().to_string();
+        state.counters.lead(&site_id, &day, &campaign_id, variant.as_deref());
+    }
     if is_form {
         let to = thank_you.unwrap_or_else(|| format!("/v1/thanks?site={site_id}&campaign={campaign_id}"));
         return Ok(Redirect::to(&location(&to)).into_response());

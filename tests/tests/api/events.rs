@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use lodestone_tests::spawn_app;
+use lodestone_tests::{lead_body, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -41,6 +41,56 @@ async fn event_batches_are_accepted_and_add_up_in_the_stats() {
     assert_eq!(stats["campaigns"][0]["shown"], 2);
     assert_eq!(stats["campaigns"][0]["converted"], 1);
     assert_eq!(stats["campaigns"][0]["conversion_rate"], 0.5);
+}
+
+/// Every lead the store takes counts in its campaign's `leads`, whoever posted it (the widget,
+/// a plain HTML form, another program) and whatever the widget's events said; a retry of a
+/// stored submission and a refused lead do not count.
+#[tokio::test]
+async fn stored_leads_count_per_campaign_and_variant_in_the_stats() {
+    let app = spawn_app().await;
+    let mut with_variant = lead_body("b@example.com", "sub-count-2");
+    with_variant["variant"] = json!("short");
+    for body in
+        [lead_body("a@example.com", "sub-count-1"), lead_body("a@example.com", "sub-count-1"), with_variant]
+    {
+        assert!(app.post_lead(&body).await.status().is_success());
+    }
+    assert_eq!(
+        app.post_lead(&lead_body("nope", "sub-count-3")).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let form = [
+        ("site", "demo"),
+        ("campaign", "welcome"),
+        ("email", "form@example.com"),
+        ("consent", "on"),
+        ("consent_text", "I agree."),
+        ("consent_version", "1"),
+    ];
+    assert_eq!(app.post_form(&form, &[]).await.status(), StatusCode::SEE_OTHER);
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let campaigns = loop {
+        let stats: Value = app.admin_get("/v1/sites/demo/stats").await.json().await.unwrap();
+        let leads: u64 =
+            stats["campaigns"].as_array().unwrap().iter().map(|c| c["leads"].as_u64().unwrap()).sum();
+        if leads >= 3 || Instant::now() > deadline {
+            break stats["campaigns"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let counted: Vec<(Value, Value, Value)> = campaigns
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["variant"].clone(), c["leads"].clone(), c["converted"].clone()))
+        .collect();
+    assert_eq!(
+        counted,
+        [(Value::Null, json!(2), json!(0)), (json!("short"), json!(1), json!(0))],
+        "{campaigns}"
+    );
 }
 
 #[tokio::test]
