@@ -1097,7 +1097,22 @@ async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     let left = text.split("s ago, ").nth(1).and_then(|t| t.split(" s left").next());
     let left = left.and_then(|n| n.parse::<u32>().ok());
     assert!(left.is_some_and(|n| (590..=600).contains(&n)), "cooldown left: {left:?} in {text}");
+    let cooldown = text.split("cooldown: closed ").nth(1).and_then(|t| t.split(" s ago").next());
+    assert!(cooldown.and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n < 10), "close time: {text}");
     println!("after a close: {}", b.screenshot("debug-overlay-closed").await.display());
+
+    // Folded to its title line, it stays folded as the report is rendered again.
+    let panel = "document.querySelector('[data-lodestone-debug]').shadowRoot.firstElementChild";
+    let toggle = format!("{panel}.querySelector('button.t')");
+    b.js(&format!("{toggle}.click();")).await;
+    let folded = format!("[{panel}.offsetHeight < 60, {toggle}.getAttribute('aria-expanded')]");
+    assert_eq!(b.js(&format!("return {folded};")).await, json!([true, "false"]));
+    b.js("lodestone.open('closed-before');").await;
+    b.wait_until(&format!("{overlay}.indexOf('showing now') >= 0"), 5).await;
+    assert_eq!(b.js(&format!("return {folded};")).await, json!([true, "false"]), "unfolded by a render");
+    println!("folded: {}", b.screenshot("debug-overlay-folded").await.display());
+    b.js(&format!("{toggle}.click();")).await;
+    assert_eq!(b.js(&format!("return {folded};")).await, json!([false, "true"]));
     b.close().await;
 }
 

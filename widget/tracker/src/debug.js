@@ -2,18 +2,39 @@
 // renders what the tracker's decision engine reports: per campaign, every targeting, trigger
 // and frequency rule with pass/fail and the value it saw, the score and its explanation, and
 // the cooldown state. Everything is written with textContent, inside its own shadow root.
-var root = null, body = null;
+var root = null, body = null, folded = false;
 var css = ":host{all:initial}" +
   ".p{position:fixed;right:12px;bottom:12px;z-index:2147483647;width:380px;max-width:calc(100vw - 24px);box-sizing:border-box;max-height:70vh;overflow:auto;" +
   "background:#0f172a;color:#e2e8f0;font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;border-radius:8px;" +
   "box-shadow:0 10px 30px rgba(0,0,0,.4);padding:10px 12px}" +
   "h2{font-size:13px;margin:0 0 6px;color:#fff}h3{font-size:12px;margin:10px 0 2px;color:#fff}" +
+  ".t{float:right;width:24px;height:22px;margin:-2px 0 0 8px;padding:0;border:0;border-radius:4px;background:#334155;color:#fff;font:inherit;cursor:pointer}" +
+  ".f>:not(h2){display:none}.f h2{margin:0}" +
   ".ok{color:#4ade80}.no{color:#f87171}.dim{color:#94a3b8}ul{margin:0;padding-left:14px}li{margin:0}";
 function el(tag, cls, text) {
   var e = document.createElement(tag);
   if (cls) e.className = cls;
   if (text != null) e.textContent = String(text);
   return e;
+}
+// `t` (ms since the epoch) as a time ago: `40 s ago`, `3 min ago`, `5 h ago`, `2 days ago`.
+function ago(t) {
+  var s = Math.max(0, (Date.now() - t) / 1000);
+  return s < 90 ? Math.round(s) + " s ago" : s < 5400 ? Math.round(s / 60) + " min ago" :
+    s < 129600 ? Math.round(s / 3600) + " h ago" : Math.round(s / 86400) + " days ago";
+}
+// Folds the overlay to its title line (and back), so it can stay open over the page on a phone.
+function toggle() {
+  var t = el("button", "t", folded ? "+" : "\u2212");
+  t.setAttribute("aria-expanded", String(!folded));
+  t.setAttribute("aria-label", "Lodestone debug details");
+  t.onclick = function () {
+    folded = !folded;
+    body.classList.toggle("f", folded);
+    t.textContent = folded ? "+" : "\u2212";
+    t.setAttribute("aria-expanded", String(!folded));
+  };
+  return t;
 }
 function rule(list, r) {
   var li = el("li", r.passed ? "ok" : "no", (r.passed ? "\u2713 " : "\u2717 ") + r.rule);
@@ -46,7 +67,9 @@ function ensure() {
 export function render(d) {
   ensure();
   var frag = document.createDocumentFragment();
-  frag.appendChild(el("h2", null, "Lodestone debug \u00b7 " + d.site + " \u00b7 " + d.path));
+  var title = el("h2", null, "Lodestone debug \u00b7 " + d.site + " \u00b7 " + d.path);
+  title.insertBefore(toggle(), title.firstChild);
+  frag.appendChild(title);
   if (d.config_error) {
     // No config, no campaign: say which request failed and the server's reason.
     var e = d.config_error;
@@ -72,8 +95,8 @@ export function render(d) {
     section(frag, "trigger (" + (c.trigger_holds ? "holds" : "not yet") + ")", c.trigger);
     section(frag, "frequency", c.frequency);
     var m = c.memory, parts = [];
-    if (m.closed) parts.push("closed " + new Date(m.closed).toISOString());
-    if (m.converted) parts.push("converted " + new Date(m.converted).toISOString());
+    if (m.closed) parts.push("closed " + ago(m.closed));
+    if (m.converted) parts.push("converted " + ago(m.converted));
     parts.push("shown this session " + m.shown);
     frag.appendChild(el("div", "dim", "cooldown: " + parts.join(" \u00b7 ")));
   });
