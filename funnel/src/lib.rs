@@ -24,6 +24,9 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod frequency;
+// Only in the server's build: its mere presence adds bytes to the popup's module.
+#[cfg(any(test, feature = "config-dates"))]
+pub mod moment;
 pub mod rule_text;
 pub mod score;
 pub mod targeting;

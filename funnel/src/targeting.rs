@@ -128,9 +128,13 @@ pub struct Targeting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_percent: Option<u8>,
     /// Date window, milliseconds since the Unix epoch (UTC), start inclusive, end exclusive.
+    /// With the `config-dates` feature (the server's), the config may also write a date and
+    /// time ([`crate::moment`]); the widget gets milliseconds, and reads only them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "config-dates", serde(deserialize_with = "crate::moment::deserialize"))]
     pub starts_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "config-dates", serde(deserialize_with = "crate::moment::deserialize"))]
     pub ends_at: Option<i64>,
 }
 

@@ -770,6 +770,19 @@ mod tests {
                 "sites[0].campaigns[0].targeting.ends_at",
             ),
             (format!("{site}[sites.scoring]\nhalf_life_days = 0"), "sites[0].scoring.half_life_days"),
+            // A time without its zone would be midnight somewhere unknown.
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntargeting = {{ starts_at = 2027-01-15T08:00:00 }}"),
+                "key `sites[0].campaigns[0].targeting.starts_at`: TOML parse error",
+            ),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntargeting = {{ ends_at = \"next week\" }}"),
+                "`next week` is not milliseconds since the epoch, or a date and time with its zone",
+            ),
+            (
+                format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntargeting = {{ starts_at = 2027-01-16, ends_at = 2027-01-15T23:00:00+02:00 }}"),
+                "sites[0].campaigns[0].targeting.ends_at",
+            ),
             // A line holding the admin token is never quoted, whatever is wrong with it.
             (
                 "admin_token = \"Xk9\\q7Lm2Pz8Rw4Tn6Vb\"\n[[sites]]\nid = \"shop\"".to_owned(),
@@ -902,6 +915,41 @@ mod tests {
         let shop = sites.get("shop").expect("the example's site");
         assert!(shop.allows_origin("https://www.shop.example"));
         assert!(!shop.config.campaigns.is_empty());
+        // Its date window as the widget gets it: 2026-11-01 08:00 UTC up to 2027-01-01 00:00 UTC.
+        let config: serde_json::Value = serde_json::from_str(&shop.config_json).unwrap();
+        let windows: Vec<_> = config["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| {
+                Some((c["targeting"].get("starts_at")?.clone(), c["targeting"].get("ends_at")?.clone()))
+            })
+            .collect();
+        assert_eq!(
+            windows,
+            [(serde_json::json!(1_793_520_000_000_i64), serde_json::json!(1_798_761_600_000_i64))]
+        );
+    }
+
+    #[test]
+    fn a_date_window_takes_dates_times_with_zones_and_milliseconds() {
+        let campaign = |targeting: &str| {
+            let file = format!(
+                "[[sites]]\nid = \"shop\"\n[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntargeting = {{ {targeting} }}"
+            );
+            let sites = parse(&file).unwrap_or_else(|e| panic!("{targeting}: {e}"));
+            let t = &sites.get("shop").unwrap().config.campaigns[0].targeting;
+            (t.starts_at, t.ends_at)
+        };
+        let (start, end) = (Some(1_800_000_000_000), Some(1_800_003_600_000));
+        for window in [
+            "starts_at = 2027-01-15T08:00:00Z, ends_at = 2027-01-15T10:00:00+01:00",
+            "starts_at = 2027-01-15T09:00:00.000+01:00, ends_at = 1800003600000",
+            "starts_at = \"2027-01-15T08:00:00Z\", ends_at = \"2027-01-15 09:00:00Z\"",
+        ] {
+            assert_eq!(campaign(window), (start, end), "{window}");
+        }
+        assert_eq!(campaign("starts_at = 2027-01-15"), (Some(1_799_971_200_000), None));
     }
 
     #[test]
