@@ -38,7 +38,7 @@ fn number(digits: &str) -> Option<i64> {
 
 /// `2026-11-01` (midnight UTC), or a date, `T` (or a space), `HH:MM[:SS[.fraction]]` and a
 /// zone, `Z` or `±HH:MM`, as milliseconds since the epoch. A time without a zone is refused:
-/// whose midnight it would be is not known.
+/// which zone it is in is not known.
 pub fn parse(text: &str) -> Option<i64> {
     let (date, time) = match text.split_once(['T', 't', ' ']) {
         Some((date, time)) => (date, Some(time)),

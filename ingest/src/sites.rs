@@ -770,7 +770,7 @@ mod tests {
                 "sites[0].campaigns[0].targeting.ends_at",
             ),
             (format!("{site}[sites.scoring]\nhalf_life_days = 0"), "sites[0].scoring.half_life_days"),
-            // A time without its zone would be midnight somewhere unknown.
+            // A time without its zone: which zone it is in is not known.
             (
                 format!("{site}[[sites.campaigns]]\nid = \"a\"\nheadline = \"x\"\ntargeting = {{ starts_at = 2027-01-15T08:00:00 }}"),
                 "key `sites[0].campaigns[0].targeting.starts_at`: TOML parse error",
