@@ -63,7 +63,10 @@ impl Email {
             && !local.ends_with('.')
             && !local.contains("..")
             && local.chars().all(|c| {
-                !c.is_control() && !c.is_whitespace() && !is_invisible(c) && !"@(),:;<>[\\]\"".contains(c)
+                !c.is_control()
+                    && !c.is_whitespace()
+                    && !is_invisible(c)
+                    && !matches!(c, '@' | '(' | ')' | ',' | ':' | ';' | '<' | '>' | '[' | '\\' | ']' | '"')
             });
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2

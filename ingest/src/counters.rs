@@ -144,7 +144,11 @@ impl Counters {
     /// counter `campaign:ID:VARIANT:lead`: counted when the store takes a new lead, whether
     /// the widget, a plain HTML form or another program posted it.
     pub fn lead(&self, site: &str, day: &str, campaign: &str, variant: Option<&str>) {
-        let key = format!("{site}\0{day}\0campaign:{campaign}:{}:lead", variant.unwrap_or("-"));
+        let variant = variant.unwrap_or("-");
+        let mut key = String::with_capacity(site.len() + day.len() + campaign.len() + variant.len() + 20);
+        for part in [site, "\0", day, "\0campaign:", campaign, ":", variant, ":lead"] {
+            key.push_str(part);
+        }
         *self.pending.lock().expect("counter lock").entry(key).or_default() += 1;
     }
 

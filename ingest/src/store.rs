@@ -84,13 +84,14 @@ pub struct NewLead {
 impl NewLead {
     /// The record of `lead`, whose id the store gives when it writes it (an id set here is
     /// stored but never read: the key's wins).
-    pub fn new(lead: &StoredLead) -> Self {
+    pub fn new(lead: StoredLead) -> Self {
+        let encoded = encode(&lead);
         Self {
-            site: lead.site.clone(),
-            submission_id: lead.submission_id.clone(),
-            email: lead.email.clone(),
-            campaign: lead.campaign.clone(),
-            lead: encode(lead),
+            site: lead.site,
+            submission_id: lead.submission_id,
+            email: lead.email,
+            campaign: lead.campaign,
+            lead: encoded,
         }
     }
 }
@@ -566,7 +567,7 @@ mod tests {
                 page_url: None,
             }),
         };
-        NewLead::new(&lead)
+        NewLead::new(lead)
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use funnel::{
-    Attribution, Campaign, ConsentGiven, FieldError, LeadAccepted, LeadSubmission, Touch, ValidLead,
+    Attribution, Campaign, ConsentGiven, FieldError, LeadAccepted, LeadSubmission, Signals, Touch, ValidLead,
     compute_score,
 };
 use uuid::Uuid;
@@ -103,7 +103,10 @@ fn location(url: &str) -> String {
 fn new_lead(site: &Site, valid: ValidLead) -> NewLead {
     let ValidLead { email, submission: s } = valid;
     let now = now_rfc3339();
-    let score = compute_score(&site.config.scoring, &s.signals.clone().unwrap_or_default());
+    let score = match &s.signals {
+        Some(signals) => compute_score(&site.config.scoring, signals),
+        None => compute_score(&site.config.scoring, &Signals::default()),
+    };
     let score_mismatch = s.score.as_ref().is_some_and(|c| *c != score);
     let consent = s.consent.as_ref().map(|c| ConsentRecord {
         granted: c.granted,
@@ -131,7 +134,7 @@ fn new_lead(site: &Site, valid: ValidLead) -> NewLead {
         received_at: now,
         consent,
     };
-    NewLead::new(&lead)
+    NewLead::new(lead)
 }
 
 /// Now, in RFC 3339 UTC.
