@@ -41,6 +41,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: ingest::settings::ServeSettings) -> anyhow::Result<()> {
+    // The port first: a server that cannot listen leaves no data directory behind.
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let app = App::open(&settings).context("cannot start")?;
     if app.token_generated {
         eprintln!(
@@ -48,9 +52,6 @@ async fn run(settings: ingest::settings::ServeSettings) -> anyhow::Result<()> {
             app.admin_token()
         );
     }
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     tracing::info!(address = %listener.local_addr()?, data_dir = %settings.data_dir.display(), "lodestone listening");
     serve(listener, app, shutdown_signal()).await?;
     tracing::info!("stopped; every acknowledged write is on disk");

@@ -281,6 +281,25 @@ fn a_bad_value_from_the_environment_names_its_variable() {
 }
 
 #[test]
+fn a_port_in_use_stops_the_server_before_it_creates_its_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let data = dir.path().join("data");
+    let out = Command::new(lodestone_binary())
+        .args(["serve", "--listen", &address, "--data-dir"])
+        .arg(&data)
+        .env("LODESTONE_ADMIN_TOKEN", "a-token-long-enough-for-the-check")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("cannot listen on {address}")), "{stderr}");
+    assert!(!data.exists(), "the data directory was created by a server that could not listen");
+    drop(taken);
+}
+
+#[test]
 fn help_documents_every_setting_and_its_environment_variable() {
     let out = Command::new(lodestone_binary()).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
