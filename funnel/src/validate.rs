@@ -124,7 +124,8 @@ pub fn one_line_name(raw: &str) -> String {
         .collect()
 }
 
-/// A site, campaign or variant identifier: 1 to 64 of `a-z A-Z 0-9 _ -`.
+/// A site, campaign or variant identifier: 1 to 64 of `a-z A-Z 0-9 _ -`, at least one a letter
+/// or digit (the stats write `-` for "no variant", so no variant may be named that).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SiteId(String);
 
@@ -135,7 +136,7 @@ impl SiteId {
 
     /// As [`SiteId::parse`], naming the field only when there is an error to report.
     fn parse_named(field: impl FnOnce() -> String, raw: &str) -> Result<Self, FieldError> {
-        if is_identifier(raw, limits::ID) {
+        if is_identifier(raw, limits::ID) && raw.bytes().any(|b| b.is_ascii_alphanumeric()) {
             return Ok(Self(raw.to_owned()));
         }
         let field = field();
@@ -143,7 +144,8 @@ impl SiteId {
             let message = format!("{field} is required.");
             FieldError::new(field, "required", message)
         } else {
-            let message = format!("{field} must be 1-64 letters, digits, '-' or '_'.");
+            let message =
+                format!("{field} must be 1-64 letters, digits, '-' or '_', at least one a letter or digit.");
             FieldError::new(field, "invalid", message)
         })
     }
@@ -534,6 +536,8 @@ mod tests {
             (|l| l.website = Some("http://spam".into()), "website"),
             (|l| l.site = String::new(), "site"),
             (|l| l.campaign = "no spaces allowed".into(), "campaign"),
+            (|l| l.campaign = "--".into(), "campaign"),
+            (|l| l.variant = Some("-".into()), "variant"),
             (|l| l.submission_id = "short".into(), "submission_id"),
             (|l| l.email = "nope".into(), "email"),
             (|l| l.name = Some("x".repeat(101)), "name"),

@@ -60,6 +60,13 @@ async fn stored_leads_count_per_campaign_and_variant_in_the_stats() {
         app.post_lead(&lead_body("nope", "sub-count-3")).await.status(),
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    // `-` stands for "no variant" in the stats: no variant may be named that.
+    let mut dash = lead_body("c@example.com", "sub-count-4");
+    dash["variant"] = json!("-");
+    let refused = app.post_lead(&dash).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "variant", "{error}");
     let form = [
         ("site", "demo"),
         ("campaign", "welcome"),
