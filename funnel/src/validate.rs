@@ -124,8 +124,8 @@ pub fn one_line_name(raw: &str) -> String {
         .collect()
 }
 
-/// A site, campaign or variant identifier: 1 to 64 of `a-z A-Z 0-9 _ -`, at least one a letter
-/// or digit (the stats write `-` for "no variant", so no variant may be named that).
+/// A site, campaign or variant identifier: 1 to 64 of `a-z A-Z 0-9 _ -`, at least one of them a
+/// letter or digit (the stats write `-` for "no variant", so no variant may be named that).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SiteId(String);
 
@@ -144,8 +144,9 @@ impl SiteId {
             let message = format!("{field} is required.");
             FieldError::new(field, "required", message)
         } else {
-            let message =
-                format!("{field} must be 1-64 letters, digits, '-' or '_', at least one a letter or digit.");
+            let message = format!(
+                "{field} must be 1-64 letters, digits, '-' or '_', with at least one letter or digit."
+            );
             FieldError::new(field, "invalid", message)
         })
     }
