@@ -78,6 +78,34 @@ pub enum Device {
     SmallPhoneKeyboardUp,
 }
 
+/// JavaScript that stores, for the demo site, what a script or an extension might have left:
+/// a history of `pages` pages (about 25 bytes each) and `leads` leads waiting in the queue
+/// (`q0@example.com` oldest), all far over the tracker's caps. Run it with
+/// [`Browser::edit_storage`].
+pub fn foreign_state(pages: usize, leads: usize) -> String {
+    let queue: Vec<Value> = (0..leads)
+        .map(|i| {
+            let id = format!("sub-foreign-{i:03}");
+            json!({ "id": id, "body": crate::lead_body(&format!("q{i}@example.com"), &id).to_string(), "n": 0, "next": 0 })
+        })
+        .collect();
+    format!(
+        "var now = Date.now(), pages = [];\
+         for (var i = 0; i < {pages}; i++) pages.push({{ p: '/p' + i, a: now }});\
+         localStorage.setItem('lodestone:demo', JSON.stringify({{ visits: 1, views: 1, seen: now, since: now, pages: pages }}));\
+         localStorage.setItem('lodestone:demo:queue', JSON.stringify({}));",
+        Value::Array(queue)
+    )
+}
+
+/// The long tasks the probe saw on the page, as `(count, longest ms, the tasks)`.
+pub async fn long_tasks(b: &Browser) -> (usize, f64, Value) {
+    let tasks = b.js("return window.__probe.longtasks;").await;
+    let list = tasks.as_array().expect("an array of long tasks");
+    let longest = list.iter().map(|t| t["duration"].as_f64().expect("a duration")).fold(0.0, f64::max);
+    (list.len(), longest, tasks)
+}
+
 /// Starts headless Chromium with a fresh profile.
 pub async fn browser(device: Device) -> Browser {
     start_browser(device, 1).await

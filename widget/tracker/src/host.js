@@ -1,7 +1,9 @@
 // Lodestone bootstrap: wires the page to the tracker (wasm) and does its I/O. Every decision is
 // made in the wasm module; this only moves events and bytes, and never throws into the page.
 // Event numbers passed to `fire` are the `event` constants in lib.rs.
-var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = scrollY, lastAt = 0, lastPath = location.pathname, entry = null, leaving = 0, queued = [], shows = 0;
+// `lastY` starts at 0, not `scrollY`: reading that forces a layout while the page loads (the
+// first scroll event sets it).
+var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = 0, lastAt = 0, lastPath = location.pathname, entry = null, leaving = 0, queued = [], shows = 0;
 var base = script && safe(function () { return new URL("./", script.src); });
 function safe(f) { try { return f(); } catch (e) { return null; } }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
@@ -72,8 +74,10 @@ var host = {
     // A lead whose answer does not come within 10 s (a stalled network or server) counts as
     // not sent: it stays queued, is retried, and the visitor is told so.
     if (body != null) { o.method = "POST"; o.body = body; o.keepalive = true; safe(function () { o.signal = AbortSignal.timeout(10000); }); }
-    // A page's fetch may throw at once: that is a failed send, answered after this call.
-    Promise.resolve().then(function () { return fetch(url, o); }).then(function (r) {
+    // In a task of its own (a page's fetch may throw at once: that is a failed send, answered
+    // after this call): leads queued on earlier pages, sent together at start, then do not add
+    // up to one long task while the page loads.
+    new Promise(function (go) { setTimeout(go, 0); }).then(function () { return fetch(url, o); }).then(function (r) {
       return r.json().catch(function () { return null; }).then(function (j) { fire(1, tag, r.status, j); });
     }).catch(function () { fire(1, tag, 0, null); });
   },
