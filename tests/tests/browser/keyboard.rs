@@ -7,7 +7,7 @@ use std::time::Duration;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use lodestone_tests::Options;
 use lodestone_tests::browser::{Device, ESCAPE, TAB, browser, stack, stack_with};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const FOCUSED: &str =
     "(function(){var a=root.activeElement;if(!a)return null;return a.name||a.className||a.tagName;})()";
@@ -98,7 +98,10 @@ async fn the_form_stays_usable_at_320_px_with_the_keyboard_up() {
         .in_widget(
             "(function(){var d=root.querySelector('[role=dialog]').getBoundingClientRect();var i=root.querySelector('input[name=email]');\
              i.focus();var r=i.getBoundingClientRect();var s=root.querySelector('button[type=submit]');s.scrollIntoView();var b=s.getBoundingClientRect();\
-             return {width:d.width,inner:innerWidth,input_top:r.top,input_bottom:r.bottom,submit_bottom:b.bottom,height:innerHeight};})()",
+             var c=root.querySelector('.close'),k=c.getBoundingClientRect();\
+             return {width:d.width,inner:innerWidth,input_top:r.top,input_bottom:r.bottom,submit_bottom:b.bottom,height:innerHeight,\
+             scrolled:root.querySelector('.backdrop').scrollTop,close_top:k.top,close_end:innerWidth-k.right,close_x:Math.round(k.left+k.width/2),close_y:Math.round(k.top+k.height/2),\
+             close_on_top:root.elementFromPoint(k.left+k.width/2,k.top+k.height/2)===c};})()",
         )
         .await;
     assert!(layout["width"].as_f64().unwrap() <= layout["inner"].as_f64().unwrap(), "{layout}");
@@ -107,6 +110,20 @@ async fn the_form_stays_usable_at_320_px_with_the_keyboard_up() {
         layout["submit_bottom"].as_f64().unwrap() <= layout["height"].as_f64().unwrap() + 0.5,
         "{layout}"
     );
+    // Scrolled down to Send, the close button is still on screen, at the top, and takes a tap.
+    assert!(layout["scrolled"].as_f64().unwrap() > 0.0, "the dialog fits: nothing to check {layout}");
+    let close_top = layout["close_top"].as_f64().unwrap();
+    assert!((0.0..=16.0).contains(&close_top), "{layout}");
+    assert!(layout["close_end"].as_f64().unwrap() >= 0.0, "{layout}");
+    assert_eq!(layout["close_on_top"], Value::Bool(true), "{layout}");
+    println!("scrolled to Send at 320 px: {}", b.screenshot("popup-320-scrolled").await.display());
+    let (x, y) = (layout["close_x"].as_f64().unwrap(), layout["close_y"].as_f64().unwrap());
+    let tap = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveTo { duration: None, x, y })
+        .then(PointerAction::Down { button: 0 })
+        .then(PointerAction::Up { button: 0 });
+    b.client.perform_actions(tap).await.unwrap();
+    b.wait_until("!document.querySelector('[data-lodestone]')", 5).await;
     b.close().await;
 }
 
