@@ -185,6 +185,19 @@ impl TestApp {
         all_leads(&self.client, &self.base, &self.admin_token, site).await
     }
 
+    /// Waits up to `seconds` for `site` to hold `n` leads or more (a browser sends them in the
+    /// background); returns how many it holds then.
+    pub async fn wait_for_leads(&self, site: &str, n: usize, seconds: u64) -> usize {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        loop {
+            let held = self.all_leads(site).await.len();
+            if held >= n || std::time::Instant::now() >= deadline {
+                return held;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Stops the server gracefully and waits for it to finish.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

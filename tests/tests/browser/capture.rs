@@ -162,11 +162,7 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
     // The next retry waits out its backoff (10 s after the failed one); the visitor browses on.
     b.wait_until(PAST_BACKOFF, 20).await;
     b.goto(&s.page("/fixtures/long.html")).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while back.all_leads("demo").await.is_empty() {
-        assert!(Instant::now() < deadline, "the queued lead never arrived");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert!(back.wait_for_leads("demo", 1, 10).await > 0, "the queued lead never arrived");
     b.wait_until("(JSON.parse(localStorage.getItem('lodestone:demo:queue')) || []).length === 0", 5).await;
     // The first page already told the visitor (and the host page) the lead was queued: its
     // delivery is not announced again. The server counts the conversion once it has the lead
@@ -211,11 +207,7 @@ async fn submitted_unanswered(email: &str) -> (Stack, Browser) {
     b.js("var send = window.fetch; window.fetch = function (u, o) { send(u, o); return new Promise(function () {}); };")
         .await;
     b.submit_lead(email).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.app.all_leads("demo").await.is_empty() {
-        assert!(Instant::now() < deadline, "the lead never arrived");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert!(s.app.wait_for_leads("demo", 1, 10).await > 0, "the lead never arrived");
     (s, b)
 }
 

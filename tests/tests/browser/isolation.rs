@@ -295,10 +295,7 @@ async fn stored_state_written_by_others_is_trimmed_to_its_caps_without_stalling_
     let (_, longest, tasks) = long_tasks(&b).await;
     assert!(longest < 250.0, "the page stalled: {tasks}");
     // Only the newest ten leads are kept and sent.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while s.app.all_leads("demo").await.len() < 10 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    s.app.wait_for_leads("demo", 10, 10).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut sent: Vec<String> =
         s.app.all_leads("demo").await.iter().map(|l| l["email"].as_str().unwrap().to_owned()).collect();

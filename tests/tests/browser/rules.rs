@@ -1394,11 +1394,7 @@ async fn two_popups_submitted_on_one_page_each_get_their_own_answer() {
     .await;
     let app = &s.app;
     let arrived = |n: usize| async move {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while app.all_leads("demo").await.len() < n {
-            assert!(std::time::Instant::now() < deadline, "lead {n} never arrived");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        assert!(app.wait_for_leads("demo", n, 10).await >= n, "lead {n} never arrived");
     };
     // The page has handled `n` lead answers (the event follows whatever the answer settled).
     let leads_handled = |n: usize| {
