@@ -100,7 +100,7 @@ async fn the_form_stays_usable_at_320_px_with_the_keyboard_up() {
              i.focus();var r=i.getBoundingClientRect();var s=root.querySelector('button[type=submit]');s.scrollIntoView();var b=s.getBoundingClientRect();\
              var c=root.querySelector('.close'),k=c.getBoundingClientRect();\
              return {width:d.width,inner:innerWidth,input_top:r.top,input_bottom:r.bottom,submit_bottom:b.bottom,height:innerHeight,\
-             scrolled:root.querySelector('.backdrop').scrollTop,close_top:k.top,close_end:innerWidth-k.right,close_x:Math.round(k.left+k.width/2),close_y:Math.round(k.top+k.height/2),\
+             scrolled:root.querySelector('.backdrop').scrollTop,close_top:k.top,close_end:innerWidth-k.right,\
              close_on_top:root.elementFromPoint(k.left+k.width/2,k.top+k.height/2)===c};})()",
         )
         .await;
@@ -117,7 +117,24 @@ async fn the_form_stays_usable_at_320_px_with_the_keyboard_up() {
     assert!(layout["close_end"].as_f64().unwrap() >= 0.0, "{layout}");
     assert_eq!(layout["close_on_top"], Value::Bool(true), "{layout}");
     println!("scrolled to Send at 320 px: {}", b.screenshot("popup-320-scrolled").await.display());
-    let (x, y) = (layout["close_x"].as_f64().unwrap(), layout["close_y"].as_f64().unwrap());
+    // Back to the address from Send: the field comes into view whole, below the close button,
+    // which covers no part of it (a tap at its end must not close the popup).
+    let typing = b
+        .in_widget(
+            "(function(){var s=root.querySelector('button[type=submit]'),i=root.querySelector('input[name=email]');s.focus();i.focus();\
+             var e=i.getBoundingClientRect(),y=(e.top+e.bottom)/2,k=root.querySelector('.close').getBoundingClientRect();\
+             return {input_top:e.top,close_bottom:k.bottom,start:root.elementFromPoint(e.left+10,y)===i,end:root.elementFromPoint(e.right-10,y)===i,\
+             close_x:Math.round(k.left+k.width/2),close_y:Math.round(k.top+k.height/2)};})()",
+        )
+        .await;
+    // Its focus ring (3 px, 2 px away) shows too.
+    assert!(
+        typing["input_top"].as_f64().unwrap() >= typing["close_bottom"].as_f64().unwrap() + 5.0,
+        "{typing}"
+    );
+    assert_eq!((&typing["start"], &typing["end"]), (&Value::Bool(true), &Value::Bool(true)), "{typing}");
+    println!("back to the address at 320 px: {}", b.screenshot("popup-320-typing").await.display());
+    let (x, y) = (typing["close_x"].as_f64().unwrap(), typing["close_y"].as_f64().unwrap());
     let tap = MouseActions::new("mouse".into())
         .then(PointerAction::MoveTo { duration: None, x, y })
         .then(PointerAction::Down { button: 0 })

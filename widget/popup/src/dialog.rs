@@ -239,8 +239,12 @@ pub fn popup(view: View) -> impl IntoView {
             // right, and an Arabic one right to left).
             <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="ls-title" aria-describedby="ls-body"
                 tabindex="-1" lang=lang dir=dir on:keydown=on_keydown>
-                <button class="close" type="button" aria-label=close aria-describedby=described
-                    on:click=move |_| request_close("close")>"×"</button>
+                // The close button's bar stays at the top while a tall form scrolls on a small
+                // screen: fields pass under it, never under the button alone.
+                <div class="bar">
+                    <button class="close" type="button" aria-label=close aria-describedby=described
+                        on:click=move |_| request_close("close")>"×"</button>
+                </div>
                 <div hidden=move || matches!(phase.get(), Phase::Done { .. })>{form()}</div>
                 <div hidden=move || !matches!(phase.get(), Phase::Done { .. })>{done()}</div>
             </div>
