@@ -369,6 +369,9 @@ close = "Fermer"
         )
         .await;
     assert_eq!(labels, json!(["Adresse e-mail", "Nom (facultatif)", "Fermer"]));
+    // Its own words inherit its language: none is marked as English.
+    let english = "root.querySelectorAll('[lang=en]').length";
+    assert_eq!(b.in_widget(english).await, json!(0));
     assert_eq!(b.in_widget("root.querySelector('[role=dialog]').lang").await, json!("fr"));
 
     let error = |id: &str| format!("root.querySelector('#{id}').textContent");
@@ -388,6 +391,7 @@ close = "Fermer"
     b.click_in_widget("button[type=submit]").await;
     b.wait_until(&shows("ls-consent-error", "Veuillez cocher la case pour accepter."), 5).await;
     assert_eq!(b.in_widget(&error("ls-email-error")).await, json!(""));
+    assert_eq!(b.in_widget(english).await, json!(0));
 
     // A refusal of the whole lead (here the anti-spam field, filled) is worded by the campaign.
     let fill = |name: &str, value: &str| {

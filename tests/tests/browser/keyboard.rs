@@ -257,7 +257,14 @@ async fn a_right_to_left_campaign_reads_right_to_left_but_its_email_field_left_t
     let direction = |sel: &str| format!("getComputedStyle(root.querySelector('{sel}')).direction");
     assert_eq!(b.in_widget(&direction("[role=dialog]")).await, json!("rtl"));
     assert_eq!(b.in_widget(&direction("input[name=email]")).await, json!("ltr"));
-    // Screen readers speak the campaign's words in its language.
+    // Screen readers speak the campaign's words in its language, and the popup's own words it
+    // left to their English defaults (labels, the close button's name, refusals) in English.
     assert_eq!(b.in_widget("root.querySelector('[role=dialog]').lang").await, json!("ar"));
+    let langs = "['label[for=ls-email]','.close','h2','#ls-email-error'].map(function(s){return root.querySelector(s).getAttribute('lang');})";
+    assert_eq!(b.in_widget(langs).await, json!(["en", "en", null, null]));
+    b.click_in_widget("button[type=submit]").await;
+    b.wait_until("document.querySelector('[data-lodestone]').shadowRoot.querySelector('#ls-email-error').textContent !== ''", 5)
+        .await;
+    assert_eq!(b.in_widget(langs).await, json!(["en", "en", null, "en"]));
     b.close().await;
 }

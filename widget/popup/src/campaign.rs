@@ -38,12 +38,22 @@ pub struct Words {
     pub unsent: String,
     pub download: String,
     pub close: String,
+    /// The keys of the words above left to their English defaults, to be marked as English
+    /// (a screen reader then speaks them as such in a campaign, or on a page, in another
+    /// language).
+    pub english: Vec<&'static str>,
 }
 
 impl Words {
     fn parse(text: &JsValue) -> Self {
         let set = |key: &str| own(text, key).as_string().filter(|w| !w.trim().is_empty());
-        let word = |key: &str, default: &str| set(key).unwrap_or_else(|| default.into());
+        let mut english = Vec::new();
+        let mut word = |key: &'static str, default: &str| {
+            set(key).unwrap_or_else(|| {
+                english.push(key);
+                default.into()
+            })
+        };
         Self {
             email: word("email", "Email"),
             name: word("name", "Name"),
@@ -58,6 +68,7 @@ impl Words {
             ),
             download: word("download", "Download now"),
             close: word("close", "Close"),
+            english,
         }
     }
 }

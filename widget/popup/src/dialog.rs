@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 
 use crate::campaign::{View, Words, own};
-use crate::{focus, request_close, submit, trap_tab};
+use crate::{focus, mark_english, request_close, submit, trap_tab};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Phase {
@@ -21,6 +21,13 @@ enum Phase {
 
 fn set(obj: &Object, key: &str, value: JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value);
+}
+
+/// The campaign's own words for a message shown at `at` if it set them, else `default`, marked
+/// there as English.
+fn said(custom: Option<String>, default: String, at: &str) -> String {
+    mark_english(at, custom.is_none());
+    custom.unwrap_or(default)
 }
 
 /// When the dialog last changed size (the success view replacing the form, ms since the epoch),
@@ -41,14 +48,16 @@ pub fn popup(view: View) -> impl IntoView {
     let (phase, set_phase) = signal(Phase::Form);
     let consent_required = view.consent_required;
     let words = StoredValue::new(view.words.clone());
-    // A refusal in the campaign's words where it set them, else the validation's own message.
+    // A refusal in the campaign's words where it set them, else the validation's own message
+    // (or the server's), in English.
     let email_message = move |code: &str, message: String| {
         let custom =
             |w: &Words| if code == "required" { w.email_required.clone() } else { w.email_invalid.clone() };
-        words.with_value(custom).unwrap_or(message)
+        said(words.with_value(custom), message, "#ls-email-error")
     };
-    let consent_message =
-        move |message: String| words.with_value(|w: &Words| w.consent_required.clone()).unwrap_or(message);
+    let consent_message = move |message: String| {
+        said(words.with_value(|w: &Words| w.consent_required.clone()), message, "#ls-consent-error")
+    };
 
     let on_submit = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
@@ -104,7 +113,11 @@ pub fn popup(view: View) -> impl IntoView {
                     }
                     "consent" => set_consent_error.set(consent_message(message)),
                     // Anything else (a refusal of the whole lead, the browser's storage refused).
-                    _ => set_form_error.set(words.with_value(|w: &Words| w.error.clone()).unwrap_or(message)),
+                    _ => set_form_error.set(said(
+                        words.with_value(|w: &Words| w.error.clone()),
+                        message,
+                        "[role=alert]",
+                    )),
                 }
             }
         });
@@ -154,7 +167,9 @@ pub fn popup(view: View) -> impl IntoView {
     let form = move || {
         let name_field = ask_name.then(|| {
             view! {
-                <label class="field" for="ls-name">{label_name.clone()}" "<span class="optional">{optional.clone()}</span></label>
+                <label class="field" for="ls-name">
+                    <span>{label_name.clone()}</span>" "<span class="optional">{optional.clone()}</span>
+                </label>
                 <input class="text" id="ls-name" name="name" type="text" autocomplete="name" maxlength="100"
                     on:input=move |ev| set_name.set(event_target_value(&ev)) />
             }

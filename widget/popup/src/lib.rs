@@ -70,11 +70,15 @@ pub fn mount(campaign_json: String, ctx: JsValue) -> Result<(), JsValue> {
     guard_keys(&window)?;
     // The view lives until the host element is removed; keeping the handle to drop it would
     // compile drop code for the whole view tree into the module (a popup mounts rarely).
+    let english = view.words.english.clone();
     leptos::mount::mount_to(container, move || dialog::popup(view)).forget();
     // Attached only once rendered: if rendering throws (a page enforcing Trusted Types refuses
     // the templates), nothing is left on the page.
     parent.append_child(&host)?;
     OPEN.with(|o| *o.borrow_mut() = Some(Mounted { host, root, restore, ctx }));
+    for word in english {
+        mark_english(shown_at(word), true);
+    }
     after_paint(|| {
         focus("#ls-email");
         if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
@@ -198,6 +202,27 @@ pub(crate) fn submit(fields: Object, done: impl FnOnce(Result<JsValue, JsValue>)
 }
 
 /// Focuses the element matching `selector` inside the popup; `false` when there is none.
+/// Marks the element at `selector` as English (`lang="en"`), or lets it take the campaign's
+/// language again.
+pub(crate) fn mark_english(selector: &str, english: bool) {
+    let el = OPEN.with(|o| o.borrow().as_ref().and_then(|m| m.root.query_selector(selector).ok().flatten()));
+    if let Some(el) = el {
+        let _ = if english { el.set_attribute("lang", "en") } else { el.remove_attribute("lang") };
+    }
+}
+
+/// Where each of the popup's own words shows (the keys of [`campaign::Words::english`]).
+fn shown_at(word: &str) -> &'static str {
+    match word {
+        "email" => "label[for=ls-email]",
+        "name" => "label[for=ls-name] span",
+        "optional" => ".optional",
+        "unsent" => "#ls-note",
+        "download" => ".download",
+        _ => ".close",
+    }
+}
+
 pub(crate) fn focus(selector: &str) -> bool {
     let el = OPEN.with(|o| o.borrow().as_ref().and_then(|m| m.root.query_selector(selector).ok().flatten()));
     el.and_then(|e| e.dyn_into::<HtmlElement>().ok()).is_some_and(|el| el.focus().is_ok())
