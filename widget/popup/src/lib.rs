@@ -201,7 +201,6 @@ pub(crate) fn submit(fields: Object, done: impl FnOnce(Result<JsValue, JsValue>)
     err.forget();
 }
 
-/// Focuses the element matching `selector` inside the popup; `false` when there is none.
 /// Marks the element at `selector` as English (`lang="en"`), or lets it take the campaign's
 /// language again.
 pub(crate) fn mark_english(selector: &str, english: bool) {
@@ -223,6 +222,7 @@ fn shown_at(word: &str) -> &'static str {
     }
 }
 
+/// Focuses the element matching `selector` inside the popup; `false` when there is none.
 pub(crate) fn focus(selector: &str) -> bool {
     let el = OPEN.with(|o| o.borrow().as_ref().and_then(|m| m.root.query_selector(selector).ok().flatten()));
     el.and_then(|e| e.dyn_into::<HtmlElement>().ok()).is_some_and(|el| el.focus().is_ok())
