@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::AppState;
 use super::body::{SiteInPath, parse_json, query_map, read_body};
 use super::error::ApiError;
-use crate::export::CsvRows;
+use crate::export::{CsvRows, FieldColumns};
 use crate::records::StoredLead;
 use crate::stats::{DAY, ReportBuilder, StatsReport};
 use crate::store::StoreError;
@@ -97,8 +97,17 @@ async fn export_csv(
     let store = state.store.clone();
     let filename = format!("attachment; filename=\"leads-{site}.csv\"");
     tokio::task::spawn_blocking(move || {
-        let mut rows = CsvRows::new();
-        let sent = store.leads(&site).and_then(|leads| {
+        // A first pass chooses the columns for custom answers; the second writes the rows.
+        let columns = store.leads(&site).and_then(|leads| {
+            let mut columns = FieldColumns::default();
+            for lead in leads {
+                columns.add(&lead?);
+            }
+            Ok(columns.chosen())
+        });
+        let sent = columns.and_then(|columns| {
+            let mut rows = CsvRows::new(columns);
+            let leads = store.leads(&site)?;
             for lead in leads {
                 if let Some(chunk) = rows.push(&lead?)
                     && tx.blocking_send(Ok(chunk)).is_err()

@@ -105,11 +105,17 @@ async fn the_csv_export_streams_every_lead_with_formula_cells_neutralised() {
     let resp = app.admin_get("/v1/sites/demo/leads.csv").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
-    let text = resp.text().await.unwrap();
+    let bytes = resp.bytes().await.unwrap();
+    // A byte order mark first, so Excel reads the file as UTF-8.
+    let text = std::str::from_utf8(&bytes).unwrap().strip_prefix('\u{feff}').expect("byte order mark");
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header = reader.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 152);
+    // A column for each custom answer's name, alphabetically, then the `fields` cell for any
+    // answer without one (none here).
+    let named: Vec<&str> = header.iter().skip_while(|h| *h != "last_utm_campaign").skip(1).collect();
+    assert_eq!(named, ["fields[dash]", "fields[note]", "fields[phone]", "fields[tab]", "fields"]);
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let evil_row = rows.iter().find(|r| r[col("email")].contains("cmd@")).unwrap();
     assert_eq!(&evil_row[col("email")], "'=cmd@example.com");
@@ -145,8 +151,18 @@ async fn the_csv_export_streams_every_lead_with_formula_cells_neutralised() {
     ] {
         assert_eq!(&row[col(column)], cell, "{column}");
     }
-    let fields: Value = serde_json::from_str(&evil_row[col("fields")]).unwrap();
-    assert_eq!(fields["phone"], "+1 555 0100");
+    for (column, cell) in [
+        ("fields[phone]", "'+1 555 0100"),
+        ("fields[note]", "'@SUM(A1)"),
+        ("fields[dash]", "'-2"),
+        ("fields", ""),
+    ] {
+        assert_eq!(&evil_row[col(column)], cell, "{column}");
+    }
+    assert_eq!(
+        &rows.iter().find(|r| &r[col("email")] == "hidden@example.com").unwrap()[col("fields[phone]")],
+        ""
+    );
     let ids: HashSet<_> = rows.iter().map(|r| r[col("id")].to_owned()).collect();
     assert_eq!(ids.len(), 152);
 }
