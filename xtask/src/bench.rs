@@ -28,7 +28,7 @@ use crate::cmd::{cargo, exec, root};
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// Seconds each scenario is measured per round (the built-in generator warms up one more).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     seconds: u64,
     /// Rounds of (ceiling, leads, events); the median round's ratios are reported.
     #[arg(long, default_value_t = 3)]
@@ -82,7 +82,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             "--connections",
             &args.connections.to_string(),
         ]);
-        release.args(["--batch", &args.batch.to_string()]);
+        release.args(["--batch", &args.batch.to_string(), "--rounds", &args.rounds.to_string()]);
         return exec(release);
     }
     let mut build = cargo();

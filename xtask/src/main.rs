@@ -30,11 +30,23 @@ enum Task {
     Bench(bench::BenchArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().task {
+/// A failed task (a budget missed, a test failed) is an answer, not a crash: its causes are
+/// printed on one line each, without the backtrace `RUST_BACKTRACE` would add.
+fn main() -> std::process::ExitCode {
+    let done = match Cli::parse().task {
         Task::Test => test::run(),
         Task::Build => widget::build(),
         Task::Demo => demo::run(),
         Task::Bench(args) => bench::run(&args),
+    };
+    match done {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
     }
 }
