@@ -1,7 +1,7 @@
 //! Lodestone's ingest server as a library: the thin `lodestone` binary and the tests both
 //! build an [`App`] and hand it to [`serve`].
 //!
-//! Code map: `settings` (CLI), `sites` (config file), `http` (routes, one module per feature),
+//! Code map: `settings` (CLI), `sites` (config file; `css_selector` checks its selectors), `http` (routes, one module per feature),
 //! `writer` (group commit), `store` + `records` (sled and the value format), `counters` +
 //! `stats` (anonymous events), `export` (CSV), `metrics` (Prometheus), `connections` +
 //! `connection_limits` (the accept loop and its caps).
@@ -10,6 +10,7 @@ pub mod app;
 pub mod connection_limits;
 pub mod connections;
 pub mod counters;
+pub mod css_selector;
 pub mod export;
 pub mod http;
 pub mod logging;

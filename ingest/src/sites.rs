@@ -388,6 +388,9 @@ impl Sites {
                 if cta.selector.trim().is_empty() {
                     return Err(invalid(format!("sites[{i}].cta[{j}].selector"), "must not be empty"));
                 }
+                if let Some(problem) = crate::css_selector::selector_problem(&cta.selector) {
+                    return Err(invalid(format!("sites[{i}].cta[{j}].selector"), &problem));
+                }
             }
             if entry.scoring.half_life_days == Some(0) {
                 return Err(invalid(
@@ -737,6 +740,10 @@ mod tests {
                 "sites[0].campaigns[0].targeting.sample_percent",
             ),
             (format!("{site}[[sites.cta]]\nname = \"demo\"\nselector = \" \""), "sites[0].cta[0].selector"),
+            (
+                format!("{site}[[sites.cta]]\nname = \"demo\"\nselector = \"a[href=\""),
+                "`sites[0].cta[0].selector`: is not a valid CSS selector",
+            ),
             (format!("{site}[sites.privacy]\nhonour_gpc = false"), "honour_gpc"),
             (
                 format!(

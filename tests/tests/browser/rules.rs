@@ -653,6 +653,34 @@ async fn clicks_on_configured_ctas_trigger_and_data_lodestone_open_opens() {
     b.close().await;
 }
 
+/// The server checks `[[sites.cta]]` selectors at start; the tracker matches clicks with
+/// `closest(selector)`. The two agree: what the check refuses, Chromium throws on, and what it
+/// lets through, Chromium takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_selector_check_agrees_with_chromiums_closest() {
+    let examples = ingest::css_selector::EXAMPLES;
+    let selectors: Vec<&str> = examples.iter().map(|(s, _)| *s).collect();
+    let b = browser(Device::Desktop).await;
+    b.goto("about:blank").await;
+    let script = format!(
+        "return {}.map(function (s) {{ try {{ document.documentElement.closest(s); return true; }} catch (e) {{ return false; }} }});",
+        serde_json::to_string(&selectors).unwrap()
+    );
+    let chromium: Vec<bool> = serde_json::from_value(b.js(&script).await).unwrap();
+    b.close().await;
+    let disagree: Vec<String> = examples
+        .iter()
+        .zip(&chromium)
+        .filter_map(|((s, expected), &takes)| {
+            let problem = ingest::css_selector::selector_problem(s);
+            (problem.is_none() != takes || expected.is_none() != takes)
+                .then(|| format!("{s}: Chromium takes it: {takes}, the server: {problem:?}"))
+        })
+        .collect();
+    assert!(disagree.is_empty(), "{disagree:#?}");
+    assert!(chromium.iter().filter(|t| !**t).count() >= 15, "refused cases among the examples");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_that_fits_the_screen_counts_as_read_to_its_end_once_the_visitor_is_there() {
     let s = stack_for(config("", &[("read", "trigger = { scroll_percent = 90 }")])).await;
