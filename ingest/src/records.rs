@@ -93,6 +93,18 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     }
 }
 
+/// The names of a stored lead's custom answers, read without building the rest of the lead
+/// (what choosing the CSV export's columns needs).
+pub fn decode_field_names(bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
+    #[derive(Deserialize)]
+    struct Names {
+        #[serde(default)]
+        fields: BTreeMap<String, serde::de::IgnoredAny>,
+    }
+    let names: Names = decode(bytes)?;
+    Ok(names.fields.into_keys().collect())
+}
+
 /// An index entry: the version byte, then the lead's id.
 pub fn encode_id(id: &Uuid) -> [u8; 17] {
     let mut out = [FORMAT_VERSION; 17];
@@ -150,6 +162,20 @@ mod tests {
         future[0] = 2;
         assert!(matches!(decode_id(&future), Err(DecodeError::Version(2))));
         assert!(matches!(decode_id(b"short"), Err(DecodeError::Length(5))));
+    }
+
+    #[test]
+    fn field_names_are_read_alone_from_a_stored_lead() {
+        let mut bytes = vec![FORMAT_VERSION];
+        bytes.extend_from_slice(
+            br#"{"site":"demo","campaign":"welcome","email":"a@example.com","submission_id":"s",
+            "fields":{"role":"CTO","company":"Acme \"Q\""},"score":{"total":1,"explanation":[]},
+            "received_at":"2026-01-01T00:00:00Z","later_field":{"nested":[1,{"fields":{"x":"y"}}]}}"#,
+        );
+        assert_eq!(decode_field_names(&bytes).unwrap(), ["company", "role"]);
+        assert!(decode_field_names(&[FORMAT_VERSION, b'{', b'}']).unwrap().is_empty());
+        bytes[0] = 9;
+        assert!(matches!(decode_field_names(&bytes), Err(DecodeError::Version(9))));
     }
 
     #[test]

@@ -438,6 +438,15 @@ impl Store {
         }))
     }
 
+    /// The names of the custom answers of each durable lead of `site`, newest first, as
+    /// [`Store::leads`] lists the leads.
+    pub fn lead_field_names(
+        &self,
+        site: &str,
+    ) -> Result<impl Iterator<Item = Result<Vec<String>, StoreError>> + Send + use<>, StoreError> {
+        Ok(self.listed(site, None)?.rev().map(|entry| Ok(records::decode_field_names(&entry?.1)?)))
+    }
+
     /// Adds each `(site, day, name, delta)` to its counter, in one atomic batch.
     /// Only the counter task calls this, so read-then-write does not race. A counter whose
     /// stored value cannot be read is left as it is (its delta is dropped and logged), so one

@@ -98,10 +98,10 @@ async fn export_csv(
     let filename = format!("attachment; filename=\"leads-{site}.csv\"");
     tokio::task::spawn_blocking(move || {
         // A first pass chooses the columns for custom answers; the second writes the rows.
-        let columns = store.leads(&site).and_then(|leads| {
+        let columns = store.lead_field_names(&site).and_then(|leads| {
             let mut columns = FieldColumns::default();
-            for lead in leads {
-                columns.add(&lead?);
+            for names in leads {
+                columns.add(names?);
             }
             Ok(columns.chosen())
         });
