@@ -36,16 +36,18 @@ function toggle() {
   };
   return t;
 }
-function rule(list, r) {
-  var li = el("li", r.passed ? "ok" : "no", (r.passed ? "\u2713 " : "\u2717 ") + r.rule);
+// A rule the campaign on screen fails only because it shows (one popup per page view, the
+// cooldown since this popup) is not a reason against it: `counted` marks it neutral.
+function rule(list, r, counted) {
+  var li = el("li", r.passed ? "ok" : counted ? "dim" : "no", (r.passed ? "\u2713 " : counted ? "\u00b7 " : "\u2717 ") + r.rule);
   if (r.wants != null) li.appendChild(el("span", "dim", " wants " + r.wants + ", saw " + r.seen));
   list.appendChild(li);
 }
-function section(parent, title, rules) {
+function section(parent, title, rules, counted) {
   if (!rules || !rules.length) return;
   parent.appendChild(el("div", "dim", title));
   var ul = el("ul");
-  rules.forEach(function (r) { rule(ul, r); });
+  rules.forEach(function (r) { rule(ul, r, counted); });
   parent.appendChild(ul);
 }
 function ensure() {
@@ -93,7 +95,7 @@ export function render(d) {
     frag.appendChild(h);
     section(frag, "targeting", c.targeting);
     section(frag, "trigger (" + (c.trigger_holds ? "holds" : "not yet") + ")", c.trigger);
-    section(frag, "frequency", c.frequency);
+    section(frag, c.showing ? "frequency (counting this showing)" : "frequency", c.frequency, c.showing);
     var m = c.memory, parts = [];
     if (m.closed) parts.push("closed " + ago(m.closed));
     if (m.converted) parts.push("converted " + ago(m.converted));
