@@ -2,7 +2,8 @@
 //! build an [`App`] and hand it to [`serve`].
 //!
 //! Code map: `settings` (CLI), `sites` (config file; `css_selector` checks its selectors), `http` (routes, one module per feature),
-//! `writer` (group commit), `store` + `records` (sled and the value format), `counters` +
+//! `writer` (group commit), `store` + `records` (sled and the value format) + `submissions`
+//! (the idempotency index, in memory), `counters` +
 //! `stats` (anonymous events), `export` (CSV), `metrics` (Prometheus), `connections` +
 //! `connection_limits` (the accept loop and its caps).
 
@@ -20,6 +21,7 @@ pub mod settings;
 pub mod sites;
 pub mod stats;
 pub mod store;
+pub mod submissions;
 pub mod writer;
 
 pub use app::{App, StartError, serve};

@@ -1,5 +1,5 @@
 //! What the store keeps, and how values are encoded: one format-version byte, then JSON for
-//! records, the lead's 16-byte id for an index entry, a big-endian `u64` for a counter.
+//! records, a big-endian `u64` for a counter.
 //!
 //! The version byte lets a later release migrate old values on read; a value in a version
 //! this release does not know is refused, never read as something else.
@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use funnel::{Attribution, ScoreReport, Signals};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use uuid::Uuid;
 
 /// Current format version of every stored value.
 pub const FORMAT_VERSION: u8 = 1;
@@ -105,23 +104,15 @@ pub fn decode_field_names(bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
     Ok(names.fields.into_keys().collect())
 }
 
-/// An index entry: the version byte, then the lead's id.
-pub fn encode_id(id: &Uuid) -> [u8; 17] {
-    let mut out = [FORMAT_VERSION; 17];
-    out[1..].copy_from_slice(id.as_bytes());
-    out
-}
-
-/// Reads an index entry. A bare 16-byte id, as entries were written before they carried a
-/// version, is read too.
-pub fn decode_id(bytes: &[u8]) -> Result<Uuid, DecodeError> {
-    let raw = match (bytes.len(), bytes.split_first()) {
-        (16, _) => bytes,
-        (17, Some((&FORMAT_VERSION, id))) => id,
-        (17, Some((&v, _))) => return Err(DecodeError::Version(v)),
-        (n, _) => return Err(DecodeError::Length(n)),
-    };
-    Uuid::from_slice(raw).map_err(|_| DecodeError::Length(bytes.len()))
+/// A stored lead's submission id, read without building the rest of the lead (what
+/// rebuilding the idempotency index on opening needs).
+pub fn decode_submission_id(bytes: &[u8]) -> Result<String, DecodeError> {
+    #[derive(Deserialize)]
+    struct Submission {
+        submission_id: String,
+    }
+    let s: Submission = decode(bytes)?;
+    Ok(s.submission_id)
 }
 
 /// A counter: the version byte, then the count, big-endian.
@@ -148,24 +139,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_and_index_entries_carry_the_version_and_older_bare_values_still_read() {
+    fn counters_carry_the_version_and_older_bare_values_still_read() {
         assert_eq!(decode_count(&encode_count(42)).unwrap(), 42);
         assert_eq!(encode_count(42)[0], FORMAT_VERSION);
         assert_eq!(decode_count(&7u64.to_be_bytes()).unwrap(), 7);
         assert!(matches!(decode_count(&[9, 0, 0, 0, 0, 0, 0, 0, 1]), Err(DecodeError::Version(9))));
         assert!(matches!(decode_count(&[1, 2, 3]), Err(DecodeError::Length(3))));
-        let id = Uuid::now_v7();
-        assert_eq!(decode_id(&encode_id(&id)).unwrap(), id);
-        assert_eq!(encode_id(&id)[0], FORMAT_VERSION);
-        assert_eq!(decode_id(id.as_bytes()).unwrap(), id);
-        let mut future = encode_id(&id);
-        future[0] = 2;
-        assert!(matches!(decode_id(&future), Err(DecodeError::Version(2))));
-        assert!(matches!(decode_id(b"short"), Err(DecodeError::Length(5))));
     }
 
     #[test]
-    fn field_names_are_read_alone_from_a_stored_lead() {
+    fn field_names_and_the_submission_id_are_read_alone_from_a_stored_lead() {
         let mut bytes = vec![FORMAT_VERSION];
         bytes.extend_from_slice(
             br#"{"site":"demo","campaign":"welcome","email":"a@example.com","submission_id":"s",
@@ -173,6 +156,7 @@ mod tests {
             "received_at":"2026-01-01T00:00:00Z","later_field":{"nested":[1,{"fields":{"x":"y"}}]}}"#,
         );
         assert_eq!(decode_field_names(&bytes).unwrap(), ["company", "role"]);
+        assert_eq!(decode_submission_id(&bytes).unwrap(), "s");
         assert!(decode_field_names(&[FORMAT_VERSION, b'{', b'}']).unwrap().is_empty());
         bytes[0] = 9;
         assert!(matches!(decode_field_names(&bytes), Err(DecodeError::Version(9))));
