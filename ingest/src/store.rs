@@ -4,7 +4,7 @@
 //! The `leads` tree holds `L site 0 lead-uuid(16 bytes, v7: time-ordered)` -> lead, its
 //! consent record inside. Which lead a submission id became (the idempotency index) is kept in
 //! memory ([`crate::submissions`]), rebuilt from the leads on opening: one disk write per lead
-//! instead of two, which measured about a fifth more durable leads per second. Stores of
+//! instead of two, which measured a median 10% more durable leads per second. Stores of
 //! format 1 also held `S site 0 submission_id` entries; opening one removes them.
 //!
 //! A lead's id is its key, given when the writer stores it: each is above every lead its site
