@@ -2,7 +2,7 @@
 //! build an [`App`] and hand it to [`serve`].
 //!
 //! Code map: `settings` (CLI), `sites` (config file; `css_selector` checks its selectors), `http` (routes, one module per feature),
-//! `writer` (group commit), `store` + `records` (sled and the value format) + `submissions`
+//! `writer` (group commit; `sched` its threads' policy), `store` + `records` (sled and the value format) + `submissions`
 //! (the idempotency index, in memory), `counters` +
 //! `stats` (anonymous events), `export` (CSV), `metrics` (Prometheus), `connections` +
 //! `connection_limits` (the accept loop and its caps).
@@ -17,6 +17,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod records;
+pub mod sched;
 pub mod settings;
 pub mod sites;
 pub mod stats;

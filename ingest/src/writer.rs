@@ -61,12 +61,14 @@ impl Writer {
         let (tx, rx) = mpsc::channel(4096);
         let (applied_tx, applied_rx) = std_mpsc::channel();
         let flusher_store = store.clone();
-        std::thread::Builder::new()
-            .name("lodestone-flusher".into())
-            .spawn(move || flush_loop(&flusher_store, &metrics, &applied_rx))?;
-        std::thread::Builder::new()
-            .name("lodestone-writer".into())
-            .spawn(move || apply_loop(&store, rx, &applied_tx))?;
+        std::thread::Builder::new().name("lodestone-flusher".into()).spawn(move || {
+            crate::sched::batch_policy_for_this_thread();
+            flush_loop(&flusher_store, &metrics, &applied_rx)
+        })?;
+        std::thread::Builder::new().name("lodestone-writer".into()).spawn(move || {
+            crate::sched::batch_policy_for_this_thread();
+            apply_loop(&store, rx, &applied_tx)
+        })?;
         Ok(Self { tx })
     }
 
@@ -127,5 +129,34 @@ fn flush_loop(store: &Store, metrics: &Metrics, applied: &std_mpsc::Receiver<Vec
             }
             let _ = reply.send(result.map_err(WriteError::from));
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_and_flusher_threads_run_under_the_batch_policy() {
+        let writer = Writer::spawn(Store::temporary().unwrap(), Metrics::default()).unwrap();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let policies = loop {
+            // Each thread sets its policy as it starts: wait until both are seen under it.
+            let mut policies = Vec::new();
+            for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+                let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+                if ["lodestone-write", "lodestone-flush"].contains(&comm.trim()) {
+                    let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+                    policies.push((comm.trim().to_owned(), crate::sched::policy_of(&stat)));
+                }
+            }
+            let batch = policies.iter().filter(|(_, p)| *p == Some(3)).count();
+            if (batch >= 2 && batch == policies.len()) || Instant::now() > deadline {
+                break policies;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        assert!(policies.len() >= 2 && policies.iter().all(|(_, p)| *p == Some(3)), "{policies:?}");
+        drop(writer);
     }
 }
