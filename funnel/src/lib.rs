@@ -27,6 +27,7 @@ pub mod frequency;
 // Only in the server's build: its mere presence adds bytes to the popup's module.
 #[cfg(any(test, feature = "config-dates"))]
 pub mod moment;
+pub mod packed;
 pub mod rule_text;
 pub mod score;
 pub mod targeting;

@@ -511,7 +511,11 @@ impl Site {
             cta: entry.cta,
             privacy: entry.privacy,
         };
-        let config_json = serde_json::to_string(&config).expect("site config serialises");
+        // The JSON the widget reads, with its rules also packed for the tracker (which reads
+        // them without going through JavaScript objects: `funnel::packed`).
+        let mut json = serde_json::to_value(&config).expect("site config serialises");
+        json["rules"] = funnel::packed::encode_rules(&config).into();
+        let config_json = json.to_string();
         let mut h = DefaultHasher::new();
         config_json.hash(&mut h);
         let etag = format!("\"{:016x}\"", h.finish());
@@ -630,6 +634,14 @@ mod tests {
         let targeting = &config["campaigns"][1]["targeting"];
         assert_eq!(targeting["include"], serde_json::json!(["/%C3%BCber-uns*"]));
         assert_eq!(targeting["referrer"], "*.google.*");
+        // The tracker's packed rules say the same, in the campaigns' order.
+        let rules = funnel::packed::decode_rules(config["rules"].as_str().unwrap()).unwrap();
+        let ids: Vec<&str> = rules.campaigns.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["ebook", "livre"]);
+        assert_eq!(rules.campaigns[0].trigger, Condition::Leaf(Leaf::ScrollPercent(50)));
+        assert_eq!(rules.campaigns[1].targeting.include, ["/%C3%BCber-uns*"]);
+        assert_eq!(rules.campaigns[1].targeting.referrer.as_deref(), Some("*.google.*"));
+        assert_eq!((rules.scoring.page_view, rules.privacy), (1, shop.config.privacy));
     }
 
     #[test]
