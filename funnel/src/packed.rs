@@ -110,8 +110,7 @@ impl<'a> Reader<'a> {
     #[inline(never)]
     fn digits(&mut self, end: u8) -> u64 {
         let mut n: u64 = 0;
-        let mut seen = 0;
-        for b in self.rest.bytes() {
+        for (seen, b) in self.rest.bytes().enumerate() {
             if b == end && seen > 0 {
                 self.rest = self.rest.split_at_checked(seen + 1).map_or("", |(_, r)| r);
                 return n;
@@ -120,7 +119,6 @@ impl<'a> Reader<'a> {
                 break;
             }
             n = n.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
-            seen += 1;
         }
         self.fail();
         0

@@ -70,7 +70,16 @@ pub fn newest(value: &JsValue, n: u32) -> impl Iterator<Item = JsValue> + '_ {
 
 /// The strings among the last `n` elements of `value` when it is an array.
 pub fn strings(value: &JsValue, n: u32) -> Vec<String> {
-    newest(value, n).filter_map(|s| s.as_string()).collect()
+    let mut out = Vec::new();
+    each(value, n, &mut |s| out.extend(s.as_string()));
+    out
+}
+
+/// Calls `f` with each of the last `n` elements of `value` when it is an array (see `newest`).
+pub fn each(value: &JsValue, n: u32, f: &mut dyn FnMut(JsValue)) {
+    for item in newest(value, n) {
+        f(item);
+    }
 }
 
 pub fn stringify(value: &JsValue) -> Option<String> {

@@ -45,12 +45,14 @@ fn parse(q: &JsValue) -> Option<Queued> {
 pub fn load(host: &Host, site: &str) -> Vec<Queued> {
     let text = host.load(&key(site));
     let Some(v) = text.as_deref().and_then(js::parse) else { return Vec::new() };
-    js::newest(&v, MAX_QUEUE as u32).filter_map(|q| parse(&q)).collect()
+    let mut queue = Vec::new();
+    js::each(&v, MAX_QUEUE as u32, &mut |q| queue.extend(parse(&q)));
+    queue
 }
 
 /// Applies `change` to the stored queue (read afresh) and writes it back, or removes the
-/// key when nothing waits.
-pub fn update(host: &Host, site: &str, change: impl FnOnce(&mut Vec<Queued>)) {
+/// key when nothing waits. (`dyn`: one copy of the writing for every change.)
+pub fn update(host: &Host, site: &str, change: &mut dyn FnMut(&mut Vec<Queued>)) {
     let mut queue = load(host, site);
     change(&mut queue);
     let excess = queue.len().saturating_sub(MAX_QUEUE);
@@ -72,17 +74,19 @@ pub fn update(host: &Host, site: &str, change: impl FnOnce(&mut Vec<Queued>)) {
 /// Lets other pages send leads `ids` (of a page being left, whose answers it may never hear)
 /// from `now`.
 pub fn release(host: &Host, site: &str, ids: &[String], now: f64) {
-    update(host, site, |queue| queue.iter_mut().filter(|q| ids.contains(&q.id)).for_each(|q| q.next = now));
+    update(host, site, &mut |queue| {
+        queue.iter_mut().filter(|q| ids.contains(&q.id)).for_each(|q| q.next = now)
+    });
 }
 
 /// Drops lead `id` (acknowledged, or refused for good).
 pub fn remove(host: &Host, site: &str, id: &str) {
-    update(host, site, |q| q.retain(|l| l.id != id));
+    update(host, site, &mut |q| q.retain(|l| l.id != id));
 }
 
 /// Schedules the next attempt of lead `id` after its backoff.
 pub fn postpone(host: &Host, site: &str, id: &str, now: f64) {
-    update(host, site, |queue| {
+    update(host, site, &mut |queue| {
         if let Some(q) = queue.iter_mut().find(|q| q.id == id) {
             q.next = now + crate::server::backoff_ms(q.attempts);
             q.attempts += 1;

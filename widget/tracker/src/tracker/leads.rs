@@ -28,7 +28,8 @@ impl Tracker {
         };
         // Other tabs leave it to this page while it waits for the answer (see `leaving`).
         let lead = Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() + HOLD_MS };
-        queue::update(&self.host, &self.site, |q| q.push(lead));
+        let mut lead = Some(lead);
+        queue::update(&self.host, &self.site, &mut |q| q.extend(lead.take()));
         let kept = queue::load(&self.host, &self.site).iter().any(|q| q.id == id);
         self.submitting.push((id.clone(), campaign, kept));
         self.awaiting = Some(id.clone());
