@@ -129,39 +129,38 @@ impl<'a> Reader<'a> {
         self.rest = "";
     }
 
-    /// `~`, an absent value: consumed when next.
+    /// Whether the byte `b` (ASCII) is next; consumed when it is.
     #[inline(never)]
-    fn absent(&mut self) -> bool {
-        match self.rest.strip_prefix('~') {
-            Some(rest) => {
-                self.rest = rest;
-                true
-            }
-            None => false,
+    fn eat(&mut self, b: u8) -> bool {
+        let next = self.rest.as_bytes().first() == Some(&b);
+        if next {
+            self.rest = self.rest.get(1..).unwrap_or("");
         }
+        next
+    }
+
+    /// `~`, an absent value: consumed when next.
+    fn absent(&mut self) -> bool {
+        self.eat(b'~')
     }
 
     #[inline(never)]
     pub fn num(&mut self) -> i64 {
-        match self.rest.strip_prefix('-') {
-            Some(rest) => {
-                self.rest = rest;
-                (self.digits(b',') as i64).wrapping_neg()
-            }
-            None => self.digits(b',') as i64,
-        }
+        let negative = self.eat(b'-');
+        let n = self.digits(b',') as i64;
+        if negative { n.wrapping_neg() } else { n }
     }
 
     /// A number clamped into `u32`.
     #[inline(never)]
     pub fn u32(&mut self) -> u32 {
-        self.num().clamp(0, i64::from(u32::MAX)) as u32
+        self.num().max(0).min(i64::from(u32::MAX)) as u32
     }
 
     /// A number clamped into `i32`.
     #[inline(never)]
     pub fn i32(&mut self) -> i32 {
-        self.num().clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+        self.num().max(i64::from(i32::MIN)).min(i64::from(i32::MAX)) as i32
     }
 
     /// A number clamped into `0..=max`.

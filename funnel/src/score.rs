@@ -97,7 +97,7 @@ pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
     let mut items = Vec::new();
     let mut add = |reason: String, points: i64, cap: Option<i32>| {
         let points = cap.map_or(points, |c| points.min(i64::from(c)));
-        let points = points.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+        let points = points.max(i32::MIN as i64).min(i32::MAX as i64) as i32;
         if points != 0 {
             items.push(ScoreItem { reason, points });
         }
@@ -152,7 +152,9 @@ pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
         }
     }
     let sum: i64 = items.iter().map(|i| i64::from(i.points)).sum();
-    let total = sum.clamp(0, rules.max.max(0).into()) as i32;
+    // (`max`/`min` rather than `clamp`: no assertion, whose message would bring integer
+    // formatting into the widget.)
+    let total = sum.max(0).min(rules.max.max(0).into()) as i32;
     ScoreReport { total, explanation: items }
 }
 

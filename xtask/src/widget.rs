@@ -77,6 +77,9 @@ fn bindgen(wasm: &Path, out: &Path, no_modules_global: Option<&str>) -> anyhow::
     // WIDGET_KEEP_NAMES=1 keeps function names, for size analysis with `twiggy top`.
     let keep_names = std::env::var_os("WIDGET_KEEP_NAMES").is_some();
     b.input_path(wasm).remove_name_section(!keep_names).remove_producers_section(true).typescript(false);
+    // The bootstrap passes the module's address, and every browser that runs WebAssembly has
+    // `TextEncoder.encodeInto`: the glue needs neither a default path nor a fallback.
+    b.omit_default_module_path(true).encode_into(wasm_bindgen_cli_support::EncodeInto::Always);
     match no_modules_global {
         Some(global) => {
             b.no_modules(true)?.no_modules_global(global)?;
@@ -117,6 +120,43 @@ fn shorten_names(dir: &Path, stem: &str) -> anyhow::Result<()> {
     fs::write(&wasm_path, module.emit_wasm())?;
     fs::write(&js_path, js)?;
     Ok(())
+}
+
+/// `glue` (wasm-bindgen's) with its loader replaced by a lean one: fetch the module at the
+/// address given (the bootstrap always gives one), compile it as it streams (as a download if
+/// the server sent another type than `application/wasm`), instantiate. wasm-bindgen's also
+/// takes bytes, `Response`s and compiled modules, and has a synchronous variant: bytes every
+/// visitor would download for paths the widget never takes.
+fn lean_loader(glue: &str) -> anyhow::Result<String> {
+    const LOADER: &str = r#"async function __wbg_init(url) {
+    if (wasm !== undefined) return wasm;
+    const imports = __wbg_get_imports(), answer = await fetch(url);
+    if (!answer.ok) throw new Error(`failed to fetch Wasm: ${answer.status}`);
+    const { instance, module } = await WebAssembly.instantiateStreaming(answer.clone(), imports)
+        .catch(() => answer.arrayBuffer().then((bytes) => WebAssembly.instantiate(bytes, imports)));
+    return __wbg_finalize_init(instance, module);
+}
+"#;
+    let start = glue.find("async function __wbg_load(");
+    let ends = [
+        (
+            "return Object.assign(__wbg_init, { initSync }, exports);",
+            "return Object.assign(__wbg_init, exports);",
+        ),
+        ("export { initSync, __wbg_init as default };", "export default __wbg_init;"),
+    ];
+    let end = ends.iter().find_map(|(old, new)| glue.find(old).map(|at| (at, old.len(), new)));
+    let (Some(start), Some((end, len, tail))) = (start, end) else {
+        bail!("wasm-bindgen's loader is not where the build expects it: update `lean_loader`");
+    };
+    let glue = format!("{}{LOADER}{tail}{}", &glue[..start], &glue[end + len..]);
+    // The no-modules glue notes its own script's address, which only its loader used.
+    const SCRIPT_SRC: &str = "    let script_src;
+    if (typeof document !== 'undefined' && document.currentScript !== null) {
+        script_src = new URL(document.currentScript.src, location.href).toString();
+    }
+";
+    Ok(glue.replacen(SCRIPT_SRC, "", 1))
 }
 
 /// The hashed asset names the bootstrap loads.
@@ -211,16 +251,19 @@ pub fn build() -> anyhow::Result<()> {
 
     let tracker_wasm = Asset::hashed("tracker", "wasm", fs::read(work.join("lodestone_tracker_bg.wasm"))?);
     let popup_wasm = Asset::hashed("popup", "wasm", fs::read(work.join("lodestone_popup_bg.wasm"))?);
-    let popup_glue = minify(&fs::read_to_string(work.join("lodestone_popup.js"))?, Kind::Module)?;
+    let popup_glue =
+        minify(&lean_loader(&fs::read_to_string(work.join("lodestone_popup.js"))?)?, Kind::Module)?;
     let popup_js = Asset::hashed("popup", "js", popup_glue.into_bytes());
-    let glue = fs::read_to_string(work.join("lodestone_tracker.js"))?;
+    let glue = lean_loader(&fs::read_to_string(work.join("lodestone_tracker.js"))?)?;
     // The debug overlay: loaded only with `?lodestone_debug=1`, outside the tracker's budget.
     let debug_src = fs::read_to_string(root().join("widget/tracker/src/debug.js"))?;
     let debug_js = Asset::hashed("debug", "js", minify(&debug_src, Kind::Module)?.into_bytes());
     let debug_tracker_wasm =
         Asset::hashed("tracker_debug", "wasm", fs::read(debug_work.join("lodestone_tracker_debug_bg.wasm"))?);
-    let debug_tracker_glue =
-        minify(&fs::read_to_string(debug_work.join("lodestone_tracker_debug.js"))?, Kind::Module)?;
+    let debug_tracker_glue = minify(
+        &lean_loader(&fs::read_to_string(debug_work.join("lodestone_tracker_debug.js"))?)?,
+        Kind::Module,
+    )?;
     let debug_tracker_js = Asset::hashed("tracker_debug", "js", debug_tracker_glue.into_bytes());
     let script = lodestone_js(
         &glue,
@@ -284,4 +327,45 @@ pub fn build() -> anyhow::Result<()> {
         bail!("the widget is over its size budget");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shape of wasm-bindgen's loader in its two outputs the build uses.
+    fn glue(tail: &str) -> String {
+        format!(
+            "    let script_src;\n    if (typeof document !== 'undefined' && document.currentScript !== null) {{\n        script_src = new URL(document.currentScript.src, location.href).toString();\n    }}\n\
+             function __wbg_get_imports() {{}}\n\
+             async function __wbg_load(module, imports) {{ /* Response, bytes, streaming */ }}\n\
+             function initSync(module) {{}}\n\
+             async function __wbg_init(module_or_path) {{}}\n{tail}\n"
+        )
+    }
+
+    #[test]
+    fn the_lean_loader_replaces_wasm_bindgens_in_both_kinds_of_glue() {
+        for (tail, expected) in [
+            (
+                "return Object.assign(__wbg_init, { initSync }, exports);",
+                "return Object.assign(__wbg_init, exports);",
+            ),
+            ("export { initSync, __wbg_init as default };", "export default __wbg_init;"),
+        ] {
+            let lean = lean_loader(&glue(tail)).unwrap();
+            assert!(lean.contains("function __wbg_get_imports"), "{lean}");
+            assert!(lean.contains("instantiateStreaming(answer.clone(), imports)"), "{lean}");
+            assert!(lean.trim_end().ends_with(expected), "{lean}");
+            for gone in ["__wbg_load", "initSync", "module_or_path", "script_src"] {
+                assert!(!lean.contains(gone), "{gone} in {lean}");
+            }
+        }
+    }
+
+    #[test]
+    fn glue_of_another_shape_stops_the_build() {
+        assert!(lean_loader("export default function init() {}").is_err());
+        assert!(lean_loader(&glue("export { __wbg_init as default };")).is_err());
+    }
 }

@@ -131,6 +131,14 @@ pub fn touch_js(t: &Option<Touch>) -> String {
     t.as_ref().map_or_else(|| "null".into(), touch_json)
 }
 
+/// The first `max` characters of `s` (whole characters, as the server's limits count them).
+pub fn cut(s: &str, max: usize) -> String {
+    // The byte index of the first character past `max` is a character boundary, so `get`
+    // succeeds; copied whole rather than pushed character by character (smaller here).
+    let end = s.char_indices().nth(max).map_or(s.len(), |(i, _)| i);
+    s.get(..end).unwrap_or(s).to_owned()
+}
+
 /// Removes the first element, if any (`Vec::remove` cannot panic on a list that has one; the
 /// in-place collect this replaced cost about a kilobyte more of the module per element type).
 fn drop_oldest<T>(v: &mut Vec<T>) {
@@ -354,7 +362,7 @@ impl History {
         };
         page.views += 1;
         page.seen = now;
-        page.title = title.chars().take(MAX_TITLE).collect();
+        page.title = cut(title, MAX_TITLE);
         self.pages.push(page);
         if self.pages.len() > MAX_PATHS {
             drop_oldest(&mut self.pages);

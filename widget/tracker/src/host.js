@@ -37,7 +37,7 @@ function on(target, name, f, capture) { target.addEventListener(name, function (
 function loadPopup() {
   if (!popup) {
     popup = import(asset("{{POPUP_JS}}").href).then(function (m) {
-      return m.default({ module_or_path: asset("{{POPUP_WASM}}") }).then(function () { return m; });
+      return m.default(asset("{{POPUP_WASM}}")).then(function () { return m; });
     });
     popup.catch(function () { popup = null; });
   }
@@ -205,8 +205,8 @@ if (site && !(window.lodestone && "ready" in window.lodestone && !window.lodesto
     safe(function () { Object.defineProperty(early, "push", { value: pass }); });
   }
   (new URLSearchParams(location.search).get("lodestone_debug") === "1"
-    ? import(asset("{{DEBUG_TRACKER_JS}}").href).then(function (m) { return m.default({ module_or_path: asset("{{DEBUG_TRACKER_WASM}}") }).then(function () { return m; }); })
-    : __lodestone_tracker({ module_or_path: asset("{{TRACKER_WASM}}") }).then(function () { return __lodestone_tracker; })
+    ? import(asset("{{DEBUG_TRACKER_JS}}").href).then(function (m) { return m.default(asset("{{DEBUG_TRACKER_WASM}}")).then(function () { return m; }); })
+    : __lodestone_tracker(asset("{{TRACKER_WASM}}")).then(function () { return __lodestone_tracker; })
   ).then(function (m) {
     m.start(site, origin, host);
     t = m;

@@ -48,7 +48,8 @@ pub fn get_f64(obj: &JsValue, key: &str) -> Option<f64> {
 }
 
 pub fn get_u32(obj: &JsValue, key: &str) -> u32 {
-    get_f64(obj, key).map_or(0, |v| v.clamp(0.0, u32::MAX as f64) as u32)
+    // A float cast saturates (NaN gives 0).
+    get_f64(obj, key).map_or(0, |v| v as u32)
 }
 
 pub fn get_bool(obj: &JsValue, key: &str) -> Option<bool> {

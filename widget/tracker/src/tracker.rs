@@ -9,11 +9,11 @@ use crate::prelude::*;
 use funnel::conditions::Now;
 use funnel::engine::{self, Situation};
 use funnel::frequency::Recent;
-use funnel::targeting::{Audience, DeviceClass};
+use funnel::targeting::{Audience, DeviceClass, url_host};
 use funnel::{ScoreReport, Signals, Touch, compute_score, limits};
 use wasm_bindgen::JsValue;
 
-use crate::history::{self, History};
+use crate::history::{self, History, cut};
 use crate::host::Host;
 use crate::js::{self, get, get_bool, get_str};
 use crate::json::Object;
@@ -121,30 +121,6 @@ fn push_bounded(list: &mut Vec<String>, value: String) {
     if list.len() < MAX_PAGE_SIGNALS && !list.contains(&value) {
         list.push(value);
     }
-}
-
-/// The first `max` characters of `s` (by characters: no slicing, no panic path).
-fn cut(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
-}
-
-/// The host part of a URL in lowercase (`https://www.google.com/search` -> `www.google.com`;
-/// an app's `android-app://com.Slack/` -> `com.slack`), as host patterns are compared.
-/// Byte scanning, no string slicing or searching: their panic paths and searchers cost
-/// kilobytes in the module.
-fn url_host(url: &str) -> Option<String> {
-    let mut slashes = 0;
-    let host: String = url
-        .chars()
-        .skip_while(|c| {
-            slashes += u32::from(*c == '/');
-            slashes < 2
-        })
-        .skip(1)
-        .take_while(|c| !matches!(c, '/' | '?' | '#'))
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    (!host.is_empty()).then_some(host)
 }
 
 impl Tracker {

@@ -8,8 +8,8 @@ use crate::prelude::*;
 use funnel::{ScoreReport, compute_score, limits};
 use wasm_bindgen::JsValue;
 
-use super::{HOLD_MS, TAG_QUEUE, Tracker, cut, opt_str};
-use crate::history::touch_js;
+use super::{HOLD_MS, TAG_QUEUE, Tracker, opt_str};
+use crate::history::{cut, touch_js};
 use crate::js::{self, get_bool, get_str};
 use crate::json::{self, Object};
 use crate::queue::{self, Queued};
