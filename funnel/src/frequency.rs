@@ -64,28 +64,39 @@ pub struct Recent {
 
 /// Every frequency rule that applies, with its verdict, in a fixed order.
 pub fn verdicts(f: &Frequency, site: &SiteFrequency, m: Memory, recent: Recent, now_ms: f64) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    judge(f, site, m, recent, now_ms, &mut |rule, passed| out.push(Verdict { rule, passed }));
+    out
+}
+
+/// Tells `verdict` each frequency rule that applies and whether it holds, in a fixed order.
+fn judge(
+    f: &Frequency,
+    site: &SiteFrequency,
+    m: Memory,
+    recent: Recent,
+    now_ms: f64,
+    verdict: &mut dyn FnMut(&'static str, bool),
+) {
     let days_since = |t: f64| (now_ms - t) / DAY_MS;
-    let mut out = vec![Verdict { rule: "one_per_page_view", passed: !recent.shown_this_page }];
+    verdict("one_per_page_view", !recent.shown_this_page);
     if let Some(converted) = m.converted_at {
-        let passed = f.after_conversion_days.is_some_and(|d| days_since(converted) >= f64::from(d));
-        out.push(Verdict { rule: "after_conversion", passed });
+        verdict(
+            "after_conversion",
+            f.after_conversion_days.is_some_and(|d| days_since(converted) >= f64::from(d)),
+        );
     }
     if let Some(closed) = m.closed_at {
-        out.push(Verdict {
-            rule: "after_close",
-            passed: days_since(closed) >= f64::from(f.after_close_days),
-        });
+        verdict("after_close", days_since(closed) >= f64::from(f.after_close_days));
     }
     if let Some(max) = f.max_per_session {
-        out.push(Verdict { rule: "max_per_session", passed: m.shown_this_session < max });
+        verdict("max_per_session", m.shown_this_session < max);
     }
     if site.global_cooldown_seconds > 0
         && let Some(last) = recent.last_popup_at
     {
-        let passed = now_ms - last >= f64::from(site.global_cooldown_seconds) * 1000.0;
-        out.push(Verdict { rule: "global_cooldown", passed });
+        verdict("global_cooldown", now_ms - last >= f64::from(site.global_cooldown_seconds) * 1000.0);
     }
-    out
 }
 
 /// Whether closing a popup that showed at `shown_at` starts its after-close cooldown: always,
@@ -95,9 +106,12 @@ pub fn close_starts_cooldown(converted_at: Option<f64>, shown_at: Option<f64>) -
     !converted_at.is_some_and(|c| shown_at.is_none_or(|s| c >= s))
 }
 
-/// Whether every frequency rule lets the campaign show now.
+/// Whether every frequency rule lets the campaign show now (as [`verdicts`] says, without
+/// collecting them: the widget's every-page build needs only this).
 pub fn allows(f: &Frequency, site: &SiteFrequency, m: Memory, recent: Recent, now_ms: f64) -> bool {
-    verdicts(f, site, m, recent, now_ms).iter().all(|v| v.passed)
+    let mut all = true;
+    judge(f, site, m, recent, now_ms, &mut |_, passed| all &= passed);
+    all
 }
 
 #[cfg(test)]
@@ -168,6 +182,9 @@ mod tests {
         ];
         for (name, memory, recent, expected) in cases {
             assert_eq!(allows(&f, &site, memory, recent, NOW), expected, "{name}");
+            // The decision and the debug overlay's verdicts agree.
+            let all = verdicts(&f, &site, memory, recent, NOW).iter().all(|v| v.passed);
+            assert_eq!(all, expected, "{name}");
         }
     }
 

@@ -203,9 +203,23 @@ impl Targeting {
     /// Every rule that is set, with its verdict, in a fixed order.
     pub fn verdicts(&self, a: &Audience<'_>) -> Vec<Verdict> {
         let mut out = Vec::new();
+        self.judge(a, &mut |rule, passed| out.push(Verdict { rule, passed }));
+        out
+    }
+
+    /// Whether every rule that is set holds (as [`Targeting::verdicts`] says, without
+    /// collecting them: the widget's every-page build needs only this).
+    pub fn matches(&self, a: &Audience<'_>) -> bool {
+        let mut all = true;
+        self.judge(a, &mut |_, passed| all &= passed);
+        all
+    }
+
+    /// Tells `verdict` each rule that is set and whether it holds, in a fixed order.
+    fn judge(&self, a: &Audience<'_>, verdict: &mut dyn FnMut(&'static str, bool)) {
         let mut check = |rule: &'static str, set: bool, passed: bool| {
             if set {
-                out.push(Verdict { rule, passed });
+                verdict(rule, passed);
             }
         };
         check("include", !self.include.is_empty(), self.include.iter().any(|p| glob_match(p, a.path)));
@@ -235,12 +249,6 @@ impl Targeting {
         );
         check("starts_at", self.starts_at.is_some(), self.starts_at.is_none_or(|s| a.now_ms >= s));
         check("ends_at", self.ends_at.is_some(), self.ends_at.is_none_or(|e| a.now_ms < e));
-        out
-    }
-
-    /// Whether every rule that is set holds.
-    pub fn matches(&self, a: &Audience<'_>) -> bool {
-        self.verdicts(a).iter().all(|v| v.passed)
     }
 }
 
@@ -401,6 +409,9 @@ mod tests {
         ];
         for (targeting, expected) in cases {
             assert_eq!(targeting.matches(&audience("/blog/post")), expected, "{targeting:?}");
+            // The decision and the debug overlay's verdicts agree.
+            let all = targeting.verdicts(&audience("/blog/post")).iter().all(|v| v.passed);
+            assert_eq!(all, expected, "{targeting:?}");
         }
     }
 
