@@ -10,8 +10,17 @@ use std::process::Command;
 use crate::cmd::{exec, root};
 
 /// `-Oz` until nothing more shrinks; the sections no browser reads go too.
-const FLAGS: &[&str] =
-    &["-Oz", "--converge", "--strip-debug", "--strip-producers", "--strip-target-features"];
+/// `--low-memory-unused` lets it fold address arithmetic into load and store offsets: Rust's
+/// wasm32 layout puts a 1 MiB stack first, growing down towards address 0, so the low 1 KiB
+/// is reached only by a stack 1,023 KiB deep (117 bytes brotli off the tracker).
+const FLAGS: &[&str] = &[
+    "--low-memory-unused",
+    "-Oz",
+    "--converge",
+    "--strip-debug",
+    "--strip-producers",
+    "--strip-target-features",
+];
 
 /// `wasm-opt`, ready to run.
 pub struct WasmOpt {
