@@ -1,5 +1,5 @@
 //! A compact positional text format for what the tracker reads on every page: the rules of a
-//! site's config (encoded by the server, [`encode_rules`]) and the visitor's stored history.
+//! site's config, encoded by the server ([`encode_rules`]) beside the config's JSON.
 //!
 //! Reading a JSON object field by field through JavaScript costs the tracker's module tens of
 //! bytes per field; reading this from its own memory costs a call. Values follow one another
@@ -11,8 +11,11 @@
 //! - an absent optional value: `~`;
 //! - a list: its length as a number, then its items.
 //!
-//! A [`Reader`] never panics: on malformed input it notes the fault, returns zeros and empty
-//! values from then on, and [`Reader::finish`] refuses the whole.
+//! A [`Reader`] never panics: on malformed input (a number past `u64`, a length past the end
+//! of the text) it notes the fault, returns zeros and empty values from then on, and
+//! [`Reader::finish`] refuses the whole. The rules start with their format's number
+//! ([`RULES_FORMAT`]): a tracker and a server of different formats read no rules rather than
+//! wrong ones.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -99,29 +102,57 @@ impl Writer {
 pub struct Reader<'a> {
     rest: &'a str,
     bad: bool,
+    /// The byte that ended the last number: `,` or `:`.
+    last: u8,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(text: &'a str) -> Self {
-        Self { rest: text, bad: false }
+        Self { rest: text, bad: false, last: 0 }
     }
 
-    /// Digits up to `end`, as a number; marks the input bad when there are none.
+    /// Digits up to `end` (`,` or `:`; with `end` 0, either), as a number; marks the input bad
+    /// when there are none or they overflow.
     #[inline(never)]
     fn digits(&mut self, end: u8) -> u64 {
         let mut n: u64 = 0;
         for (seen, b) in self.rest.bytes().enumerate() {
-            if b == end && seen > 0 {
+            if (b == end || end == 0 && matches!(b, b',' | b':')) && seen > 0 {
                 self.rest = self.rest.split_at_checked(seen + 1).map_or("", |(_, r)| r);
+                self.last = b;
                 return n;
             }
-            if !b.is_ascii_digit() {
-                break;
+            let digit = b.wrapping_sub(b'0');
+            match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(digit))) {
+                Some(next) if digit < 10 => n = next,
+                _ => break,
             }
-            n = n.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
         }
         self.fail();
         0
+    }
+
+    /// A length read by `digits`, refused when more than what is left of the text (each item
+    /// of a list takes at least one byte too), so a forged one allocates nothing.
+    fn length(&mut self, end: u8) -> usize {
+        let n = self.digits(end);
+        if n > self.rest.len() as u64 {
+            self.fail();
+            return 0;
+        }
+        n as usize
+    }
+
+    /// Skips one value of any kind (one a reader has no use for).
+    fn skip(&mut self) {
+        if !self.absent() {
+            self.eat(b'-');
+            let n = self.digits(0);
+            if self.last == b':' {
+                let n = n.min(self.rest.len() as u64) as usize;
+                self.rest = self.rest.split_at_checked(n).map_or("", |(_, r)| r);
+            }
+        }
     }
 
     fn fail(&mut self) {
@@ -174,7 +205,7 @@ impl<'a> Reader<'a> {
 
     #[inline(never)]
     pub fn str(&mut self) -> String {
-        let len = self.digits(b':') as usize;
+        let len = self.length(b':');
         match self.rest.split_at_checked(len) {
             Some((s, rest)) => {
                 self.rest = rest;
@@ -203,13 +234,9 @@ impl<'a> Reader<'a> {
         if self.absent() { None } else { Some(self.i32()) }
     }
 
-    /// A list, each item read by `item`. A length beyond what is left of the input is a fault
-    /// (each item takes at least one byte), so a forged length allocates nothing.
+    /// A list, each item read by `item`.
     pub fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> T) -> Vec<T> {
-        let n = self.digits(b',') as usize;
-        if n > self.rest.len() {
-            self.fail();
-        }
+        let n = self.length(b',');
         let mut out = Vec::new();
         for _ in 0..n {
             if self.bad {
@@ -275,26 +302,23 @@ fn write_condition(w: &mut Writer, c: &Condition) {
 }
 
 fn read_condition(r: &mut Reader<'_>) -> Condition {
-    let kind = r.num();
-    let leaf = match kind {
+    let leaf = match r.num() {
         0 => return Condition::All { all: r.list(read_condition) },
         1 => return Condition::Any { any: r.list(read_condition) },
+        2 => Leaf::DelaySeconds(r.u32()),
+        3 => Leaf::TimeOnSiteSeconds(r.u32()),
+        4 => Leaf::ScrollPercent(r.at_most(100)),
+        5 => Leaf::ExitIntent(r.bool()),
+        6 => Leaf::InactiveSeconds(r.u32()),
         7 => Leaf::Click(r.str()),
-        11 => Leaf::Event(r.str()),
+        8 => Leaf::MinPageViews(r.u32()),
+        9 => Leaf::MinVisits(r.u32()),
         10 => Leaf::MinScore(r.i32()),
+        11 => Leaf::Event(r.str()),
+        // A leaf added since (within this format): its value is skipped, and it never holds.
         _ => {
-            let n = r.u32();
-            match kind {
-                2 => Leaf::DelaySeconds(n),
-                3 => Leaf::TimeOnSiteSeconds(n),
-                4 => Leaf::ScrollPercent(n.min(100) as u8),
-                5 => Leaf::ExitIntent(n != 0),
-                6 => Leaf::InactiveSeconds(n),
-                8 => Leaf::MinPageViews(n),
-                9 => Leaf::MinVisits(n),
-                // Unknown (a newer server): never holds.
-                _ => return Condition::Any { any: Vec::new() },
-            }
+            r.skip();
+            return Condition::Any { any: Vec::new() };
         }
     };
     Condition::Leaf(leaf)
@@ -310,9 +334,14 @@ fn read_match_rules(r: &mut Reader<'_>) -> Vec<MatchRule> {
     r.list(|r| MatchRule { pattern: r.str(), points: r.i32() })
 }
 
+/// The packed rules' format: the first number of what [`encode_rules`] writes. A change to
+/// their layout takes a new number.
+pub const RULES_FORMAT: i64 = 1;
+
 /// The rules of `config` in the packed format, for the tracker ([`decode_rules`] reads them).
 pub fn encode_rules(config: &SiteConfig) -> String {
     let mut w = Writer::new();
+    w.num(RULES_FORMAT);
     w.list(&config.campaigns, |w, c| {
         let t = &c.targeting;
         let f = &c.frequency;
@@ -353,6 +382,9 @@ pub fn encode_rules(config: &SiteConfig) -> String {
 /// The rules [`encode_rules`] wrote; `None` when `text` is not such rules.
 pub fn decode_rules(text: &str) -> Option<Rules> {
     let r = &mut Reader::new(text);
+    if r.num() != RULES_FORMAT {
+        return None;
+    }
     let campaigns = r.list(|r| {
         let id = r.str();
         Campaign {
@@ -485,7 +517,7 @@ mod tests {
     }
 
     #[test]
-    fn every_cut_and_every_change_of_the_length_is_refused() {
+    fn every_truncation_and_anything_more_is_refused() {
         let text = encode_rules(&full_config());
         for end in 0..text.len() {
             if let Some(cut) = text.get(..end) {
@@ -497,11 +529,25 @@ mod tests {
         assert_eq!(decode_rules(""), None);
         assert_eq!(decode_rules("not rules"), None);
         assert_eq!(decode_rules("{\"campaigns\":[]}"), None);
+        // Another format's rules are not read as this one's.
+        let other = text.replacen(&[RULES_FORMAT.to_string(), ",".into()].concat(), "2,", 1);
+        assert!(other.starts_with("2,"));
+        assert_eq!(decode_rules(&other), None);
     }
 
     #[test]
     fn a_forged_length_allocates_nothing_and_is_refused() {
         assert_eq!(decode_rules("99999999999999999999,"), None);
+        // Past `u64`, and past 32 bits (a `usize` in the widget): refused, not wrapped round.
+        for text in ["18446744073709551616,", "4294967296,", "4294967297:x", "18446744073709551617:x"] {
+            let r = &mut Reader::new(text);
+            if text.ends_with(',') {
+                assert!(r.list(Reader::num).is_empty(), "{text}");
+            } else {
+                assert_eq!(r.str(), "", "{text}");
+            }
+            assert!(!r.finish(), "{text}");
+        }
         let r = &mut Reader::new("4000000000,1,");
         assert!(r.list(Reader::num).is_empty());
         assert!(!r.finish());
@@ -533,17 +579,18 @@ mod tests {
 
     #[test]
     fn an_unknown_leaf_never_holds_and_the_rest_still_reads() {
+        // `any` of five: unknown leaves with a number, a negative number, a string (holding
+        // the format's own separators) and nothing, then a delay.
         let mut w = Writer::new();
-        w.num(1).num(2).num(99).num(7).num(2).num(5);
+        w.num(1).num(5).num(99).num(7).num(98).num(-7).num(97).str("1,2:x~").num(96).opt_num(None);
+        w.num(2).num(5);
         let text = w.end();
         let r = &mut Reader::new(&text);
-        let c = read_condition(r);
-        assert_eq!(
-            c,
-            Condition::Any {
-                any: vec![Condition::Any { any: Vec::new() }, Condition::Leaf(Leaf::DelaySeconds(5))]
-            }
-        );
+        let never = || Condition::Any { any: Vec::new() };
+        let expected = Condition::Any {
+            any: vec![never(), never(), never(), never(), Condition::Leaf(Leaf::DelaySeconds(5))],
+        };
+        assert_eq!(read_condition(r), expected);
         assert!(r.finish());
     }
 }

@@ -152,8 +152,7 @@ pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
         }
     }
     let sum: i64 = items.iter().map(|i| i64::from(i.points)).sum();
-    // (`max`/`min` rather than `clamp`: no assertion, whose message would bring integer
-    // formatting into the widget.)
+    // (`max`/`min` rather than `clamp`: no assertion path in the widget.)
     let total = sum.max(0).min(rules.max.max(0).into()) as i32;
     ScoreReport { total, explanation: items }
 }

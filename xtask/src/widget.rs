@@ -77,7 +77,8 @@ fn bindgen(wasm: &Path, out: &Path, no_modules_global: Option<&str>) -> anyhow::
     // WIDGET_KEEP_NAMES=1 keeps function names, for size analysis with `twiggy top`.
     let keep_names = std::env::var_os("WIDGET_KEEP_NAMES").is_some();
     b.input_path(wasm).remove_name_section(!keep_names).remove_producers_section(true).typescript(false);
-    // The bootstrap passes the module's address, and every browser that runs WebAssembly has
+    // The bootstrap passes the module's address, and every browser that runs these modules
+    // (they use reference types and bulk memory: Safari 15 and later, say) has
     // `TextEncoder.encodeInto`: the glue needs neither a default path nor a fallback.
     b.omit_default_module_path(true).encode_into(wasm_bindgen_cli_support::EncodeInto::Always);
     match no_modules_global {
@@ -123,8 +124,8 @@ fn shorten_names(dir: &Path, stem: &str) -> anyhow::Result<()> {
 }
 
 /// `glue` (wasm-bindgen's) with its loader replaced by a lean one: fetch the module at the
-/// address given (the bootstrap always gives one), compile it as it streams (as a download if
-/// the server sent another type than `application/wasm`), instantiate. wasm-bindgen's also
+/// address given (the bootstrap always gives one), compile it as it streams (or, only when the
+/// server sent another type than `application/wasm`, once downloaded), instantiate. wasm-bindgen's also
 /// takes bytes, `Response`s and compiled modules, and has a synchronous variant: bytes every
 /// visitor would download for paths the widget never takes.
 fn lean_loader(glue: &str) -> anyhow::Result<String> {
@@ -132,8 +133,11 @@ fn lean_loader(glue: &str) -> anyhow::Result<String> {
     if (wasm !== undefined) return wasm;
     const imports = __wbg_get_imports(), answer = await fetch(url);
     if (!answer.ok) throw new Error(`failed to fetch Wasm: ${answer.status}`);
-    const { instance, module } = await WebAssembly.instantiateStreaming(answer.clone(), imports)
-        .catch(() => answer.arrayBuffer().then((bytes) => WebAssembly.instantiate(bytes, imports)));
+    const { instance, module } = await WebAssembly.instantiateStreaming(answer.clone(), imports).catch((e) => {
+        // Any other failure (a page's CSP refusing WebAssembly) is not tried twice.
+        if (answer.headers.get("Content-Type") === "application/wasm") throw e;
+        return answer.arrayBuffer().then((bytes) => WebAssembly.instantiate(bytes, imports));
+    });
     return __wbg_finalize_init(instance, module);
 }
 "#;
@@ -355,7 +359,6 @@ mod tests {
         ] {
             let lean = lean_loader(&glue(tail)).unwrap();
             assert!(lean.contains("function __wbg_get_imports"), "{lean}");
-            assert!(lean.contains("instantiateStreaming(answer.clone(), imports)"), "{lean}");
             assert!(lean.trim_end().ends_with(expected), "{lean}");
             for gone in ["__wbg_load", "initSync", "module_or_path", "script_src"] {
                 assert!(!lean.contains(gone), "{gone} in {lean}");

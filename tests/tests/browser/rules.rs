@@ -1181,6 +1181,34 @@ async fn the_debug_overlay_says_why_the_config_did_not_load() {
     b.close().await;
 }
 
+#[tokio::test]
+async fn a_config_without_rules_this_tracker_reads_fails_closed_and_the_overlay_says_so() {
+    // The config as a server without packed rules answers it (another version, or a cached
+    // answer from before an upgrade), with a campaign that would show at once.
+    let s = lodestone_tests::browser::stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/older-server.html")).await;
+    b.wait_until("window.lodestone && window.lodestone.ready === true", 10).await;
+    b.wait_until("performance.getEntriesByType('resource').some(function (e) { return /older-server\\/v1\\/sites\\/demo\\/config$/.test(e.name); })", 10).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(b.js("return !!document.querySelector('[data-lodestone]');").await, json!(false));
+    // Nothing stored: the rules say nothing of consent, so it is needed.
+    assert_eq!(b.js("return localStorage.getItem('lodestone:demo');").await, Value::Null);
+    b.js("lodestone.consent(true);").await;
+    b.wait_until("localStorage.getItem('lodestone:demo') !== null", 5).await;
+    b.goto(&s.page("/fixtures/older-server.html?lodestone_debug=1")).await;
+    b.wait_until("document.querySelector('[data-lodestone-debug]')", 10).await;
+    let text = b.js("return document.querySelector('[data-lodestone-debug]').shadowRoot.textContent;").await;
+    let text = text.as_str().unwrap_or_default().to_owned();
+    for expected in [
+        "GET /fixtures/older-server/v1/sites/demo/config \u{2192} 200",
+        "the config has no rules this tracker reads",
+    ] {
+        assert!(text.contains(expected), "overlay lacks {expected:?}: {text}");
+    }
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_event_and_inactivity_trigger_their_campaigns() {
     let s = stack_for(config(

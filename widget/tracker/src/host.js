@@ -3,7 +3,7 @@
 // Event numbers passed to `fire` are the `event` constants in lib.rs.
 // `lastY` starts at 0, not `scrollY`: reading that forces a layout while the page loads (the
 // first scroll event sets it).
-var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = 0, lastAt = 0, lastPath = location.pathname, entry = null, leaving = 0, queued = [], shows = 0;
+var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = 0, lastAt = 0, lastPath = location.pathname, entry = null, leaving = 0, queued = [], shows = 0, config = null;
 var base = script && safe(function () { return new URL("./", script.src); });
 function safe(f) { try { return f(); } catch (e) { return null; } }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
@@ -78,13 +78,14 @@ var host = {
     // after this call): leads queued on earlier pages, sent together at start, then do not add
     // up to one long task while the page loads.
     new Promise(function (go) { setTimeout(go, 0); }).then(function () { return fetch(url, o); }).then(function (r) {
-      return r.json().catch(function () { return null; }).then(function (j) { fire(1, tag, r.status, j); });
+      // The site config (tag 0) is kept: its CTAs and campaigns' copy are read here.
+      return r.json().catch(function () { return null; }).then(function (j) { if (!tag && r.status === 200) config = j; fire(1, tag, r.status, j); });
     }).catch(function () { fire(1, tag, 0, null); });
   },
   // Scroll depth and fast scrolls up, interactions, clicks (data-lodestone-open, configured CTAs,
   // outbound links), exit intent, SPA navigation, and the one-second tick.
-  listen: function (ctas) {
-    var d = document, h = history, seen = 0, height = 0;
+  listen: function () {
+    var d = document, ctas = config && config.cta, h = history, seen = 0, height = 0;
     // How far down the page the visitor can see: the bottom of the viewport, in percent.
     function depth() { var sh = d.documentElement.scrollHeight; return sh > 0 ? Math.min(100, Math.round((scrollY + innerHeight) / sh * 100)) : 100; }
     // Whether the middle of the screen shows an element that scrolls by itself (an app shell
@@ -112,7 +113,7 @@ var host = {
       if (!el) return;
       if (a) { linkAt = Date.now(); if (a.host && a.host !== location.host) fire(18); }
       if (o) fire(16, 0, 0, o.getAttribute("data-lodestone-open"));
-      (ctas || []).forEach(function (c) { if (safe(function () { return el.closest(c.selector); })) fire(17, 0, 0, c.name); });
+      (Array.isArray(ctas) ? ctas : []).forEach(function (c) { if (safe(function () { return el.closest(c.selector); })) fire(17, 0, 0, c.name); });
     }, true);
     on(d, "pointerdown", function (e) { if (e.target instanceof Element && e.target.closest("a[href]")) linkAt = Date.now(); }, true);
     on(d, "mouseout", function (e) { if (!e.relatedTarget && e.clientY <= 0 && Date.now() - linkAt > 1000) fire(15, 1); });
@@ -151,8 +152,10 @@ var host = {
   // In a tab the visitor is not looking at, the popup waits until they do (it is counted as
   // shown, and its cooldowns start, only then); while the page shows a modal of its own
   // (`walled`), until that closes: it would sit beneath it, or fight it for focus.
-  show: function (json) {
-    var n = ++shows, d = document;
+  show: function (id) {
+    var n = ++shows, d = document, json = safe(function () { return JSON.stringify(config.campaigns.filter(function (c) { return c.id === id; })[0]); });
+    // (A task later: the tracker is still handling the call that asked.)
+    if (!json) return void setTimeout(function () { if (n === shows) fire(7); }, 0);
     loadPopup().then(function (m) {
       (function mount() {
         if (n !== shows) return;

@@ -28,15 +28,16 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn send(this: &Host, tag: u32, url: &str, body: Option<String>);
     /// Starts the scroll, interaction, click, exit-intent, navigation and one-second tick
-    /// listeners; `ctas` is the site's `[{name, selector}]`.
+    /// listeners (the CTA selectors it reads from the site config it kept).
     #[wasm_bindgen(method)]
-    pub fn listen(this: &Host, ctas: &JsValue);
+    pub fn listen(this: &Host);
     /// Loads the popup module when the browser is idle.
     #[wasm_bindgen(method)]
     pub fn prefetch(this: &Host);
-    /// Loads the popup module and mounts the campaign; `shown()` or `show_failed()` follows.
+    /// Loads the popup module and mounts campaign `id` of the site config it kept (its copy is
+    /// read there); `shown()` or `show_failed()` follows.
     #[wasm_bindgen(method)]
-    pub fn show(this: &Host, campaign_json: &str);
+    pub fn show(this: &Host, id: &str);
     #[wasm_bindgen(method)]
     pub fn hide(this: &Host);
     /// Dispatches a `CustomEvent` on `window` with the JSON `detail`, after the current call returns.

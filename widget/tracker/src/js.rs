@@ -56,11 +56,6 @@ pub fn get_bool(obj: &JsValue, key: &str) -> Option<bool> {
     get(obj, key).as_bool()
 }
 
-/// The elements of `value` when it is an array (none otherwise).
-pub fn items(value: &JsValue) -> impl Iterator<Item = JsValue> + '_ {
-    newest(value, u32::MAX)
-}
-
 /// The last `n` elements of `value` when it is an array: the newest of a most-recent-last list
 /// read from storage, which someone else (an extension, a page script) may have filled.
 pub fn newest(value: &JsValue, n: u32) -> impl Iterator<Item = JsValue> + '_ {

@@ -1,5 +1,5 @@
 //! The site config as the tracker needs it: the rules from the config's packed `rules`
-//! (`funnel::packed`, written by the server), beside each campaign's JSON for the popup.
+//! (`funnel::packed`, written by the server).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -10,18 +10,18 @@ use funnel::targeting::DeviceClass;
 use funnel::{Campaign, ScoringRules};
 use wasm_bindgen::JsValue;
 
-use crate::js::{get, get_str, items};
+use crate::js::get_str;
 
-/// What the tracker uses of a site's config.
+/// What the tracker uses of a site's config: the rules it evaluates. (The bootstrap keeps the
+/// config itself: the click listener reads its CTA selectors, the popup a campaign's copy.)
 pub struct Site {
-    /// The rules the tracker evaluates, and beside them each campaign's raw JSON for the popup.
     pub campaigns: Vec<Campaign>,
-    pub raw: Vec<JsValue>,
     pub scoring: ScoringRules,
     pub frequency: SiteFrequency,
     pub privacy: Privacy,
-    /// `[{name, selector}]`, handed to the bootstrap's click listener as is.
-    pub cta: JsValue,
+    /// The config had no rules this tracker reads (see [`parse`]): the debug overlay says so.
+    #[cfg(feature = "debug")]
+    pub unreadable: bool,
 }
 
 /// A device class by its config (and bootstrap) name.
@@ -35,10 +35,13 @@ pub fn device(s: &str) -> DeviceClass {
 
 /// The campaigns, scoring, frequency and privacy rules of a site config, from its packed
 /// `rules` (see `funnel::packed`). A config without rules that read (not Lodestone's: a
-/// proxy's error page, an SPA's index.html) has no campaigns and fails closed: nothing is
-/// stored until the page grants consent.
+/// proxy's error page, an SPA's index.html; or a server whose rules are of another format than
+/// this tracker's, or cached from before it had them) has no campaigns and fails closed:
+/// nothing is stored until the page grants consent.
 pub fn parse(config: &JsValue) -> Site {
     let rules = get_str(config, "rules").and_then(|r| funnel::packed::decode_rules(&r));
+    #[cfg(feature = "debug")]
+    let unreadable = rules.is_none();
     let (campaigns, scoring, frequency, privacy) = match rules {
         Some(r) => (r.campaigns, r.scoring, r.frequency, r.privacy),
         None => (
@@ -49,11 +52,11 @@ pub fn parse(config: &JsValue) -> Site {
         ),
     };
     Site {
-        raw: items(&get(config, "campaigns")).collect(),
         campaigns,
         scoring,
         frequency,
         privacy,
-        cta: get(config, "cta"),
+        #[cfg(feature = "debug")]
+        unreadable,
     }
 }

@@ -412,7 +412,7 @@ impl Tracker {
     fn configure(&mut self, config: &JsValue) {
         let site = site::parse(config);
         let has_campaigns = !site.campaigns.is_empty();
-        self.host.listen(&site.cta);
+        self.host.listen();
         self.config = Some(site);
         self.apply_privacy();
         self.send_counters();
@@ -681,6 +681,10 @@ impl Tracker {
     #[cfg(feature = "debug")]
     fn refresh_overlay(&self) {
         let Some(site) = &self.config else { return };
+        if site.unreadable {
+            // 200 with no rules this tracker reads: said as a config that did not come.
+            return self.config_refused(200, &JsValue::UNDEFINED);
+        }
         let score = self.score();
         self.host.debug(&self.report(site, &self.situation(score.total), &score));
     }

@@ -53,11 +53,12 @@ impl Tracker {
             self.asked = Some(id.to_owned());
             return;
         };
-        let Some(i) = site.campaigns.iter().position(|c| c.id == id) else { return };
-        let Some(json) = site.raw.get(i).and_then(js::stringify) else { return };
+        if !site.campaigns.iter().any(|c| c.id == id) {
+            return;
+        }
         self.page.shown = true;
         self.open = Some(id.to_owned());
-        self.host.show(&json);
+        self.host.show(id);
     }
 
     pub fn mounted(&mut self) {

@@ -24,6 +24,7 @@ impl Tracker {
         let message = get_str(&error, "message").unwrap_or_else(|| {
             match status {
                 0 => "no answer this page could read: is the server up, and is data-api (or the script's origin) its address?",
+                200 => "the config has no rules this tracker reads: is the server at data-api (or the script's origin) Lodestone, of the widget's version?",
                 _ => "the server gave no reason",
             }
             .into()
