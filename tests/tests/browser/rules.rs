@@ -1160,6 +1160,13 @@ async fn the_debug_overlay_says_why_each_campaign_did_or_did_not_show() {
     b.close().await;
 }
 
+/// The debug overlay's text, once it shows.
+async fn overlay_text(b: &Browser) -> String {
+    b.wait_until("document.querySelector('[data-lodestone-debug]')", 10).await;
+    let text = b.js("return document.querySelector('[data-lodestone-debug]').shadowRoot.textContent;").await;
+    text.as_str().unwrap_or_default().to_owned()
+}
+
 #[tokio::test]
 async fn the_debug_overlay_says_why_the_config_did_not_load() {
     // A site that does not list the demo pages' origin: the commonest reason nothing shows.
@@ -1167,9 +1174,7 @@ async fn the_debug_overlay_says_why_the_config_did_not_load() {
     let s = stack_for(toml.to_owned()).await;
     let b = browser(Device::Desktop).await;
     b.goto(&s.page("/fixtures/rules.html?lodestone_debug=1")).await;
-    b.wait_until("document.querySelector('[data-lodestone-debug]')", 10).await;
-    let text = b.js("return document.querySelector('[data-lodestone-debug]').shadowRoot.textContent;").await;
-    let text = text.as_str().unwrap_or_default().to_owned();
+    let text = overlay_text(&b).await;
     for expected in [
         "\u{2717} the site config did not load, so no campaign can show",
         &format!("GET {}/v1/sites/demo/config \u{2192} 403 origin_not_allowed", s.app.base),
@@ -1197,9 +1202,7 @@ async fn a_config_without_rules_this_tracker_reads_fails_closed_and_the_overlay_
     b.js("lodestone.consent(true);").await;
     b.wait_until("localStorage.getItem('lodestone:demo') !== null", 5).await;
     b.goto(&s.page("/fixtures/older-server.html?lodestone_debug=1")).await;
-    b.wait_until("document.querySelector('[data-lodestone-debug]')", 10).await;
-    let text = b.js("return document.querySelector('[data-lodestone-debug]').shadowRoot.textContent;").await;
-    let text = text.as_str().unwrap_or_default().to_owned();
+    let text = overlay_text(&b).await;
     for expected in [
         "GET /fixtures/older-server/v1/sites/demo/config \u{2192} 200",
         "the config has no rules this tracker reads",
