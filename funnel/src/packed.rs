@@ -24,7 +24,9 @@ use crate::conditions::{Condition, Leaf};
 use crate::config::{Caps, MatchRule, PageRule, Privacy, ScrollRule};
 use crate::frequency::{Frequency, SiteFrequency};
 use crate::targeting::{DeviceClass, Targeting, VisitorKind};
-use crate::{Campaign, ConsentSpec, ScoringRules, SiteConfig};
+use crate::{
+    Campaign, ConsentSpec, Display, InterfaceText, ScoringRules, SiteConfig, Success, TextDirection,
+};
 
 /// Writes values in the packed format.
 #[derive(Debug, Default)]
@@ -386,8 +388,8 @@ pub fn decode_rules(text: &str) -> Option<Rules> {
         return None;
     }
     let campaigns = r.list(|r| {
-        let id = r.str();
         Campaign {
+            id: r.str(),
             priority: r.i32(),
             consent: ConsentSpec { required: r.bool(), text: r.str(), version: r.str() },
             targeting: Targeting {
@@ -409,7 +411,16 @@ pub fn decode_rules(text: &str) -> Option<Rules> {
                 after_conversion_days: r.opt_u32(),
                 max_per_session: r.opt_u32(),
             },
-            ..Campaign::new(&id)
+            // The copy stays in the config's JSON (the popup's): empty here, allocating nothing.
+            display: Display::Modal,
+            headline: String::new(),
+            body: String::new(),
+            button_label: String::new(),
+            ask_name: false,
+            success: Success { message: String::new(), lead_magnet_url: None, thank_you_url: None },
+            text: InterfaceText::default(),
+            lang: None,
+            dir: TextDirection::Auto,
         }
     });
     let scoring = ScoringRules {
@@ -493,7 +504,7 @@ mod tests {
         .unwrap()
     }
 
-    /// What the tracker keeps of a campaign: its rules, on a campaign of default copy.
+    /// What the tracker keeps of a campaign: its rules, with no copy.
     fn rules_of(c: &Campaign) -> Campaign {
         Campaign {
             priority: c.priority,
@@ -501,6 +512,8 @@ mod tests {
             targeting: c.targeting.clone(),
             trigger: c.trigger.clone(),
             frequency: c.frequency.clone(),
+            button_label: String::new(),
+            success: Success { message: String::new(), lead_magnet_url: None, thank_you_url: None },
             ..Campaign::new(&c.id)
         }
     }

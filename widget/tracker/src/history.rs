@@ -10,7 +10,7 @@ use wasm_bindgen::JsValue;
 
 use crate::host::Host;
 use crate::js::{self, get, get_f64, get_str, get_u32};
-use crate::json::{self, Object};
+use crate::json::Object;
 
 /// A new session starts after this much inactivity.
 pub const SESSION_GAP_MS: f64 = 30.0 * 60_000.0;
@@ -97,19 +97,6 @@ fn key(site: &str) -> String {
     k
 }
 
-fn touch_json(t: &Touch) -> String {
-    Object::new()
-        .opt("referrer", &t.referrer)
-        .opt("landing_page", &t.landing_page)
-        .opt("utm_source", &t.utm_source)
-        .opt("utm_medium", &t.utm_medium)
-        .opt("utm_campaign", &t.utm_campaign)
-        .opt("utm_term", &t.utm_term)
-        .opt("utm_content", &t.utm_content)
-        .num("at", t.at.unwrap_or(0))
-        .end()
-}
-
 fn touch_from_js(v: &JsValue) -> Option<Touch> {
     if !v.is_object() {
         return None;
@@ -126,9 +113,22 @@ fn touch_from_js(v: &JsValue) -> Option<Touch> {
     })
 }
 
-/// The touch as JSON, `null` when absent.
-pub fn touch_js(t: &Option<Touch>) -> String {
-    t.as_ref().map_or_else(|| "null".into(), touch_json)
+/// Writes the touch as the value of `key`, `null` when absent.
+pub fn write_touch(o: &mut Object, key: &str, t: &Option<Touch>) {
+    let Some(t) = t else {
+        o.raw(key, "null");
+        return;
+    };
+    o.open(key)
+        .opt("referrer", &t.referrer)
+        .opt("landing_page", &t.landing_page)
+        .opt("utm_source", &t.utm_source)
+        .opt("utm_medium", &t.utm_medium)
+        .opt("utm_campaign", &t.utm_campaign)
+        .opt("utm_term", &t.utm_term)
+        .opt("utm_content", &t.utm_content)
+        .num("at", t.at.unwrap_or(0))
+        .close();
 }
 
 /// The first `max` characters of `s` (whole characters, as the server's limits count them).
@@ -228,39 +228,8 @@ impl History {
     }
 
     fn to_json(&self) -> String {
-        let camps = self.campaigns.iter().map(|(id, m)| {
-            let o = Object::new().str("id", id).num("shown", m.shown.into()).num("session", m.session.into());
-            let o = match m.closed_at {
-                Some(t) => o.num("closed", t as i64),
-                None => o,
-            };
-            match m.converted_at {
-                Some(t) => o.num("converted", t as i64),
-                None => o,
-            }
-            .end()
-        });
-
-        let pages = self.pages.iter().map(|p| {
-            Object::new()
-                .str("p", &p.path)
-                .str("t", &p.title)
-                .num("v", p.views.into())
-                .num("e", p.engaged.into())
-                .num("s", p.scroll.into())
-                .num("a", p.seen as i64)
-                .end()
-        });
-        let days = self.days.iter().map(|d| {
-            Object::new()
-                .num("d", d.day.into())
-                .num("v", d.page_views.into())
-                .num("e", d.engaged_seconds.into())
-                .num("c", d.cta_clicks.into())
-                .end()
-        });
-        let o = Object::new()
-            .num("visits", self.visits.into())
+        let mut o = Object::new();
+        o.num("visits", self.visits.into())
             .num("views", self.page_views.into())
             .num("engaged", self.engaged_seconds.into())
             .num("scroll", self.max_scroll.into())
@@ -268,20 +237,45 @@ impl History {
             .num("out", self.outbound_clicks.into())
             .num("seen", self.last_seen as i64)
             .num("since", self.session_start as i64)
-            .num("roll", self.roll.into());
-        let o = match self.last_popup {
-            Some(t) => o.num("popup", t as i64),
-            None => o,
-        };
-        o.raw("pages", &json::array(pages))
-            .raw("days", &json::array(days))
-            .raw("refs", &json::strings(&self.referrer_hosts))
-            .raw("sources", &json::strings(&self.utm_sources))
-            .raw("utms", &json::strings(&self.utm_campaigns))
-            .raw("first", &touch_js(&self.first))
-            .raw("last", &touch_js(&self.last))
-            .raw("camps", &json::array(camps))
-            .end()
+            .num("roll", self.roll.into())
+            .time("popup", self.last_popup)
+            .list("pages");
+        for p in &self.pages {
+            o.item()
+                .str("p", &p.path)
+                .str("t", &p.title)
+                .num("v", p.views.into())
+                .num("e", p.engaged.into())
+                .num("s", p.scroll.into())
+                .num("a", p.seen as i64)
+                .close();
+        }
+        o.close_list().list("days");
+        for d in &self.days {
+            o.item()
+                .num("d", d.day.into())
+                .num("v", d.page_views.into())
+                .num("e", d.engaged_seconds.into())
+                .num("c", d.cta_clicks.into())
+                .close();
+        }
+        o.close_list()
+            .strs("refs", &self.referrer_hosts)
+            .strs("sources", &self.utm_sources)
+            .strs("utms", &self.utm_campaigns);
+        write_touch(&mut o, "first", &self.first);
+        write_touch(&mut o, "last", &self.last);
+        o.list("camps");
+        for (id, m) in &self.campaigns {
+            o.item()
+                .str("id", id)
+                .num("shown", m.shown.into())
+                .num("session", m.session.into())
+                .time("closed", m.closed_at)
+                .time("converted", m.converted_at)
+                .close();
+        }
+        o.close_list().end()
     }
 
     /// Writes the history of `site`, under the size cap. Over it, the oldest entries go

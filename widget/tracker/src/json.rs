@@ -24,14 +24,8 @@ fn quote_into(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// `s` as a JSON string literal.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    quote_into(&mut out, s);
-    out
-}
-
-/// A JSON array of values that are already JSON.
+/// A JSON array of values that are already JSON (the debug overlay's report).
+#[cfg(feature = "debug")]
 pub fn array(items: impl IntoIterator<Item = String>) -> String {
     let mut out = String::from("[");
     for (i, item) in items.into_iter().enumerate() {
@@ -44,12 +38,9 @@ pub fn array(items: impl IntoIterator<Item = String>) -> String {
     out
 }
 
-/// A JSON array of strings.
-pub fn strings(list: &[String]) -> String {
-    array(list.iter().map(|s| quote(s)))
-}
-
-/// Writes one JSON object. Keys are trusted literals; values are escaped.
+/// Writes one JSON object. Keys are trusted literals; values are escaped. The methods take
+/// `&mut self`: chained by value, every call moved the string in and out through memory,
+/// kilobytes of the module over all the objects it writes.
 pub struct Object(String);
 
 impl Object {
@@ -57,11 +48,30 @@ impl Object {
         Self(String::from("{"))
     }
 
+    /// A list of objects instead: each [`Object::item`] and its fields, closed, then
+    /// [`Object::end_list`].
+    pub fn new_list() -> Self {
+        Self(String::from("["))
+    }
+
     #[inline(never)]
-    fn key(&mut self, key: &str) -> &mut String {
-        if self.0.len() > 1 {
+    pub fn end_list(&mut self) -> String {
+        self.close_list();
+        core::mem::take(&mut self.0)
+    }
+
+    /// A comma, unless this opens an object or a list.
+    #[inline(never)]
+    fn comma(&mut self) -> &mut String {
+        if !matches!(self.0.as_bytes().last(), Some(b'{' | b'[')) {
             self.0.push(',');
         }
+        &mut self.0
+    }
+
+    #[inline(never)]
+    fn key(&mut self, key: &str) -> &mut String {
+        self.comma();
         self.0.push('"');
         self.0.push_str(key);
         self.0.push_str("\":");
@@ -69,21 +79,21 @@ impl Object {
     }
 
     #[inline(never)]
-    pub fn str(mut self, key: &str, value: &str) -> Self {
+    pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
         quote_into(self.key(key), value);
         self
     }
 
     #[inline(never)]
-    pub fn opt(self, key: &str, value: &Option<String>) -> Self {
-        match value {
-            Some(v) => self.str(key, v),
-            None => self,
+    pub fn opt(&mut self, key: &str, value: &Option<String>) -> &mut Self {
+        if let Some(v) = value {
+            self.str(key, v);
         }
+        self
     }
 
     #[inline(never)]
-    pub fn num(mut self, key: &str, value: i64) -> Self {
+    pub fn num(&mut self, key: &str, value: i64) -> &mut Self {
         let out = self.key(key);
         if value < 0 {
             out.push('-');
@@ -92,22 +102,89 @@ impl Object {
         self
     }
 
+    /// A time (ms) when there is one.
     #[inline(never)]
-    pub fn bool(mut self, key: &str, value: bool) -> Self {
+    pub fn time(&mut self, key: &str, value: Option<f64>) -> &mut Self {
+        if let Some(t) = value {
+            self.num(key, t as i64);
+        }
+        self
+    }
+
+    #[inline(never)]
+    pub fn bool(&mut self, key: &str, value: bool) -> &mut Self {
         self.key(key).push_str(if value { "true" } else { "false" });
         self
     }
 
     /// A value that is already JSON.
     #[inline(never)]
-    pub fn raw(mut self, key: &str, json: &str) -> Self {
+    pub fn raw(&mut self, key: &str, json: &str) -> &mut Self {
         self.key(key).push_str(json);
         self
     }
 
+    /// A list of strings.
     #[inline(never)]
-    pub fn end(mut self) -> String {
+    pub fn strs(&mut self, key: &str, list: &[String]) -> &mut Self {
+        let out = self.key(key);
+        out.push('[');
+        for (i, s) in list.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            quote_into(out, s);
+        }
+        out.push(']');
+        self
+    }
+
+    /// Opens an object as the value of `key`: its fields follow, then [`Object::close`]. (Written
+    /// in place: no string of its own to build, copy and free.)
+    #[inline(never)]
+    pub fn open(&mut self, key: &str) -> &mut Self {
+        self.key(key).push('{');
+        self
+    }
+
+    #[inline(never)]
+    pub fn close(&mut self) -> &mut Self {
         self.0.push('}');
-        self.0
+        self
+    }
+
+    /// Opens a list of objects as the value of `key`: each [`Object::item`] and its fields,
+    /// closed, then [`Object::close_list`].
+    #[inline(never)]
+    pub fn list(&mut self, key: &str) -> &mut Self {
+        self.key(key).push('[');
+        self
+    }
+
+    /// A list's next value, already JSON.
+    #[inline(never)]
+    pub fn raw_item(&mut self, json: &str) -> &mut Self {
+        self.comma().push_str(json);
+        self
+    }
+
+    /// Opens the next object of a list.
+    #[inline(never)]
+    pub fn item(&mut self) -> &mut Self {
+        self.comma().push('{');
+        self
+    }
+
+    #[inline(never)]
+    pub fn close_list(&mut self) -> &mut Self {
+        self.0.push(']');
+        self
+    }
+
+    #[inline(never)]
+    pub fn end(&mut self) -> String {
+        let mut out = core::mem::take(&mut self.0);
+        out.push('}');
+        out
     }
 }

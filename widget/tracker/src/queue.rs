@@ -11,7 +11,7 @@ use wasm_bindgen::JsValue;
 
 use crate::host::Host;
 use crate::js::{self, get_f64, get_str, get_u32};
-use crate::json::{self, Object};
+use crate::json::Object;
 
 /// At most this many leads wait; the oldest is dropped first.
 const MAX_QUEUE: usize = 10;
@@ -56,19 +56,19 @@ pub fn update(host: &Host, site: &str, change: &mut dyn FnMut(&mut Vec<Queued>))
     let mut queue = load(host, site);
     change(&mut queue);
     let excess = queue.len().saturating_sub(MAX_QUEUE);
-    let kept = queue.iter().skip(excess).map(|q| {
-        Object::new()
+    if queue.len() == excess {
+        return host.erase(&key(site));
+    }
+    let mut kept = Object::new_list();
+    for q in queue.iter().skip(excess) {
+        kept.item()
             .str("id", &q.id)
             .str("body", &q.body)
             .num("n", q.attempts.into())
             .num("next", q.next as i64)
-            .end()
-    });
-    if queue.len() == excess {
-        host.erase(&key(site));
-    } else {
-        host.save(&key(site), &json::array(kept));
+            .close();
     }
+    host.save(&key(site), &kept.end_list());
 }
 
 /// Lets other pages send leads `ids` (of a page being left, whose answers it may never hear)

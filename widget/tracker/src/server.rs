@@ -7,7 +7,7 @@ use crate::prelude::*;
 use wasm_bindgen::JsValue;
 
 use crate::js::{self, get, get_str};
-use crate::json::{self, Object};
+use crate::json::Object;
 
 /// What the server said about a lead.
 pub enum Sent {
@@ -46,7 +46,7 @@ pub fn endpoint(api: &str, path: &[&str]) -> String {
 
 /// The JSON of an anonymous counter batch holding one event (itself JSON).
 pub fn events(site: &str, event: String) -> String {
-    Object::new().str("site", site).raw("events", &json::array([event])).end()
+    Object::new().str("site", site).list("events").raw_item(&event).close_list().end()
 }
 
 /// Backoff before the next attempt of a queued lead: 5 s, doubling, at most an hour.

@@ -9,9 +9,9 @@ use funnel::{ScoreReport, compute_score, limits};
 use wasm_bindgen::JsValue;
 
 use super::{HOLD_MS, TAG_QUEUE, Tracker, opt_str};
-use crate::history::{cut, touch_js};
+use crate::history::{cut, write_touch};
 use crate::js::{self, get_bool, get_str};
-use crate::json::{self, Object};
+use crate::json::Object;
 use crate::queue::{self, Queued};
 use crate::server::{self, Sent};
 
@@ -53,7 +53,8 @@ impl Tracker {
         if settles {
             self.awaiting = None;
         }
-        let result = Object::new().str("campaign", &campaign);
+        let mut result = Object::new();
+        result.str("campaign", &campaign);
         let result = match sent {
             Sent::Rejected(error) => {
                 queue::remove(&self.host, &self.site, &id);
@@ -125,15 +126,6 @@ impl Tracker {
         let site = self.config.as_ref()?;
         let spec = &site.campaigns.iter().find(|c| c.id == campaign)?.consent;
         let page = self.host.page();
-        let consent = Object::new()
-            .bool("granted", get_bool(fields, "consent").unwrap_or(false))
-            .str("text", &spec.text)
-            .str("version", &spec.version)
-            .end();
-        let attribution = Object::new()
-            .raw("first", &touch_js(&self.history.first))
-            .raw("last", &touch_js(&self.history.last))
-            .end();
         let mut sig = self.signals();
         if compact {
             sig.paths.clear();
@@ -144,53 +136,68 @@ impl Tracker {
         }
         // The score from exactly these signals (one reading of the clock), as the server will.
         let score = compute_score(&site.scoring, &sig);
-        let days = sig.days.iter().map(|d| {
-            Object::new()
-                .num("day", d.day.into())
-                .num("page_views", d.page_views.into())
-                .num("engaged_seconds", d.engaged_seconds.into())
-                .num("cta_clicks", d.cta_clicks.into())
-                .end()
-        });
-        let signals = Object::new()
+        let mut o = Object::new();
+        o.str("site", &self.site)
+            .str("campaign", campaign)
+            .str("email", &get_str(fields, "email").unwrap_or_default())
+            .opt("name", &opt_str(fields, "name"))
+            .str("website", &get_str(fields, "website").unwrap_or_default())
+            .open("consent")
+            .bool("granted", get_bool(fields, "consent").unwrap_or(false))
+            .str("text", &spec.text)
+            .str("version", &spec.version)
+            .close()
+            .str("submission_id", submission_id)
+            .opt("page_url", &opt_str(&page, "href").map(|u| cut(&u, limits::URL)))
+            .opt("referrer", &opt_str(&page, "referrer").map(|u| cut(&u, limits::URL)))
+            .open("attribution");
+        write_touch(&mut o, "first", &self.history.first);
+        write_touch(&mut o, "last", &self.history.last);
+        o.close()
+            .open("signals")
             .num("visits", sig.visits.into())
             .num("page_views", sig.page_views.into())
             .num("engaged_seconds", sig.engaged_seconds.into())
             .num("max_scroll_percent", sig.max_scroll_percent.into())
             .num("cta_clicks", sig.cta_clicks.into())
             .num("outbound_clicks", sig.outbound_clicks.into())
-            .raw("paths", &json::strings(&sig.paths))
-            .raw("days", &json::array(days))
+            .strs("paths", &sig.paths)
+            .list("days");
+        for d in &sig.days {
+            o.item()
+                .num("day", d.day.into())
+                .num("page_views", d.page_views.into())
+                .num("engaged_seconds", d.engaged_seconds.into())
+                .num("cta_clicks", d.cta_clicks.into())
+                .close();
+        }
+        o.close_list()
             .num("today", sig.today.into())
-            .raw("referrer_hosts", &json::strings(&sig.referrer_hosts))
-            .raw("utm_sources", &json::strings(&sig.utm_sources))
-            .raw("utm_campaigns", &json::strings(&sig.utm_campaigns))
-            .end();
-        Some(
-            Object::new()
-                .str("site", &self.site)
-                .str("campaign", campaign)
-                .str("email", &get_str(fields, "email").unwrap_or_default())
-                .opt("name", &opt_str(fields, "name"))
-                .str("website", &get_str(fields, "website").unwrap_or_default())
-                .raw("consent", &consent)
-                .str("submission_id", submission_id)
-                .opt("page_url", &opt_str(&page, "href").map(|u| cut(&u, limits::URL)))
-                .opt("referrer", &opt_str(&page, "referrer").map(|u| cut(&u, limits::URL)))
-                .raw("attribution", &attribution)
-                .raw("signals", &signals)
-                .raw("score", &score_json(&score))
-                .end(),
-        )
+            .strs("referrer_hosts", &sig.referrer_hosts)
+            .strs("utm_sources", &sig.utm_sources)
+            .strs("utm_campaigns", &sig.utm_campaigns)
+            .close()
+            .open("score");
+        score_fields(&mut o, &score);
+        Some(o.close().end())
     }
 }
 
+/// The score report's fields: its total and its explanation.
+fn score_fields(o: &mut Object, report: &ScoreReport) {
+    o.num("total", report.total.into()).list("explanation");
+    for i in &report.explanation {
+        o.item().str("reason", &i.reason).num("points", i.points.into()).close();
+    }
+    o.close_list();
+}
+
+/// The score report as JSON.
+#[cfg(feature = "debug")]
 pub(super) fn score_json(report: &ScoreReport) -> String {
-    let items = report
-        .explanation
-        .iter()
-        .map(|i| Object::new().str("reason", &i.reason).num("points", i.points.into()).end());
-    Object::new().num("total", report.total.into()).raw("explanation", &json::array(items)).end()
+    let mut o = Object::new();
+    score_fields(&mut o, report);
+    o.end()
 }
 
 fn submission_id() -> String {
