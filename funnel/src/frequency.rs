@@ -65,18 +65,19 @@ pub struct Recent {
 /// Every frequency rule that applies, with its verdict, in a fixed order.
 pub fn verdicts(f: &Frequency, site: &SiteFrequency, m: Memory, recent: Recent, now_ms: f64) -> Vec<Verdict> {
     let mut out = Vec::new();
-    judge(f, site, m, recent, now_ms, &mut |rule, passed| out.push(Verdict { rule, passed }));
+    judge(f, site, m, recent, now_ms, |rule, passed| out.push(Verdict { rule, passed }));
     out
 }
 
 /// Tells `verdict` each frequency rule that applies and whether it holds, in a fixed order.
+/// (Generic: where only the answer is wanted, the rules' names are left out of the widget.)
 fn judge(
     f: &Frequency,
     site: &SiteFrequency,
     m: Memory,
     recent: Recent,
     now_ms: f64,
-    verdict: &mut dyn FnMut(&'static str, bool),
+    mut verdict: impl FnMut(&'static str, bool),
 ) {
     let days_since = |t: f64| (now_ms - t) / DAY_MS;
     verdict("one_per_page_view", !recent.shown_this_page);
@@ -110,7 +111,7 @@ pub fn close_starts_cooldown(converted_at: Option<f64>, shown_at: Option<f64>) -
 /// collecting them: the widget's every-page build needs only this).
 pub fn allows(f: &Frequency, site: &SiteFrequency, m: Memory, recent: Recent, now_ms: f64) -> bool {
     let mut all = true;
-    judge(f, site, m, recent, now_ms, &mut |_, passed| all &= passed);
+    judge(f, site, m, recent, now_ms, |_, passed| all &= passed);
     all
 }
 

@@ -203,7 +203,7 @@ impl Targeting {
     /// Every rule that is set, with its verdict, in a fixed order.
     pub fn verdicts(&self, a: &Audience<'_>) -> Vec<Verdict> {
         let mut out = Vec::new();
-        self.judge(a, &mut |rule, passed| out.push(Verdict { rule, passed }));
+        self.judge(a, |rule, passed| out.push(Verdict { rule, passed }));
         out
     }
 
@@ -211,12 +211,13 @@ impl Targeting {
     /// collecting them: the widget's every-page build needs only this).
     pub fn matches(&self, a: &Audience<'_>) -> bool {
         let mut all = true;
-        self.judge(a, &mut |_, passed| all &= passed);
+        self.judge(a, |_, passed| all &= passed);
         all
     }
 
-    /// Tells `verdict` each rule that is set and whether it holds, in a fixed order.
-    fn judge(&self, a: &Audience<'_>, verdict: &mut dyn FnMut(&'static str, bool)) {
+    /// Tells `verdict` each rule that is set and whether it holds, in a fixed order. (Generic:
+    /// where only the answer is wanted, the rules' names are left out of the widget.)
+    fn judge(&self, a: &Audience<'_>, mut verdict: impl FnMut(&'static str, bool)) {
         let mut check = |rule: &'static str, set: bool, passed: bool| {
             if set {
                 verdict(rule, passed);
