@@ -1204,11 +1204,13 @@ async fn a_config_without_rules_this_tracker_reads_fails_closed_and_the_overlay_
     b.goto(&s.page("/fixtures/older-server.html?lodestone_debug=1")).await;
     let text = overlay_text(&b).await;
     for expected in [
+        "\u{2717} the site config could not be read, so no campaign can show",
         "GET /fixtures/older-server/v1/sites/demo/config \u{2192} 200",
         "the config has no rules this tracker reads",
     ] {
         assert!(text.contains(expected), "overlay lacks {expected:?}: {text}");
     }
+    println!("config without rules: {}", b.screenshot("debug-overlay-config-without-rules").await.display());
     b.close().await;
 }
 

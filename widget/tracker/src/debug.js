@@ -75,7 +75,7 @@ export function render(d) {
   if (d.config_error) {
     // No config, no campaign: say which request failed and the server's reason.
     var e = d.config_error;
-    frag.appendChild(el("h3", "no", "\u2717 the site config did not load, so no campaign can show"));
+    frag.appendChild(el("h3", "no", "\u2717 the site config " + (e.status === 200 ? "could not be read" : "did not load") + ", so no campaign can show"));
     frag.appendChild(el("div", "dim", "GET " + e.url + " \u2192 " + (e.status || "no answer") + (e.code ? " " + e.code : "")));
     frag.appendChild(el("div", null, e.message));
     body.replaceChildren(frag);
