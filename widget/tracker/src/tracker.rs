@@ -682,7 +682,7 @@ impl Tracker {
     fn refresh_overlay(&self) {
         let Some(site) = &self.config else { return };
         if site.unreadable {
-            // 200 with no rules this tracker reads: said as a config that did not come.
+            // 200 with no rules this tracker reads: said as a config that could not be read.
             return self.config_refused(200, &JsValue::UNDEFINED);
         }
         let score = self.score();
