@@ -263,8 +263,17 @@ pub async fn all_leads(client: &reqwest::Client, base: &str, token: &str, site: 
 /// The package selection `cargo xtask test` tests with. Building the server in the same
 /// selection, with test targets (so dev-dependencies count), gives its dependencies the same
 /// features as the tests' and so reuses them instead of compiling a second set.
-const TESTED: [&str; 7] =
-    ["--workspace", "--exclude", "lodestone-tracker", "--exclude", "lodestone-popup", "--exclude", "xtask"];
+const TESTED: [&str; 9] = [
+    "--workspace",
+    "--exclude",
+    "lodestone-tracker",
+    "--exclude",
+    "lodestone-leads",
+    "--exclude",
+    "lodestone-popup",
+    "--exclude",
+    "xtask",
+];
 
 /// The `lodestone` binary of this build, brought up to date once per test run (a no-op when
 /// `cargo xtask test` has just built it), so process tests never run a stale server.

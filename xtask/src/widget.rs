@@ -1,4 +1,4 @@
-//! `cargo xtask build`: the widget. Builds both wasm crates in release for wasm32, runs
+//! `cargo xtask build`: the widget. Builds the wasm crates in release for wasm32, runs
 //! wasm-bindgen (library pinned to the lockfile's version) and wasm-opt (when it can be
 //! installed), writes `lodestone.js` (tracker glue plus bootstrap, stable URL) and
 //! content-hashed immutable assets with `.br`/`.gz` siblings and a manifest, then prints the
@@ -168,6 +168,8 @@ struct Names<'a> {
     tracker_wasm: &'a str,
     popup_js: &'a str,
     popup_wasm: &'a str,
+    leads_js: &'a str,
+    leads_wasm: &'a str,
     debug_js: &'a str,
     debug_tracker_js: &'a str,
     debug_tracker_wasm: &'a str,
@@ -184,7 +186,9 @@ fn lodestone_js(glue: &str, names: &Names<'_>) -> anyhow::Result<String> {
         .replace("{{DEBUG_TRACKER_JS}}", names.debug_tracker_js)
         .replace("{{DEBUG_TRACKER_WASM}}", names.debug_tracker_wasm)
         .replace("{{POPUP_JS}}", names.popup_js)
-        .replace("{{POPUP_WASM}}", names.popup_wasm);
+        .replace("{{POPUP_WASM}}", names.popup_wasm)
+        .replace("{{LEADS_JS}}", names.leads_js)
+        .replace("{{LEADS_WASM}}", names.leads_wasm);
     let script =
         format!("(function () {{\n\"use strict\";\ntry {{\n{glue}\n{host}\n}} catch (e) {{}}\n}})();\n");
     Ok(format!("/*! Lodestone widget */\n{}", minify(&script, Kind::Classic)?))
@@ -224,9 +228,10 @@ pub fn build() -> anyhow::Result<()> {
     let work = root().join("target/widget-bindgen");
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work)?;
-    let builds: [(&str, &[&str]); 3] = [
+    let builds: [(&str, &[&str]); 4] = [
         ("lodestone-tracker", &["--features", "debug"]),
         ("lodestone-tracker", &[]),
+        ("lodestone-leads", &[]),
         ("lodestone-popup", &[]),
     ];
     for (i, (krate, features)) in builds.iter().enumerate() {
@@ -240,15 +245,18 @@ pub fn build() -> anyhow::Result<()> {
         }
     }
     bindgen(&target.join("lodestone_tracker.wasm"), &work, Some("__lodestone_tracker"))?;
+    bindgen(&target.join("lodestone_leads.wasm"), &work, None)?;
     bindgen(&target.join("lodestone_popup.wasm"), &work, None)?;
     let debug_work = work.join("debug");
     fs::create_dir_all(&debug_work)?;
     bindgen(&work.join("lodestone_tracker_debug.wasm"), &debug_work, None)?;
     shorten_names(&work, "lodestone_tracker")?;
+    shorten_names(&work, "lodestone_leads")?;
     shorten_names(&work, "lodestone_popup")?;
     shorten_names(&debug_work, "lodestone_tracker_debug")?;
     let optimised = optimise(&[
         &work.join("lodestone_tracker_bg.wasm"),
+        &work.join("lodestone_leads_bg.wasm"),
         &work.join("lodestone_popup_bg.wasm"),
         &debug_work.join("lodestone_tracker_debug_bg.wasm"),
     ]);
@@ -259,6 +267,11 @@ pub fn build() -> anyhow::Result<()> {
         minify(&lean_loader(&fs::read_to_string(work.join("lodestone_popup.js"))?)?, Kind::Module)?;
     let popup_js = Asset::hashed("popup", "js", popup_glue.into_bytes());
     let glue = lean_loader(&fs::read_to_string(work.join("lodestone_tracker.js"))?)?;
+    // Lead delivery: loaded only when a popup is on screen or leads are queued.
+    let leads_wasm = Asset::hashed("leads", "wasm", fs::read(work.join("lodestone_leads_bg.wasm"))?);
+    let leads_glue =
+        minify(&lean_loader(&fs::read_to_string(work.join("lodestone_leads.js"))?)?, Kind::Module)?;
+    let leads_js = Asset::hashed("leads", "js", leads_glue.into_bytes());
     // The debug overlay: loaded only with `?lodestone_debug=1`, outside the tracker's budget.
     let debug_src = fs::read_to_string(root().join("widget/tracker/src/debug.js"))?;
     let debug_js = Asset::hashed("debug", "js", minify(&debug_src, Kind::Module)?.into_bytes());
@@ -275,6 +288,8 @@ pub fn build() -> anyhow::Result<()> {
             tracker_wasm: &tracker_wasm.name,
             popup_js: &popup_js.name,
             popup_wasm: &popup_wasm.name,
+            leads_js: &leads_js.name,
+            leads_wasm: &leads_wasm.name,
             debug_js: &debug_js.name,
             debug_tracker_js: &debug_tracker_js.name,
             debug_tracker_wasm: &debug_tracker_wasm.name,
@@ -291,7 +306,16 @@ pub fn build() -> anyhow::Result<()> {
         "lodestone.js".into(),
         serde_json::json!({ "path": "lodestone.js", "bytes": script.len(), "brotli": script_br, "integrity": sri(script.as_bytes()) }),
     );
-    for asset in [&tracker_wasm, &popup_js, &popup_wasm, &debug_js, &debug_tracker_js, &debug_tracker_wasm] {
+    for asset in [
+        &tracker_wasm,
+        &popup_js,
+        &popup_wasm,
+        &debug_js,
+        &debug_tracker_js,
+        &debug_tracker_wasm,
+        &leads_js,
+        &leads_wasm,
+    ] {
         let br = write_compressed(&dist.join("assets").join(&asset.name), &asset.bytes)?;
         sizes.push(br);
         let logical =
@@ -313,6 +337,10 @@ pub fn build() -> anyhow::Result<()> {
     for (i, asset) in [&debug_js, &debug_tracker_js, &debug_tracker_wasm].iter().enumerate() {
         let (name, br, raw) = (&asset.name, sizes[3 + i], asset.bytes.len());
         println!("  {name:<40}{br:>7}   raw {raw}   (only with ?lodestone_debug=1)");
+    }
+    for (i, asset) in [&leads_js, &leads_wasm].iter().enumerate() {
+        let (name, br, raw) = (&asset.name, sizes[6 + i], asset.bytes.len());
+        println!("  {name:<40}{br:>7}   raw {raw}   (only with a popup on screen or leads queued)");
     }
     let over = |total: usize, budget: usize| {
         if total > budget { format!("   OVER BUDGET by {}", total - budget) } else { String::new() }

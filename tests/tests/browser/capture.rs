@@ -132,7 +132,13 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
     let mut s = stack().await;
     let b = browser(Device::Desktop).await;
     b.goto(&s.page("/fixtures/plain.html")).await;
+    // Lead delivery is its own module: not downloaded while no popup is on screen (the
+    // campaign waits 3 s) and no lead is queued, downloaded once the popup shows.
+    b.wait_until(CONFIG_LOADED, 10).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(b.js(LEADS_LOADED).await, json!(false), "lead delivery loaded before it was needed");
     b.wait_for_popup(10).await;
+    b.wait_until(&format!("(function () {{ {LEADS_LOADED} }})()"), 10).await;
     let app = std::mem::replace(&mut s.app, spawn_with(Options::default()).await);
     app.stop().await;
     b.submit_lead("offline@example.com").await;
@@ -176,11 +182,18 @@ async fn a_lead_submitted_while_the_server_is_down_arrives_exactly_once_on_a_lat
     b.goto(&s.page("/index.html")).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(welcome_converted(&back, 2).await["converted"], 1);
+    // Nothing queued and the campaign converted (no popup): lead delivery is not downloaded.
+    assert_eq!(b.js(LEADS_LOADED).await, json!(false), "lead delivery loaded with nothing to deliver");
     let leads = back.all_leads("demo").await;
     assert_eq!(leads.len(), 1, "exactly once: {leads:?}");
     assert_eq!(leads[0]["email"], "offline@example.com");
     b.close().await;
 }
+
+/// Whether this page has downloaded the lead delivery module.
+const LEADS_LOADED: &str = "return performance.getEntriesByType('resource').some(function (e) { return /leads-[0-9a-f]+\\.wasm$/.test(e.name); });";
+/// Whether this page has its site config.
+const CONFIG_LOADED: &str = "performance.getEntriesByType('resource').some(function (e) { return /\\/v1\\/sites\\/demo\\/config$/.test(e.name); })";
 
 /// The demo site's stats for today, once its `welcome` campaign counts `converted` conversions.
 async fn welcome_converted(app: &lodestone_tests::TestApp, converted: u64) -> Value {

@@ -3,7 +3,7 @@
 // Event numbers passed to `fire` are the `event` constants in lib.rs.
 // `lastY` starts at 0, not `scrollY`: reading that forces a layout while the page loads (the
 // first scroll event sets it).
-var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = 0, lastAt = 0, lastPath = location.pathname, entry = null, leaving = 0, queued = [], shows = 0, config = null;
+var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = 0, lastAt = 0, lastPath = location.pathname, entry = null, leaving = 0, queued = [], shows = 0, config = null, leads = null, deliverer = null;
 var base = script && safe(function () { return new URL("./", script.src); });
 function safe(f) { try { return f(); } catch (e) { return null; } }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
@@ -43,9 +43,35 @@ function loadPopup() {
   }
   return popup;
 }
+// Lead delivery, its own module: loaded when a popup is on screen or the browser holds queued
+// leads, never on the pages most visitors see. `deliverer` is the module once started.
+function loadLeads() {
+  if (!leads) {
+    leads = import(asset("{{LEADS_JS}}").href).then(function (m) {
+      return m.default(asset("{{LEADS_WASM}}")).then(function () { m.start(site, origin, host); deliverer = m; return m; });
+    });
+    leads.catch(function () { leads = null; });
+  }
+  return leads;
+}
+// GET (no body) or a `text/plain` POST, in a task of its own (a page's fetch may throw at once:
+// that is a failed send, answered after this call): leads queued on earlier pages, sent
+// together at start, then do not add up to one long task while the page loads. `answer` hears
+// the status (0 when unreachable) and the JSON (null when there is none).
+function request(url, body, answer) {
+  var o = { mode: "cors", credentials: "omit" };
+  // A lead whose answer does not come within 10 s (a stalled network or server) counts as
+  // not sent: it stays queued, is retried, and the visitor is told so.
+  if (body != null) { o.method = "POST"; o.body = body; o.keepalive = true; safe(function () { o.signal = AbortSignal.timeout(10000); }); }
+  new Promise(function (go) { setTimeout(go, 0); }).then(function () { return fetch(url, o); }).then(function (r) {
+    return r.json().catch(function () { return null; }).then(function (j) { answer(r.status, j); });
+  }).catch(function () { answer(0, null); });
+}
+// The popup's form waits on `pending` ([resolve, reject, submission id]); a popup closed or
+// withdrawn waits no more, so an answer that comes later settles no other popup's form.
 var ctx = {
   submit: function (fields) { return new Promise(function (ok, no) { pending = [ok, no]; fire(9, 0, 0, fields); }); },
-  close: function (reason) { fire(8, 0, 0, String(reason)); }
+  close: function (reason) { pending = null; fire(8, 0, 0, String(reason)); }
 };
 var host = {
   // Each part read on its own: a page that broke one of these globals still gets the rest, and
@@ -69,19 +95,21 @@ var host = {
   // Not `sendBeacon`: it always carries the site's cookies (to an ingest server on a subdomain,
   // say), and counters must carry nothing about the visitor. `keepalive` outlives the page.
   beacon: function (url, body) { safe(function () { fetch(url, { method: "POST", body: body, mode: "cors", credentials: "omit", keepalive: true }).catch(function () {}); }); },
-  send: function (tag, url, body) {
-    var o = { mode: "cors", credentials: "omit" };
-    // A lead whose answer does not come within 10 s (a stalled network or server) counts as
-    // not sent: it stays queued, is retried, and the visitor is told so.
-    if (body != null) { o.method = "POST"; o.body = body; o.keepalive = true; safe(function () { o.signal = AbortSignal.timeout(10000); }); }
-    // In a task of its own (a page's fetch may throw at once: that is a failed send, answered
-    // after this call): leads queued on earlier pages, sent together at start, then do not add
-    // up to one long task while the page loads.
-    new Promise(function (go) { setTimeout(go, 0); }).then(function () { return fetch(url, o); }).then(function (r) {
-      // The site config (tag 0) is kept: its CTAs and campaigns' copy are read here.
-      return r.json().catch(function () { return null; }).then(function (j) { if (!tag && r.status === 200) config = j; fire(1, tag, r.status, j); });
-    }).catch(function () { fire(1, tag, 0, null); });
+  // The site config (the tracker's one request, tag 0) is kept: its CTAs and campaigns' copy
+  // are read here.
+  send: function (tag, url) { request(url, null, function (status, j) { if (status === 200) config = j; fire(1, tag, status, j); }); },
+  // Lead delivery's: a lead sent, its answer to the delivery module.
+  post: function (tag, url, body) { request(url, body, function (status, j) { safe(function () { deliverer.on(1, tag, status, j); }); }); },
+  // A lead the tracker built from the popup's form: to delivery, which settles the form (or,
+  // when its module cannot be loaded, the form is told it was not sent).
+  deliver: function (id, campaign, body) {
+    if (pending) pending[2] = id;
+    loadLeads().then(function (m) { return safe(function () { m.submit(id, campaign, body); return 1; }); }).then(function (ok) { if (!ok) host.settled(id, false, "null"); }, function () { host.settled(id, false, "null"); });
   },
+  // Queued leads (their key present) are sent by delivery when due.
+  flush: function () { if (host.load("lodestone:" + site + ":queue")) loadLeads().then(function (m) { safe(function () { m.on(2, 0, 0); }); }).catch(function () {}); },
+  settled: function (id, ok, value) { if (pending && pending[2] === id) host.settle(ok, value); },
+  converted: function (campaign, remember, count) { fire(24, remember ? 1 : 0, count ? 1 : 0, campaign); },
   // Scroll depth and fast scrolls up, interactions, clicks (data-lodestone-open, configured CTAs,
   // outbound links), exit intent, SPA navigation, and the one-second tick.
   listen: function () {
@@ -120,7 +148,8 @@ var host = {
     // Going away: what is not stored yet (the last second's scroll depth) is stored now.
     // Exit intent is the tab hidden unless the page is going away (a navigation hides it too):
     // `pagehide` comes first, and the check waits a task for browsers where it comes second.
-    on(window, "pagehide", function () { leaving = 1; fire(23); });
+    // Leads this page waits for an answer to: the next page sends them at once.
+    on(window, "pagehide", function () { leaving = 1; fire(23); if (deliverer) safe(function () { deliverer.on(3, 0, 0); }); });
     // A page restored from the back-forward cache is viewed again (its script does not rerun).
     on(window, "pageshow", function (e) { leaving = 0; if (e.persisted) { seen = height = 0; lastPath = location.pathname; entry = at(); fire(22); } });
     on(d, "visibilitychange", function () {
@@ -161,11 +190,12 @@ var host = {
         if (n !== shows) return;
         if (d.hidden) return void d.addEventListener("visibilitychange", mount, { once: true });
         if (safe(walled)) return void setTimeout(mount, 250);
-        fire(safe(function () { m.mount(json, ctx); return 1; }) ? 6 : 7);
+        // Once on screen, lead delivery is loaded while the visitor fills the form.
+        if (safe(function () { m.mount(json, ctx); return 1; })) { fire(6); loadLeads().catch(function () {}); } else fire(7);
       })();
     }, function () { if (n === shows) fire(7); });
   },
-  hide: function () { shows++; if (popup) popup.then(function (m) { safe(function () { m.unmount(); }); }).catch(function () {}); },
+  hide: function () { shows++; pending = null; if (popup) popup.then(function (m) { safe(function () { m.unmount(); }); }).catch(function () {}); },
   emit: function (name, detail) { setTimeout(function () { safe(function () { dispatchEvent(new CustomEvent(name, { detail: JSON.parse(detail) })); }); }, 0); },
   settle: function (ok, value) { var p = pending; pending = null; if (p) p[ok ? 0 : 1](safe(function () { return JSON.parse(value); })); },
   mark: function (name) { safe(function () { performance.mark(name); }); },

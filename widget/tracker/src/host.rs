@@ -24,9 +24,9 @@ extern "C" {
     /// Fire-and-forget `text/plain` POST (anonymous counters).
     #[wasm_bindgen(method)]
     pub fn beacon(this: &Host, url: &str, body: &str);
-    /// GET (no body) or `text/plain` POST; the answer comes back through `answered(tag, ...)`.
+    /// GET; the answer comes back through `on(ANSWERED, tag, status, json)`.
     #[wasm_bindgen(method)]
-    pub fn send(this: &Host, tag: u32, url: &str, body: Option<String>);
+    pub fn send(this: &Host, tag: u32, url: &str);
     /// Starts the scroll, interaction, click, exit-intent, navigation and one-second tick
     /// listeners (the CTA selectors it reads from the site config it kept).
     #[wasm_bindgen(method)]
@@ -46,6 +46,14 @@ extern "C" {
     /// Resolves (or rejects) the popup's pending submit with the JSON `value`.
     #[wasm_bindgen(method)]
     pub fn settle(this: &Host, ok: bool, value: &str);
+    /// Hands lead `id` of `campaign` (its JSON body) to lead delivery, loading its module if
+    /// need be; delivery settles the popup's submit and reports the conversion (`CONVERTED`).
+    #[wasm_bindgen(method)]
+    pub fn deliver(this: &Host, id: &str, campaign: &str, body: &str);
+    /// Has lead delivery send the queued leads that are due, if the browser holds any (its
+    /// module is loaded only then).
+    #[wasm_bindgen(method)]
+    pub fn flush(this: &Host);
     #[wasm_bindgen(method)]
     pub fn mark(this: &Host, name: &str);
     /// Renders the debug overlay from the engine's JSON report (loads its module the first time).

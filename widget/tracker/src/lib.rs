@@ -1,6 +1,7 @@
 //! Lodestone's tracker: the small wasm module every page loads. It records the visitor's
 //! engagement in their own browser, decides with `funnel`'s rules when a campaign shows, has
-//! the popup module loaded only then, and queues leads until the server acknowledges them.
+//! the popup module loaded only then, and builds the leads its popups submit (the lead
+//! delivery module, `widget/leads`, queues and sends them).
 //!
 //! The bootstrap (`host.js`, bundled into `lodestone.js`) reads the script tag, wires page
 //! events to [`on`] and performs I/O through [`host::Host`]; every decision is made here. Nothing here
@@ -11,63 +12,30 @@
 
 extern crate alloc;
 
-/// What `std`'s prelude would bring. The module is `no_std`: `std`'s panic and formatting
-/// machinery would be kilobytes shipped to every visitor.
-mod prelude {
-    pub use alloc::borrow::ToOwned;
-    pub use alloc::string::String;
-    pub use alloc::vec::Vec;
-}
-
-/// A panic (a bug) traps: the bootstrap's guard catches the trap, the page goes on.
-#[cfg(target_arch = "wasm32")]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    core::arch::wasm32::unreachable()
-}
-
 mod history;
 mod host;
-mod js;
-mod json;
-mod queue;
 mod server;
 mod site;
 mod tracker;
 
-use core::cell::RefCell;
-
-use crate::prelude::String;
+// The JS built-ins, the JSON writer and the `std`-like prelude, shared with lead delivery (as
+// are the allocator and the trapping panic handler).
+use widget_common::{js, json, prelude};
 
 use wasm_bindgen::prelude::*;
+use widget_common::Single;
 
 use crate::host::Host;
+use crate::prelude::String;
 use crate::tracker::Tracker;
 
-/// A small free-list allocator: dlmalloc alone was about 7 KB of the module.
-#[cfg(target_arch = "wasm32")]
-#[global_allocator]
-// SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
-#[allow(unsafe_code)]
-static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
-
-/// The page's one tracker. wasm32 without atomics runs this module on a single thread, so a
-/// `RefCell` in a static is sound; an exported class or `thread_local!` each cost kilobytes.
-struct Global(RefCell<Option<Tracker>>);
-
-// SAFETY: wasm32-unknown-unknown without atomics has exactly one thread.
-#[allow(unsafe_code)]
-unsafe impl Sync for Global {}
-
-static TRACKER: Global = Global(RefCell::new(None));
+/// The page's one tracker.
+static TRACKER: Single<Tracker> = Single::new();
 
 /// Starts tracking `site`, talking to the ingest server at `api`.
 #[wasm_bindgen]
 pub fn start(site: String, api: String, host: Host) {
-    if let Ok(mut t) = TRACKER.0.try_borrow_mut() {
-        *t = Some(Tracker::start(host, site, api));
-    }
+    TRACKER.set(Tracker::start(host, site, api));
 }
 
 /// The page events the bootstrap reports, with the meaning of `on`'s arguments.
@@ -112,6 +80,9 @@ mod event {
     pub const RESTORED: u32 = 22;
     /// The page is going away (`pagehide`).
     pub const LEAVING: u32 = 23;
+    /// Lead delivery delivered or queued a lead of campaign `value`: `n` = 1 to remember the
+    /// conversion, `m` = 1 to count it.
+    pub const CONVERTED: u32 = 24;
 }
 
 /// Handles one page event (see `event`); returns the score for `SCORE`, whether a depth seen
@@ -119,9 +90,7 @@ mod event {
 /// call (an event raised while another is handled) is dropped.
 #[wasm_bindgen]
 pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
-    let Ok(mut slot) = TRACKER.0.try_borrow_mut() else { return 0 };
-    let Some(t) = slot.as_mut() else { return 0 };
-    {
+    TRACKER.with(|t| {
         match kind {
             event::ANSWERED => t.answered(n, m, &value),
             event::TICK => t.tick(n != 0),
@@ -149,8 +118,9 @@ pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
             event::STORED_ELSEWHERE => t.stored_elsewhere(n == 1),
             event::RESTORED => t.restored(),
             event::LEAVING => t.leaving(),
+            event::CONVERTED => t.converted(&value.as_string().unwrap_or_default(), n == 1, m == 1),
             _ => {}
         }
         0
-    }
+    })
 }

@@ -1,7 +1,7 @@
 //! The tracker's state for one page and what it does on each event: record views (also a
 //! single-page app's), load the config, count engaged time, scroll, clicks and exit signals,
 //! decide with `funnel`'s engine when a campaign shows. A popup's own life is in `popup`, and
-//! leads (built, queued, retried until the server acknowledges) in `leads`.
+//! leads (built here, delivered by the lead delivery module) in `leads`.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -17,8 +17,7 @@ use crate::history::{self, History, cut};
 use crate::host::Host;
 use crate::js::{self, get, get_bool, get_str};
 use crate::json::Object;
-use crate::queue;
-use crate::server::{self, Sent};
+use crate::server;
 use crate::site::{self, Site};
 
 mod leads;
@@ -32,12 +31,8 @@ const ENGAGED_WINDOW_MS: f64 = 30_000.0;
 const MIN_DWELL_MS: f64 = 3_000.0;
 /// At most this many clicks and custom events are remembered per page.
 const MAX_PAGE_SIGNALS: usize = 20;
-/// Request tags: the config; every lead sent (from the popup or the queue) uses its index in
-/// `in_flight` + 1.
+/// The config's request tag (the only request whose answer the tracker hears).
 const TAG_CONFIG: u32 = 0;
-const TAG_QUEUE: u32 = 1;
-/// How long other tabs leave a lead to the page that submitted it (ms), unless it is left.
-const HOLD_MS: f64 = 15_000.0;
 
 /// The current page as the bootstrap describes it.
 struct PageNow {
@@ -90,14 +85,6 @@ pub struct Tracker {
     by_rules: bool,
     /// A campaign asked for (`lodestone.open`, a click) before the config arrived.
     asked: Option<String>,
-    /// Submission id and campaign of each lead submitted from a popup on this page and not
-    /// answered yet (a visitor can close one popup before its answer and submit another), and
-    /// whether the browser kept it in the queue.
-    submitting: Vec<(String, String, bool)>,
-    /// The submission the open popup waits for: only its answer settles the popup.
-    awaiting: Option<String>,
-    /// Submission ids of leads in flight, by tag.
-    in_flight: Vec<String>,
     /// Page-view counters waiting for the config, each as sent when the history is stored
     /// (new visitor and new session said) and as sent when it is not: until the config says
     /// whether this visitor's history may be used, nothing derived from it leaves the page.
@@ -124,7 +111,7 @@ fn push_bounded(list: &mut Vec<String>, value: String) {
 }
 
 impl Tracker {
-    /// Records the page view, sends its anonymous counter, retries queued leads and asks
+    /// Records the page view, sends its anonymous counter, has queued leads retried and asks
     /// for the site config. Nothing is stored until the config says the visitor allows it.
     pub fn start(host: Host, site: String, api: String) -> Self {
         let page = host.page();
@@ -163,15 +150,12 @@ impl Tracker {
             by_rules: false,
             mounted: false,
             asked: None,
-            submitting: Vec::new(),
-            awaiting: None,
-            in_flight: Vec::new(),
             unsent: Vec::new(),
         };
         tracker.view(&page, false);
         let config = server::endpoint(&tracker.api, &["/v1/sites/", &tracker.site, "/config"]);
-        tracker.host.send(TAG_CONFIG, &config, None);
-        tracker.flush_queue();
+        tracker.host.send(TAG_CONFIG, &config);
+        tracker.host.flush();
         tracker
     }
 
@@ -370,42 +354,12 @@ impl Tracker {
         self.rebuild_history(false);
     }
 
-    /// A server answer for request `tag`.
+    /// A server answer for request `tag` (leads are answered to lead delivery, not here).
     pub fn answered(&mut self, tag: u32, status: u32, json: &JsValue) {
         match tag {
             TAG_CONFIG if status == 200 => self.configure(json),
             TAG_CONFIG => self.config_refused(status, json),
-            queued => {
-                let Some(slot) = self.in_flight.get_mut((queued - TAG_QUEUE) as usize) else { return };
-                let id = core::mem::take(slot);
-                let sent = Sent::from_answer(status, json);
-                if let Some(i) = self.submitting.iter().position(|(s, _, _)| *s == id) {
-                    let (_, campaign, kept) = self.submitting.remove(i);
-                    // Gone from the queue: another page delivered it meanwhile and told of it
-                    // (this one waited past the hold, or came back from the back-forward cache).
-                    let told = kept
-                        && matches!(sent, Sent::Accepted(_))
-                        && !queue::load(&self.host, &self.site).iter().any(|q| q.id == id);
-                    return self.submitted(id, campaign, sent, !told);
-                }
-                // A lead sent again from an earlier page.
-                let Some(lead) = queue::load(&self.host, &self.site).into_iter().find(|q| q.id == id) else {
-                    return;
-                };
-                let campaign = js::parse(&lead.body).and_then(|b| get_str(&b, "campaign"));
-                // No page heard an answer for it yet (the visitor left before it came): this
-                // page tells of it, as that page would have.
-                if let (0, Some(campaign)) = (lead.attempts, &campaign) {
-                    return self.submitted(id, campaign.clone(), sent, true);
-                }
-                if let (Sent::Accepted(_), Some(campaign)) = (&sent, &campaign) {
-                    self.campaign_event(campaign, "converted");
-                }
-                match sent {
-                    Sent::Accepted(_) | Sent::Rejected(_) => queue::remove(&self.host, &self.site, &id),
-                    Sent::Retry => queue::postpone(&self.host, &self.site, &id, js::now()),
-                }
-            }
+            _ => {}
         }
     }
 
@@ -509,11 +463,6 @@ impl Tracker {
         {
             self.end_showing(&id);
         }
-        // Leads this page waits for: the next page sends them at once.
-        let waiting: Vec<String> = self.submitting.iter().map(|(id, _, _)| id.clone()).collect();
-        if !waiting.is_empty() {
-            queue::release(&self.host, &self.site, &waiting, js::now());
-        }
         if !self.persist {
             return;
         }
@@ -544,7 +493,7 @@ impl Tracker {
                 self.host.hide();
             }
             self.view(&page, true);
-            self.flush_queue();
+            self.host.flush();
             self.evaluate();
         }
     }
@@ -570,7 +519,7 @@ impl Tracker {
         }
         let page = self.host.page();
         self.view(&page, true);
-        self.flush_queue();
+        self.host.flush();
         self.evaluate();
     }
 

@@ -1,6 +1,6 @@
 //! Leads: the body a popup's submit sends (answers, consent record, attribution, signals and
-//! score), the queue that keeps it in the browser until the server acknowledges, and what
-//! the server's answer settles.
+//! score), handed to lead delivery (`widget/leads`: queued, sent, retried until the server
+//! acknowledges), and the conversions delivery reports back.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -8,15 +8,13 @@ use crate::prelude::*;
 use funnel::{ScoreReport, compute_score, limits};
 use wasm_bindgen::JsValue;
 
-use super::{HOLD_MS, TAG_QUEUE, Tracker, opt_str};
+use super::{Tracker, opt_str};
 use crate::history::{cut, write_touch};
 use crate::js::{self, get_bool, get_str};
 use crate::json::Object;
-use crate::queue::{self, Queued};
-use crate::server::{self, Sent};
 
 impl Tracker {
-    /// The popup's submit: queue the lead in the browser first, then send it.
+    /// The popup's submit: the lead, built from this visitor's signals, goes to lead delivery.
     pub fn submit(&mut self, fields: &JsValue) {
         let Some(campaign) = self.open.clone() else { return self.host.settle(false, "null") };
         let id = submission_id();
@@ -26,91 +24,22 @@ impl Tracker {
         let Some(body) = body.or_else(|| self.lead_body(&campaign, &id, fields, true)) else {
             return self.host.settle(false, "null");
         };
-        // Other tabs leave it to this page while it waits for the answer (see `leaving`).
-        let lead = Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() + HOLD_MS };
-        let mut lead = Some(lead);
-        queue::update(&self.host, &self.site, &mut |q| q.extend(lead.take()));
-        let kept = queue::load(&self.host, &self.site).iter().any(|q| q.id == id);
-        self.submitting.push((id.clone(), campaign, kept));
-        self.awaiting = Some(id.clone());
-        self.send_lead(id, body);
+        self.host.deliver(&id, &campaign, &body);
     }
 
-    /// Sends lead `id`; its answer comes back tagged with its slot in `in_flight`.
-    fn send_lead(&mut self, id: String, body: String) {
-        let url = server::endpoint(&self.api, &["/v1/leads"]);
-        self.host.send(TAG_QUEUE + self.in_flight.len() as u32, &url, Some(body));
-        self.in_flight.push(id);
-    }
-
-    /// The server's answer to lead `id`, submitted from campaign `campaign`'s popup on this
-    /// page (also when that popup has closed since) or on an earlier page that never heard an
-    /// answer: the first answer a page hears tells of the lead (`lodestone:lead`, the
-    /// conversion counter) unless `tell` is false, and remembers the conversion. It settles
-    /// the popup only if that popup still waits for it.
-    pub(super) fn submitted(&mut self, id: String, campaign: String, sent: Sent, tell: bool) {
-        let settles = self.awaiting.as_ref() == Some(&id);
-        if settles {
-            self.awaiting = None;
+    /// Lead delivery reports a lead of `campaign` delivered or queued: `remember` the
+    /// conversion for the campaign's frequency rules, `count` it (the server's anonymous
+    /// counter: once, for the lead it has).
+    pub fn converted(&mut self, campaign: &str, remember: bool, count: bool) {
+        if count {
+            self.campaign_event(campaign, "converted");
         }
-        let mut result = Object::new();
-        result.str("campaign", &campaign);
-        let result = match sent {
-            Sent::Rejected(error) => {
-                queue::remove(&self.host, &self.site, &id);
-                // `{field, message, code}` as the server named them.
-                if settles {
-                    self.host.settle(false, &error);
-                }
-                return;
-            }
-            Sent::Accepted(lead) => {
-                queue::remove(&self.host, &self.site, &id);
-                // The server's counter: once, for the lead it has (not sent towards a server
-                // that could not be reached; the page that delivers the lead sends it).
-                if tell {
-                    self.campaign_event(&campaign, "converted");
-                }
-                result.str("id", &lead).bool("queued", false).end()
-            }
-            Sent::Retry => {
-                queue::postpone(&self.host, &self.site, &id, js::now());
-                // Not kept (the browser refused storage): say so rather than promise a retry
-                // that cannot happen; the visitor can send again.
-                if !queue::load(&self.host, &self.site).iter().any(|q| q.id == id) {
-                    if settles {
-                        self.host.settle(false, "null");
-                    }
-                    return;
-                }
-                result.bool("queued", true).end()
-            }
-        };
-        self.converted(&campaign);
-        if settles {
-            self.host.settle(true, &result);
-        }
-        if tell {
-            self.host.emit("lodestone:lead", &result);
-        }
-    }
-
-    /// Remembers a conversion on `campaign`, for its frequency rules.
-    fn converted(&mut self, campaign: &str) {
-        let memory = self.history.memory_mut(campaign);
-        memory.converted_at = Some(js::now());
-        // The conversion, not the dismissal assumed when the popup showed, now decides.
-        memory.closed_at = None;
-        self.save();
-    }
-
-    /// Sends the queued leads whose backoff has passed and that are not already in flight.
-    pub(super) fn flush_queue(&mut self) {
-        let now = js::now();
-        for q in queue::load(&self.host, &self.site) {
-            if q.next <= now && !self.in_flight.contains(&q.id) {
-                self.send_lead(q.id, q.body);
-            }
+        if remember {
+            let memory = self.history.memory_mut(campaign);
+            memory.converted_at = Some(js::now());
+            // The conversion, not the dismissal assumed when the popup showed, now decides.
+            memory.closed_at = None;
+            self.save();
         }
     }
 

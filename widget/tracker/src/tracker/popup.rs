@@ -94,8 +94,6 @@ impl Tracker {
         self.for_this_page = false;
         self.mounted = false;
         let Some(id) = self.open.take() else { return };
-        // Its answer, when it comes, must not settle the next popup's form.
-        self.awaiting = None;
         self.end_showing(&id);
         self.campaign_event(&id, "closed");
         self.refresh_overlay();

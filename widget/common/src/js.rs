@@ -1,5 +1,5 @@
-//! The few JavaScript built-ins the tracker reads plain objects with, bound directly (the
-//! js-sys crate added kilobytes of closure shims the tracker never uses).
+//! The few JavaScript built-ins the widget's modules read plain objects with, bound directly
+//! (the js-sys crate added kilobytes of closure shims they never use).
 
 #[allow(unused_imports)]
 use crate::prelude::*;

@@ -88,7 +88,7 @@ pub fn remove(host: &Host, site: &str, id: &str) {
 pub fn postpone(host: &Host, site: &str, id: &str, now: f64) {
     update(host, site, &mut |queue| {
         if let Some(q) = queue.iter_mut().find(|q| q.id == id) {
-            q.next = now + crate::server::backoff_ms(q.attempts);
+            q.next = now + crate::answer::backoff_ms(q.attempts);
             q.attempts += 1;
         }
     });

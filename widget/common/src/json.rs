@@ -1,5 +1,5 @@
-//! A minimal JSON text writer. The tracker writes every body it sends or stores as text:
-//! setting properties on JS objects one call at a time cost kilobytes of wasm.
+//! A minimal JSON text writer. The widget's modules write every body they send or store as
+//! text: setting properties on JS objects one call at a time cost kilobytes of wasm.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -25,7 +25,6 @@ fn quote_into(out: &mut String, s: &str) {
 }
 
 /// A JSON array of values that are already JSON (the debug overlay's report).
-#[cfg(feature = "debug")]
 pub fn array(items: impl IntoIterator<Item = String>) -> String {
     let mut out = String::from("[");
     for (i, item) in items.into_iter().enumerate() {
@@ -42,6 +41,12 @@ pub fn array(items: impl IntoIterator<Item = String>) -> String {
 /// `&mut self`: chained by value, every call moved the string in and out through memory,
 /// kilobytes of the module over all the objects it writes.
 pub struct Object(String);
+
+impl Default for Object {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Object {
     pub fn new() -> Self {
@@ -186,5 +191,47 @@ impl Object {
         let mut out = core::mem::take(&mut self.0);
         out.push('}');
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_and_numbers_signed() {
+        let text = Object::new()
+            .str("s", "a \"quoted\" back\\slash\nline \u{1}")
+            .num("n", -42)
+            .num("z", 0)
+            .bool("b", true)
+            .opt("absent", &None)
+            .time("t", Some(1.5e12))
+            .end();
+        assert_eq!(
+            text,
+            r#"{"s":"a \"quoted\" back\\slash\u000aline \u0001","n":-42,"z":0,"b":true,"t":1500000000000}"#
+        );
+    }
+
+    #[test]
+    fn nested_objects_and_lists_are_written_in_place_with_commas_only_between_values() {
+        let mut o = Object::new();
+        o.open("o").close().list("l");
+        for i in 0..2 {
+            o.item().num("i", i).close();
+        }
+        o.close_list()
+            .strs("s", &["x".into(), "y".into()])
+            .list("raw")
+            .raw_item("1")
+            .raw_item("{}")
+            .close_list();
+        assert_eq!(o.end(), r#"{"o":{},"l":[{"i":0},{"i":1}],"s":["x","y"],"raw":[1,{}]}"#);
+        let mut list = Object::new_list();
+        list.item().str("id", "a").close();
+        assert_eq!(list.end_list(), r#"[{"id":"a"}]"#);
+        assert_eq!(Object::new_list().end_list(), "[]");
+        assert_eq!(array(["1".to_owned(), "[]".to_owned()]), "[1,[]]");
     }
 }

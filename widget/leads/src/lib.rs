@@ -1,0 +1,64 @@
+//! Lodestone's lead delivery: a small wasm module the bootstrap loads only when there is a lead
+//! to deliver (a popup is on screen, or the browser holds leads queued on earlier pages), so
+//! the pages most visitors see never download it. It queues each lead the tracker builds in
+//! localStorage before sending it, retries the queue with backoff until the server
+//! acknowledges, and settles the popup's form with the answer.
+//!
+//! The bootstrap (`widget/tracker/src/host.js`) guards every call: nothing here throws into the
+//! host page.
+
+#![no_std]
+
+extern crate alloc;
+
+mod answer;
+mod delivery;
+mod host;
+mod queue;
+
+// The JS built-ins, the JSON writer and the `std`-like prelude, shared with the tracker (as are
+// the allocator and the trapping panic handler).
+use widget_common::{js, json, prelude};
+
+use wasm_bindgen::prelude::*;
+use widget_common::Single;
+
+use crate::delivery::Delivery;
+use crate::host::Host;
+use crate::prelude::String;
+
+/// The page's one delivery.
+static DELIVERY: Single<Delivery> = Single::new();
+
+/// Starts delivering the leads of `site` to the ingest server at `api`.
+#[wasm_bindgen]
+pub fn start(site: String, api: String, host: Host) {
+    DELIVERY.set(Delivery::new(host, site, &api));
+}
+
+/// A popup's submitted lead: its submission id, campaign and JSON body.
+#[wasm_bindgen]
+pub fn submit(id: String, campaign: String, body: String) {
+    DELIVERY.with(|d| d.submit(id, campaign, body));
+}
+
+/// The page events the bootstrap reports, with the meaning of `on`'s arguments.
+mod event {
+    /// A server answer: `n` = request tag, `m` = HTTP status (0 when unreachable), value = JSON.
+    pub const ANSWERED: u32 = 1;
+    /// Send the queued leads that are due (a page view began).
+    pub const FLUSH: u32 = 2;
+    /// The page is going away (`pagehide`).
+    pub const LEAVING: u32 = 3;
+}
+
+/// Handles one page event (see `event`). A re-entrant call is dropped.
+#[wasm_bindgen]
+pub fn on(kind: u32, n: u32, m: u32, value: JsValue) {
+    DELIVERY.with(|d| match kind {
+        event::ANSWERED => d.answered(n, m, &value),
+        event::FLUSH => d.flush(),
+        event::LEAVING => d.leaving(),
+        _ => {}
+    });
+}
