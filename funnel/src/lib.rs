@@ -39,7 +39,7 @@ pub use config::{
     TextDirection,
 };
 pub use error::{ErrorBody, ErrorDetail, FieldError};
-pub use score::{ScoreItem, ScoreReport, compute_score};
+pub use score::{ScoreItem, ScoreReport, compute_score, score_total};
 pub use validate::{Email, SiteId, ValidLead, limits};
 pub use wire::{
     Attribution, CampaignAction, ConsentGiven, DayActivity, Event, EventBatch, LeadAccepted, LeadSubmission,

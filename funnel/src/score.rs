@@ -90,16 +90,35 @@ fn activity(signals: &Signals, half_life: Option<u32>, count: impl Fn(&DayActivi
 /// cap: 4 million page views, CTA clicks or engaged minutes.
 const ACTIVITY_CAP: i64 = 1 << 32;
 
-/// Scores `signals` under `rules`. Each component is capped as configured; the total is
-/// clamped to `0..=rules.max`. Activity is read from the per-day record when there is one
-/// (and then decays with the half-life), else from the totals.
-pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
-    let mut items = Vec::new();
-    let mut add = |reason: String, points: i64, cap: Option<i32>| {
+/// Why a component earned its points, in words only when asked for ([`Reason::text`]): the
+/// tracker's decisions need the total alone, and leave the wording out of the module.
+enum Reason<'a> {
+    /// `3 page views`.
+    Count(u64, &'static str),
+    /// `returning visitor (3 visits)`: before, the number, after.
+    Text(&'static str, u64, &'static str),
+    /// `viewed /pricing*`: a prefix and a rule's own pattern.
+    Named(&'static str, &'a str),
+}
+
+impl Reason<'_> {
+    fn text(self) -> String {
+        match self {
+            Self::Count(n, noun) => count(n, noun),
+            Self::Text(before, n, after) => text(before, n, after),
+            Self::Named(what, name) => String::from(what) + name,
+        }
+    }
+}
+
+/// Each component of the score of `signals` under `rules` that earns points, capped as
+/// configured, to `add`: [`compute_score`] and [`score_total`] sum the same points.
+fn components<'a>(rules: &'a ScoringRules, signals: &Signals, add: &mut impl FnMut(Reason<'a>, i32)) {
+    let mut add = |reason: Reason<'a>, points: i64, cap: Option<i32>| {
         let points = cap.map_or(points, |c| points.min(i64::from(c)));
         let points = points.max(i32::MIN as i64).min(i32::MAX as i64) as i32;
         if points != 0 {
-            items.push(ScoreItem { reason, points });
+            add(reason, points);
         }
     };
     let hl = rules.half_life_days;
@@ -112,31 +131,35 @@ pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
     let (ctas, ctas_w) = if by_day { (ctas, ctas_w) } else { flat(signals.cta_clicks) };
     let caps = rules.caps;
     add(
-        count(views, "page view"),
+        Reason::Count(views, "page view"),
         i64::from(rules.page_view) * views_w.min(ACTIVITY_CAP) / 1024,
         caps.page_views,
     );
     add(
-        count(secs / 60, "engaged minute"),
+        Reason::Count(secs / 60, "engaged minute"),
         i64::from(rules.engaged_minute) * (secs_w / (60 * 1024)).min(ACTIVITY_CAP),
         caps.engaged_minutes,
     );
     add(
-        count(ctas, "CTA click"),
+        Reason::Count(ctas, "CTA click"),
         i64::from(rules.cta_click) * ctas_w.min(ACTIVITY_CAP) / 1024,
         caps.cta_clicks,
     );
     if signals.visits > 1 {
-        add(text("returning visitor (", signals.visits.into(), " visits)"), rules.return_visit.into(), None);
+        add(
+            Reason::Text("returning visitor (", signals.visits.into(), " visits)"),
+            rules.return_visit.into(),
+            None,
+        );
     }
     for rule in &rules.scroll {
         if signals.max_scroll_percent >= rule.percent {
-            add(text("scrolled ", rule.percent.into(), "% of a page"), rule.points.into(), None);
+            add(Reason::Text("scrolled ", rule.percent.into(), "% of a page"), rule.points.into(), None);
         }
     }
     for rule in &rules.pages {
         if signals.paths.iter().any(|p| rule.matches(p)) {
-            add(String::from("viewed ") + &rule.path, rule.points.into(), None);
+            add(Reason::Named("viewed ", &rule.path), rule.points.into(), None);
         }
     }
     let lists = [
@@ -147,14 +170,33 @@ pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
     for (what, rules, values) in lists {
         for rule in rules {
             if values.iter().any(|v| glob_match(&rule.pattern, v)) {
-                add(String::from(what) + &rule.pattern, rule.points.into(), None);
+                add(Reason::Named(what, &rule.pattern), rule.points.into(), None);
             }
         }
     }
-    let sum: i64 = items.iter().map(|i| i64::from(i.points)).sum();
+}
+
+/// The components' sum, clamped to `0..=max`.
+fn total(sum: i64, max: i32) -> i32 {
     // (`max`/`min` rather than `clamp`: no assertion path in the widget.)
-    let total = sum.max(0).min(rules.max.max(0).into()) as i32;
-    ScoreReport { total, explanation: items }
+    sum.max(0).min(max.max(0).into()) as i32
+}
+
+/// Scores `signals` under `rules`. Each component is capped as configured; the total is
+/// clamped to `0..=rules.max`. Activity is read from the per-day record when there is one
+/// (and then decays with the half-life), else from the totals.
+pub fn compute_score(rules: &ScoringRules, signals: &Signals) -> ScoreReport {
+    let mut items = Vec::new();
+    components(rules, signals, &mut |reason, points| items.push(ScoreItem { reason: reason.text(), points }));
+    let sum: i64 = items.iter().map(|i| i64::from(i.points)).sum();
+    ScoreReport { total: total(sum, rules.max), explanation: items }
+}
+
+/// [`compute_score`]'s total alone, without the explanation's wording.
+pub fn score_total(rules: &ScoringRules, signals: &Signals) -> i32 {
+    let mut sum = 0i64;
+    components(rules, signals, &mut |_, points| sum += i64::from(points));
+    total(sum, rules.max)
 }
 
 /// A total with no per-day record: full weight.
@@ -255,6 +297,7 @@ mod tests {
         ];
         for (name, rules, expected) in cases {
             assert_eq!(compute_score(&rules, &arrived).total, expected, "{name}");
+            assert_eq!(score_total(&rules, &arrived), expected, "{name}: the total alone");
         }
     }
 
@@ -327,6 +370,7 @@ mod tests {
             let s = signals(pv, secs, visits, scroll);
             let a = compute_score(&rules, &s);
             prop_assert!(a.total >= 0 && a.total <= rules.max);
+            prop_assert_eq!(score_total(&rules, &s), a.total);
             prop_assert_eq!(a, compute_score(&rules, &s));
         }
 

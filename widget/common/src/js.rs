@@ -43,6 +43,11 @@ pub fn get_str(obj: &JsValue, key: &str) -> Option<String> {
     get(obj, key).as_string()
 }
 
+/// `obj[key]` when it is a non-empty string.
+pub fn opt_str(obj: &JsValue, key: &str) -> Option<String> {
+    get_str(obj, key).filter(|s| !s.is_empty())
+}
+
 pub fn get_f64(obj: &JsValue, key: &str) -> Option<f64> {
     get(obj, key).as_f64()
 }

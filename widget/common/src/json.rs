@@ -37,6 +37,15 @@ pub fn array(items: impl IntoIterator<Item = String>) -> String {
     out
 }
 
+/// The score report's fields: its total and its explanation.
+pub fn score_fields(o: &mut Object, report: &funnel::ScoreReport) {
+    o.num("total", report.total.into()).list("explanation");
+    for i in &report.explanation {
+        o.item().str("reason", &i.reason).num("points", i.points.into()).close();
+    }
+    o.close_list();
+}
+
 /// Writes one JSON object. Keys are trusted literals; values are escaped. The methods take
 /// `&mut self`: chained by value, every call moved the string in and out through memory,
 /// kilobytes of the module over all the objects it writes.

@@ -6,7 +6,11 @@ use crate::prelude::*;
 
 use wasm_bindgen::JsValue;
 
+use funnel::limits;
+use widget_common::history::History;
+
 use crate::answer::Sent;
+use crate::body::{self, Lead};
 use crate::host::Host;
 use crate::js::{self, get_str};
 use crate::json::Object;
@@ -37,16 +41,41 @@ impl Delivery {
         Self { host, site, url, submitting: Vec::new(), in_flight: Vec::new() }
     }
 
-    /// A popup's submit, lead `id` of `campaign` with its JSON `body` (the tracker built it):
-    /// queue it in the browser first, then send it.
-    pub fn submit(&mut self, id: String, campaign: String, body: String) {
+    /// A popup's submit on `campaign` (see `crate::submit`): the lead is built, queued in the
+    /// browser first, then sent. Its submission id, or `None` when it could not be built.
+    pub fn submit(
+        &mut self,
+        campaign: &str,
+        history: String,
+        fields: &JsValue,
+        rules: Option<&str>,
+        page: &JsValue,
+    ) -> Option<String> {
+        let rules = funnel::packed::decode_rules(rules?)?;
+        let history = History::parse(Some(history));
+        let id = body::submission_id();
+        let lead = Lead {
+            site: &self.site,
+            campaign,
+            id: &id,
+            fields,
+            page,
+            history: &history,
+            rules: &rules,
+            now: js::now(),
+        };
+        // A long history could take the body past the server's limit: then the signals go
+        // without their lists (the counts, score and attribution stay).
+        let body = lead.body(false).filter(|b| b.len() <= limits::LEAD_BODY).or_else(|| lead.body(true))?;
+        let campaign = campaign.to_owned();
         // Other tabs leave it to this page while it waits for the answer (see `leaving`).
         let lead = Queued { id: id.clone(), body: body.clone(), attempts: 0, next: js::now() + HOLD_MS };
         let mut lead = Some(lead);
         queue::update(&self.host, &self.site, &mut |q| q.extend(lead.take()));
         let kept = queue::load(&self.host, &self.site).iter().any(|q| q.id == id);
         self.submitting.push((id.clone(), campaign, kept));
-        self.send(id, &body);
+        self.send(id.clone(), &body);
+        Some(id)
     }
 
     /// Sends lead `id`; its answer comes back tagged with its slot in `in_flight`.

@@ -12,6 +12,7 @@
 extern crate alloc;
 
 mod answer;
+mod body;
 mod delivery;
 mod host;
 mod queue;
@@ -36,10 +37,19 @@ pub fn start(site: String, api: String, host: Host) {
     DELIVERY.set(Delivery::new(host, site, &api));
 }
 
-/// A popup's submitted lead: its submission id, campaign and JSON body.
+/// A popup's submit on `campaign`: the popup's answers (`fields`), the visitor's `history` as
+/// the tracker keeps it (JSON), the site config's packed `rules` and the `page` it was
+/// submitted on (`href`, `referrer`). Returns the lead's submission id, or an empty string
+/// when no lead could be built (the config has no rules for the campaign).
 #[wasm_bindgen]
-pub fn submit(id: String, campaign: String, body: String) {
-    DELIVERY.with(|d| d.submit(id, campaign, body));
+pub fn submit(
+    campaign: String,
+    history: String,
+    fields: JsValue,
+    rules: Option<String>,
+    page: JsValue,
+) -> String {
+    DELIVERY.with(|d| d.submit(&campaign, history, &fields, rules.as_deref(), &page)).unwrap_or_default()
 }
 
 /// The page events the bootstrap reports, with the meaning of `on`'s arguments.

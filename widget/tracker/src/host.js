@@ -67,10 +67,10 @@ function request(url, body, answer) {
     return r.json().catch(function () { return null; }).then(function (j) { answer(r.status, j); });
   }).catch(function () { answer(0, null); });
 }
-// The popup's form waits on `pending` ([resolve, reject, submission id]); a popup closed or
-// withdrawn waits no more, so an answer that comes later settles no other popup's form.
+// The popup's form waits on `pending` ([resolve, reject, submission id, its answers]); a popup
+// closed or withdrawn waits no more, so an answer that comes later settles no other popup's form.
 var ctx = {
-  submit: function (fields) { return new Promise(function (ok, no) { pending = [ok, no]; fire(9, 0, 0, fields); }); },
+  submit: function (fields) { return new Promise(function (ok, no) { pending = [ok, no, null, fields]; fire(9); }); },
   close: function (reason) { pending = null; fire(8, 0, 0, String(reason)); }
 };
 var host = {
@@ -100,11 +100,13 @@ var host = {
   send: function (tag, url) { request(url, null, function (status, j) { if (status === 200) config = j; fire(1, tag, status, j); }); },
   // Lead delivery's: a lead sent, its answer to the delivery module.
   post: function (tag, url, body) { request(url, body, function (status, j) { safe(function () { deliverer.on(1, tag, status, j); }); }); },
-  // A lead the tracker built from the popup's form: to delivery, which settles the form (or,
-  // when its module cannot be loaded, the form is told it was not sent).
-  deliver: function (id, campaign, body) {
-    if (pending) pending[2] = id;
-    loadLeads().then(function (m) { return safe(function () { m.submit(id, campaign, body); return 1; }); }).then(function (ok) { if (!ok) host.settled(id, false, "null"); }, function () { host.settled(id, false, "null"); });
+  // The popup's form submitted on `campaign`, with the visitor's history from the tracker: to
+  // delivery, which builds the lead and settles the form (or, when its module cannot be loaded
+  // or builds no lead, the form is told it was not sent).
+  deliver: function (campaign, history) {
+    var p = pending, page = host.page(), rules = config && config.rules;
+    function failed() { if (p && p === pending) host.settle(false, "null"); }
+    loadLeads().then(function (m) { return safe(function () { return m.submit(campaign, history, p && p[3], rules, page); }); }).then(function (id) { if (!id) failed(); else if (p) p[2] = id; }, failed);
   },
   // Queued leads (their key present) are sent by delivery when due.
   flush: function () { if (host.load("lodestone:" + site + ":queue")) loadLeads().then(function (m) { safe(function () { m.on(2, 0, 0); }); }).catch(function () {}); },

@@ -46,10 +46,11 @@ extern "C" {
     /// Resolves (or rejects) the popup's pending submit with the JSON `value`.
     #[wasm_bindgen(method)]
     pub fn settle(this: &Host, ok: bool, value: &str);
-    /// Hands lead `id` of `campaign` (its JSON body) to lead delivery, loading its module if
-    /// need be; delivery settles the popup's submit and reports the conversion (`CONVERTED`).
+    /// Hands the popup's submit on campaign `campaign` to lead delivery, with the visitor's
+    /// history (JSON, as stored) for the lead's signals and score, loading its module if need
+    /// be; delivery settles the popup's submit and reports the conversion (`CONVERTED`).
     #[wasm_bindgen(method)]
-    pub fn deliver(this: &Host, id: &str, campaign: &str, body: &str);
+    pub fn deliver(this: &Host, campaign: &str, history: &str);
     /// Has lead delivery send the queued leads that are due, if the browser holds any (its
     /// module is loaded only then).
     #[wasm_bindgen(method)]

@@ -12,15 +12,15 @@
 
 extern crate alloc;
 
-mod history;
 mod host;
 mod server;
 mod site;
+mod stored;
 mod tracker;
 
-// The JS built-ins, the JSON writer and the `std`-like prelude, shared with lead delivery (as
-// are the allocator and the trapping panic handler).
-use widget_common::{js, json, prelude};
+// The history, the JS built-ins, the JSON writer and the `std`-like prelude, shared with lead
+// delivery (as are the allocator and the trapping panic handler).
+use widget_common::{history, js, json, prelude};
 
 use wasm_bindgen::prelude::*;
 use widget_common::Single;
@@ -54,7 +54,7 @@ mod event {
     pub const SHOW_FAILED: u32 = 7;
     /// The visitor closed the popup: value = reason.
     pub const CLOSED: u32 = 8;
-    /// The popup's form was submitted: value = its answers.
+    /// The popup's form was submitted (the bootstrap holds its answers for lead delivery).
     pub const SUBMIT: u32 = 9;
     /// `lodestone.open(value)`, `close()`, `score()`, `reset()`.
     pub const OPEN: u32 = 10;
@@ -99,14 +99,14 @@ pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
             event::SHOWN => t.mounted(),
             event::SHOW_FAILED => t.mount_failed(),
             event::CLOSED => t.closed(&value.as_string().unwrap_or_default()),
-            event::SUBMIT => t.submit(&value),
+            event::SUBMIT => t.submit(),
             event::OPEN => {
                 if let Some(id) = value.as_string() {
                     t.show(&id);
                 }
             }
             event::CLOSE => t.close(),
-            event::SCORE => return t.score().total,
+            event::SCORE => return t.score(),
             event::RESET => t.reset(),
             event::NAVIGATED => t.navigated(),
             event::EXIT => t.exit_signal(n),

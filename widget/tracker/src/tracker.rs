@@ -10,15 +10,16 @@ use funnel::conditions::Now;
 use funnel::engine::{self, Situation};
 use funnel::frequency::Recent;
 use funnel::targeting::{Audience, DeviceClass, url_host};
-use funnel::{ScoreReport, Signals, Touch, compute_score, limits};
+use funnel::{Signals, Touch, limits, score_total};
 use wasm_bindgen::JsValue;
 
-use crate::history::{self, History, cut};
+use crate::history::{History, cut};
 use crate::host::Host;
-use crate::js::{self, get, get_bool, get_str};
+use crate::js::{self, get, get_bool, get_str, opt_str};
 use crate::json::Object;
 use crate::server;
 use crate::site::{self, Site};
+use crate::stored::Stored;
 
 mod leads;
 mod popup;
@@ -89,10 +90,6 @@ pub struct Tracker {
     /// (new visitor and new session said) and as sent when it is not: until the config says
     /// whether this visitor's history may be used, nothing derived from it leaves the page.
     unsent: Vec<[String; 2]>,
-}
-
-fn opt_str(v: &JsValue, key: &str) -> Option<String> {
-    get_str(v, key).filter(|s| !s.is_empty())
 }
 
 /// The later of two times, either of which may be unknown.
@@ -319,28 +316,12 @@ impl Tracker {
     }
 
     fn signals(&self) -> Signals {
-        let h = &self.history;
-        Signals {
-            visits: h.visits,
-            page_views: h.page_views,
-            engaged_seconds: h.engaged_seconds,
-            max_scroll_percent: h.max_scroll,
-            cta_clicks: h.cta_clicks,
-            paths: h.pages.iter().map(|p| p.path.clone()).collect(),
-            outbound_clicks: h.outbound_clicks,
-            days: h.days.clone(),
-            today: history::day_of(js::now()),
-            referrer_hosts: h.referrer_hosts.clone(),
-            utm_sources: h.utm_sources.clone(),
-            utm_campaigns: h.utm_campaigns.clone(),
-        }
+        self.history.signals(js::now())
     }
 
-    pub fn score(&self) -> ScoreReport {
-        match &self.config {
-            Some(site) => compute_score(&site.scoring, &self.signals()),
-            None => ScoreReport::default(),
-        }
+    /// The visitor's score now (0 until the config says how to score).
+    pub fn score(&self) -> i32 {
+        self.config.as_ref().map_or(0, |site| score_total(&site.scoring, &self.signals()))
     }
 
     /// Forgets the visitor's history (leads waiting for delivery stay queued): from here the
@@ -612,7 +593,7 @@ impl Tracker {
     fn evaluate(&mut self) {
         let Some(site) = &self.config else { return };
         if self.open.is_none() {
-            let situation = self.situation(self.score().total);
+            let situation = self.situation(self.score());
             let memory = |id: &str| self.history.memory(id);
             let chosen =
                 engine::decide(&site.campaigns, &site.frequency, memory, &situation).map(|c| c.id.clone());
@@ -634,7 +615,8 @@ impl Tracker {
             // 200 with no rules this tracker reads: said as a config that could not be read.
             return self.config_refused(200, &JsValue::UNDEFINED);
         }
-        let score = self.score();
+        // With its explanation, which only the overlay shows.
+        let score = funnel::compute_score(&site.scoring, &self.signals());
         self.host.debug(&self.report(site, &self.situation(score.total), &score));
     }
 

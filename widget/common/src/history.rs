@@ -1,14 +1,14 @@
-//! The visitor's own history, kept in their browser's localStorage and never sent anywhere
-//! except summarised inside a lead they submit. Bounded in size and age.
+//! The visitor's own history, kept in their browser's localStorage (by the tracker) and never
+//! sent anywhere except summarised inside a lead they submit (by lead delivery, which reads
+//! the tracker's copy in the same format). Bounded in size and age.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 
 use funnel::frequency::Memory;
-use funnel::{DayActivity, Touch};
+use funnel::{DayActivity, Signals, Touch};
 use wasm_bindgen::JsValue;
 
-use crate::host::Host;
 use crate::js::{self, get, get_f64, get_str, get_u32};
 use crate::json::Object;
 
@@ -25,7 +25,7 @@ const MAX_DAYS: u32 = 90;
 const DAY_MS: f64 = 86_400_000.0;
 /// Page titles are cut to this many characters.
 const MAX_TITLE: usize = 80;
-/// Above this many bytes, the oldest entries are dropped (see [`History::save`]).
+/// Above this many bytes, the oldest entries are dropped (see [`History::fitted`]).
 const MAX_BYTES: usize = 16 * 1024;
 
 /// One page of the site as the visitor has seen it.
@@ -91,7 +91,8 @@ fn remember(list: &mut Vec<String>, value: Option<&str>) {
     }
 }
 
-fn key(site: &str) -> String {
+/// The localStorage key of `site`'s history.
+pub fn key(site: &str) -> String {
     let mut k = String::from("lodestone:");
     k.push_str(site);
     k
@@ -148,11 +149,11 @@ fn drop_oldest<T>(v: &mut Vec<T>) {
 }
 
 impl History {
-    /// Reads the history of `site`; empty when absent, unreadable or older than the age cap.
-    pub fn load(host: &Host, site: &str) -> Self {
+    /// The history stored as `text`; empty when absent, unreadable or older than the age cap.
+    pub fn parse(text: Option<String>) -> Self {
         // Far over the cap this history cannot be ours: it starts afresh rather than stall the
         // page trimming it.
-        let text = host.load(&key(site)).filter(|t| t.len() <= 4 * MAX_BYTES);
+        let text = text.filter(|t| t.len() <= 4 * MAX_BYTES);
         let Some(v) = text.as_deref().and_then(js::parse) else { return Self::default() };
         let now = js::now();
         // A time in the future (another clock, an edited value) counts as now, so no cooldown
@@ -227,7 +228,8 @@ impl History {
         }
     }
 
-    fn to_json(&self) -> String {
+    /// The history as stored (see [`History::parse`]), without the size cap.
+    pub fn to_json(&self) -> String {
         let mut o = Object::new();
         o.num("visits", self.visits.into())
             .num("views", self.page_views.into())
@@ -278,22 +280,20 @@ impl History {
         o.close_list().end()
     }
 
-    /// Writes the history of `site`, under the size cap. Over it, the oldest entries go
-    /// first: pages but the current one, then the oldest referrer hosts, UTM sources and
-    /// UTM campaigns, then the first touch, then the last. What remains (one page, at most 90
-    /// days of activity, the campaigns, counts) is far below the cap. Storage errors (quota,
-    /// disabled storage) are ignored.
-    pub fn save(&mut self, host: &Host, site: &str) {
+    /// The history as stored, under the size cap. Over it, the oldest entries go first: pages
+    /// but the current one, then the oldest referrer hosts, UTM sources and UTM campaigns,
+    /// then the first touch, then the last. What remains (one page, at most 90 days of
+    /// activity, the campaigns, counts) is far below the cap.
+    pub fn fitted(&mut self) -> String {
         loop {
             let text = self.to_json();
             if text.len() <= MAX_BYTES || !self.drop_oldest_entry() {
-                host.save(&key(site), &text);
-                return;
+                return text;
             }
         }
     }
 
-    /// Drops the entry [`History::save`] gives up first; `false` when none is left to drop.
+    /// Drops the entry [`History::fitted`] gives up first; `false` when none is left to drop.
     fn drop_oldest_entry(&mut self) -> bool {
         let list = [&mut self.referrer_hosts, &mut self.utm_sources, &mut self.utm_campaigns]
             .into_iter()
@@ -306,16 +306,6 @@ impl History {
             return false;
         }
         true
-    }
-
-    /// Whether a history of `site` is stored (it may still be too old to count).
-    pub fn stored(host: &Host, site: &str) -> bool {
-        host.load(&key(site)).is_some()
-    }
-
-    /// Removes the stored history of `site`.
-    pub fn erase(host: &Host, site: &str) {
-        host.erase(&key(site));
     }
 
     /// Starts a new session at `now` for a first visit or after the session gap: at a page
@@ -403,6 +393,24 @@ impl History {
 
     pub fn converted_any(&self) -> bool {
         self.campaigns.iter().any(|(_, m)| m.converted_at.is_some())
+    }
+
+    /// The signals the engine and a lead's score read, at `now`.
+    pub fn signals(&self, now: f64) -> Signals {
+        Signals {
+            visits: self.visits,
+            page_views: self.page_views,
+            engaged_seconds: self.engaged_seconds,
+            max_scroll_percent: self.max_scroll,
+            cta_clicks: self.cta_clicks,
+            paths: self.pages.iter().map(|p| p.path.clone()).collect(),
+            outbound_clicks: self.outbound_clicks,
+            days: self.days.clone(),
+            today: day_of(now),
+            referrer_hosts: self.referrer_hosts.clone(),
+            utm_sources: self.utm_sources.clone(),
+            utm_campaigns: self.utm_campaigns.clone(),
+        }
     }
 
     pub fn memory_mut(&mut self, campaign: &str) -> &mut CampaignMemory {
