@@ -163,6 +163,31 @@ fn lean_loader(glue: &str) -> anyhow::Result<String> {
     Ok(glue.replacen(SCRIPT_SRC, "", 1))
 }
 
+/// The tracker's module as built, without what only tools read (names, producers, debug
+/// sections) and without
+/// the linker's own exports (`__data_end`, `__heap_base`): its exports are `memory`, `alloc`,
+/// `start` and `on`, its imports the bootstrap's (`widget/tracker/src/host.rs`).
+fn bare_module(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let config = {
+        let mut c = walrus::ModuleConfig::new();
+        c.generate_name_section(false).generate_producers_section(false);
+        c
+    };
+    let mut module = config.parse(&fs::read(from)?)?;
+    let linker: Vec<_> = module.exports.iter().filter(|e| e.name.starts_with("__")).map(|e| e.id()).collect();
+    for id in linker {
+        module.exports.delete(id);
+    }
+    // (wasm-opt reads the features the module uses from `target_features`, and drops it.)
+    let customs: Vec<_> =
+        module.customs.iter().filter(|(_, c)| c.name() != "target_features").map(|(id, _)| id).collect();
+    for id in customs {
+        module.customs.delete(id);
+    }
+    fs::write(to, module.emit_wasm())?;
+    Ok(())
+}
+
 /// The hashed asset names the bootstrap loads.
 struct Names<'a> {
     tracker_wasm: &'a str,
@@ -171,26 +196,23 @@ struct Names<'a> {
     leads_js: &'a str,
     leads_wasm: &'a str,
     debug_js: &'a str,
-    debug_tracker_js: &'a str,
     debug_tracker_wasm: &'a str,
 }
 
-/// The page-facing script: the tracker glue and the bootstrap (`widget/tracker/src/host.js`)
-/// in one function scope, so the only global it leaves is `window.lodestone`, and inside one
-/// `try`, so a page that broke what the setup uses (`TextDecoder` gone, `window.lodestone`
+/// The page-facing script: the bootstrap (`widget/tracker/src/host.js`, also the tracker's
+/// glue) in one function scope, so the only global it leaves is `window.lodestone`, and inside
+/// one `try`, so a page that broke what the setup uses (`TextDecoder` gone, `window.lodestone`
 /// read-only) gets no widget rather than an error.
-fn lodestone_js(glue: &str, names: &Names<'_>) -> anyhow::Result<String> {
+fn lodestone_js(names: &Names<'_>) -> anyhow::Result<String> {
     let host = fs::read_to_string(root().join("widget/tracker/src/host.js"))?
         .replace("{{TRACKER_WASM}}", names.tracker_wasm)
         .replace("{{DEBUG_JS}}", names.debug_js)
-        .replace("{{DEBUG_TRACKER_JS}}", names.debug_tracker_js)
         .replace("{{DEBUG_TRACKER_WASM}}", names.debug_tracker_wasm)
         .replace("{{POPUP_JS}}", names.popup_js)
         .replace("{{POPUP_WASM}}", names.popup_wasm)
         .replace("{{LEADS_JS}}", names.leads_js)
         .replace("{{LEADS_WASM}}", names.leads_wasm);
-    let script =
-        format!("(function () {{\n\"use strict\";\ntry {{\n{glue}\n{host}\n}} catch (e) {{}}\n}})();\n");
+    let script = format!("(function () {{\n\"use strict\";\ntry {{\n{host}\n}} catch (e) {{}}\n}})();\n");
     Ok(format!("/*! Lodestone widget */\n{}", minify(&script, Kind::Classic)?))
 }
 
@@ -240,33 +262,28 @@ pub fn build() -> anyhow::Result<()> {
         wasm.args(*features);
         wasm.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
         exec(wasm)?;
-        if i == 0 {
-            fs::copy(target.join("lodestone_tracker.wasm"), work.join("lodestone_tracker_debug.wasm"))?;
+        // The tracker binds its imports itself (the bootstrap is its glue): no wasm-bindgen.
+        if i < 2 {
+            let stem = if i == 0 { "tracker_debug" } else { "tracker" };
+            bare_module(&target.join("lodestone_tracker.wasm"), &work.join(format!("{stem}.wasm")))?;
         }
     }
-    bindgen(&target.join("lodestone_tracker.wasm"), &work, Some("__lodestone_tracker"))?;
     bindgen(&target.join("lodestone_leads.wasm"), &work, None)?;
     bindgen(&target.join("lodestone_popup.wasm"), &work, None)?;
-    let debug_work = work.join("debug");
-    fs::create_dir_all(&debug_work)?;
-    bindgen(&work.join("lodestone_tracker_debug.wasm"), &debug_work, None)?;
-    shorten_names(&work, "lodestone_tracker")?;
     shorten_names(&work, "lodestone_leads")?;
     shorten_names(&work, "lodestone_popup")?;
-    shorten_names(&debug_work, "lodestone_tracker_debug")?;
     let optimised = optimise(&[
-        &work.join("lodestone_tracker_bg.wasm"),
+        &work.join("tracker.wasm"),
         &work.join("lodestone_leads_bg.wasm"),
         &work.join("lodestone_popup_bg.wasm"),
-        &debug_work.join("lodestone_tracker_debug_bg.wasm"),
+        &work.join("tracker_debug.wasm"),
     ]);
 
-    let tracker_wasm = Asset::hashed("tracker", "wasm", fs::read(work.join("lodestone_tracker_bg.wasm"))?);
+    let tracker_wasm = Asset::hashed("tracker", "wasm", fs::read(work.join("tracker.wasm"))?);
     let popup_wasm = Asset::hashed("popup", "wasm", fs::read(work.join("lodestone_popup_bg.wasm"))?);
     let popup_glue =
         minify(&lean_loader(&fs::read_to_string(work.join("lodestone_popup.js"))?)?, Kind::Module)?;
     let popup_js = Asset::hashed("popup", "js", popup_glue.into_bytes());
-    let glue = lean_loader(&fs::read_to_string(work.join("lodestone_tracker.js"))?)?;
     // Lead delivery: loaded only when a popup is on screen or leads are queued.
     let leads_wasm = Asset::hashed("leads", "wasm", fs::read(work.join("lodestone_leads_bg.wasm"))?);
     let leads_glue =
@@ -276,25 +293,16 @@ pub fn build() -> anyhow::Result<()> {
     let debug_src = fs::read_to_string(root().join("widget/tracker/src/debug.js"))?;
     let debug_js = Asset::hashed("debug", "js", minify(&debug_src, Kind::Module)?.into_bytes());
     let debug_tracker_wasm =
-        Asset::hashed("tracker_debug", "wasm", fs::read(debug_work.join("lodestone_tracker_debug_bg.wasm"))?);
-    let debug_tracker_glue = minify(
-        &lean_loader(&fs::read_to_string(debug_work.join("lodestone_tracker_debug.js"))?)?,
-        Kind::Module,
-    )?;
-    let debug_tracker_js = Asset::hashed("tracker_debug", "js", debug_tracker_glue.into_bytes());
-    let script = lodestone_js(
-        &glue,
-        &Names {
-            tracker_wasm: &tracker_wasm.name,
-            popup_js: &popup_js.name,
-            popup_wasm: &popup_wasm.name,
-            leads_js: &leads_js.name,
-            leads_wasm: &leads_wasm.name,
-            debug_js: &debug_js.name,
-            debug_tracker_js: &debug_tracker_js.name,
-            debug_tracker_wasm: &debug_tracker_wasm.name,
-        },
-    )?;
+        Asset::hashed("tracker_debug", "wasm", fs::read(work.join("tracker_debug.wasm"))?);
+    let script = lodestone_js(&Names {
+        tracker_wasm: &tracker_wasm.name,
+        popup_js: &popup_js.name,
+        popup_wasm: &popup_wasm.name,
+        leads_js: &leads_js.name,
+        leads_wasm: &leads_wasm.name,
+        debug_js: &debug_js.name,
+        debug_tracker_wasm: &debug_tracker_wasm.name,
+    })?;
 
     let dist = dist();
     let _ = fs::remove_dir_all(&dist);
@@ -306,16 +314,9 @@ pub fn build() -> anyhow::Result<()> {
         "lodestone.js".into(),
         serde_json::json!({ "path": "lodestone.js", "bytes": script.len(), "brotli": script_br, "integrity": sri(script.as_bytes()) }),
     );
-    for asset in [
-        &tracker_wasm,
-        &popup_js,
-        &popup_wasm,
-        &debug_js,
-        &debug_tracker_js,
-        &debug_tracker_wasm,
-        &leads_js,
-        &leads_wasm,
-    ] {
+    for asset in
+        [&tracker_wasm, &popup_js, &popup_wasm, &debug_js, &debug_tracker_wasm, &leads_js, &leads_wasm]
+    {
         let br = write_compressed(&dist.join("assets").join(&asset.name), &asset.bytes)?;
         sizes.push(br);
         let logical =
@@ -334,12 +335,12 @@ pub fn build() -> anyhow::Result<()> {
     println!("  {:<40}{:>7}   raw {}", tracker_wasm.name, sizes[0], tracker_wasm.bytes.len());
     println!("  {:<40}{:>7}   raw {}", popup_js.name, sizes[1], popup_js.bytes.len());
     println!("  {:<40}{:>7}   raw {}", popup_wasm.name, sizes[2], popup_wasm.bytes.len());
-    for (i, asset) in [&debug_js, &debug_tracker_js, &debug_tracker_wasm].iter().enumerate() {
+    for (i, asset) in [&debug_js, &debug_tracker_wasm].iter().enumerate() {
         let (name, br, raw) = (&asset.name, sizes[3 + i], asset.bytes.len());
         println!("  {name:<40}{br:>7}   raw {raw}   (only with ?lodestone_debug=1)");
     }
     for (i, asset) in [&leads_js, &leads_wasm].iter().enumerate() {
-        let (name, br, raw) = (&asset.name, sizes[6 + i], asset.bytes.len());
+        let (name, br, raw) = (&asset.name, sizes[5 + i], asset.bytes.len());
         println!("  {name:<40}{br:>7}   raw {raw}   (only with a popup on screen or leads queued)");
     }
     let over = |total: usize, budget: usize| {

@@ -5,12 +5,10 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use crate::json::Object;
+use crate::value::{self, Value, get_f64, get_str, get_u32, strings};
 use funnel::frequency::Memory;
 use funnel::{DayActivity, Signals, Touch};
-use wasm_bindgen::JsValue;
-
-use crate::js::{self, get, get_f64, get_str, get_u32};
-use crate::json::Object;
 
 /// A new session starts after this much inactivity.
 pub const SESSION_GAP_MS: f64 = 30.0 * 60_000.0;
@@ -98,8 +96,8 @@ pub fn key(site: &str) -> String {
     k
 }
 
-fn touch_from_js(v: &JsValue) -> Option<Touch> {
-    if !v.is_object() {
+fn touch_from(v: &Value) -> Option<Touch> {
+    if !matches!(v, Value::Obj(_)) {
         return None;
     }
     Some(Touch {
@@ -149,13 +147,13 @@ fn drop_oldest<T>(v: &mut Vec<T>) {
 }
 
 impl History {
-    /// The history stored as `text`; empty when absent, unreadable or older than the age cap.
-    pub fn parse(text: Option<String>) -> Self {
+    /// The history stored as `text`, read at `now`; empty when absent, unreadable or older
+    /// than the age cap.
+    pub fn parse(text: Option<String>, now: f64) -> Self {
         // Far over the cap this history cannot be ours: it starts afresh rather than stall the
         // page trimming it.
         let text = text.filter(|t| t.len() <= 4 * MAX_BYTES);
-        let Some(v) = text.as_deref().and_then(js::parse) else { return Self::default() };
-        let now = js::now();
+        let Some(v) = text.as_deref().and_then(value::parse) else { return Self::default() };
         // A time in the future (another clock, an edited value) counts as now, so no cooldown
         // outlasts its setting.
         let past = |t: Option<f64>| t.map(|t| t.min(now));
@@ -163,7 +161,7 @@ impl History {
         if now - last_seen > MAX_AGE_MS {
             return Self::default();
         }
-        let memory = |m: &JsValue| CampaignMemory {
+        let memory = |m: &Value| CampaignMemory {
             closed_at: past(get_f64(m, "closed")),
             converted_at: past(get_f64(m, "converted")),
             shown: get_u32(m, "shown"),
@@ -172,40 +170,40 @@ impl History {
         let today = day_of(now);
         // A first or last touch older than the age cap (or without a time) is forgotten.
         let recent = |t: Option<Touch>| t.filter(|t| now - t.at.unwrap_or(0) as f64 <= MAX_AGE_MS);
-        // Plain pushes through one non-generic walk: iterator chains cost a copy of their
-        // code per list in the module.
+        // Plain pushes in plain loops: iterator chains cost a copy of their code per list in
+        // the module.
         let mut pages = Vec::new();
-        js::each(&get(&v, "pages"), MAX_PATHS as u32, &mut |p| {
-            let seen = past(get_f64(&p, "a")).unwrap_or(now);
-            if let (Some(path), true) = (get_str(&p, "p"), now - seen <= MAX_AGE_MS) {
+        for p in v.get("pages").newest(MAX_PATHS) {
+            let seen = past(get_f64(p, "a")).unwrap_or(now);
+            if let (Some(path), true) = (get_str(p, "p"), now - seen <= MAX_AGE_MS) {
                 pages.push(Page {
                     path,
-                    title: get_str(&p, "t").unwrap_or_default(),
-                    views: get_u32(&p, "v"),
-                    engaged: get_u32(&p, "e"),
-                    scroll: get_u32(&p, "s").min(100) as u8,
+                    title: get_str(p, "t").unwrap_or_default(),
+                    views: get_u32(p, "v"),
+                    engaged: get_u32(p, "e"),
+                    scroll: get_u32(p, "s").min(100) as u8,
                     seen,
                 });
             }
-        });
+        }
         let mut days = Vec::new();
-        js::each(&get(&v, "days"), MAX_DAYS, &mut |d| {
-            let day = get_u32(&d, "d");
+        for d in v.get("days").newest(MAX_DAYS as usize) {
+            let day = get_u32(d, "d");
             if day + MAX_DAYS > today && day <= today {
                 days.push(DayActivity {
                     day,
-                    page_views: get_u32(&d, "v"),
-                    engaged_seconds: get_u32(&d, "e"),
-                    cta_clicks: get_u32(&d, "c"),
+                    page_views: get_u32(d, "v"),
+                    engaged_seconds: get_u32(d, "e"),
+                    cta_clicks: get_u32(d, "c"),
                 });
             }
-        });
+        }
         let mut campaigns = Vec::new();
-        js::each(&get(&v, "camps"), 64, &mut |c| {
-            if let Some(id) = get_str(&c, "id") {
-                campaigns.push((id, memory(&c)));
+        for c in v.get("camps").newest(64) {
+            if let Some(id) = get_str(c, "id") {
+                campaigns.push((id, memory(c)));
             }
-        });
+        }
         Self {
             visits: get_u32(&v, "visits"),
             page_views: get_u32(&v, "views"),
@@ -219,11 +217,11 @@ impl History {
             roll: get_u32(&v, "roll").min(99) as u8,
             pages,
             days,
-            referrer_hosts: js::strings(&get(&v, "refs"), MAX_ARRIVALS as u32),
-            utm_sources: js::strings(&get(&v, "sources"), MAX_ARRIVALS as u32),
-            utm_campaigns: js::strings(&get(&v, "utms"), MAX_ARRIVALS as u32),
-            first: recent(touch_from_js(&get(&v, "first"))),
-            last: recent(touch_from_js(&get(&v, "last"))),
+            referrer_hosts: strings(v.get("refs"), MAX_ARRIVALS),
+            utm_sources: strings(v.get("sources"), MAX_ARRIVALS),
+            utm_campaigns: strings(v.get("utms"), MAX_ARRIVALS),
+            first: recent(touch_from(v.get("first"))),
+            last: recent(touch_from(v.get("last"))),
             campaigns,
         }
     }
@@ -320,7 +318,8 @@ impl History {
     }
 
     /// Records a page view at `now`: a new session after the gap, the page, the day's
-    /// activity, and where the visitor came from. Returns (new visitor, new session).
+    /// activity, and where the visitor came from. Returns (new visitor, new session): a new
+    /// visitor's sampling `roll` is the caller's to draw.
     pub fn record_view(
         &mut self,
         now: f64,
@@ -330,9 +329,6 @@ impl History {
         referrer_host: Option<&str>,
     ) -> (bool, bool) {
         let new_visitor = self.visits == 0;
-        if new_visitor {
-            self.roll = (js::random() * 100.0) as u8 % 100;
-        }
         let new_session = self.resume(now);
         self.page_views += 1;
         self.last_seen = now;

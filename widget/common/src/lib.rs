@@ -1,15 +1,14 @@
 //! What the widget's `no_std` wasm modules (the tracker, lead delivery) share: the visitor's
-//! history (`history`: the tracker keeps it, a lead summarises it), the few JavaScript
-//! built-ins they bind (`js`), a JSON text writer (`json`), and, in wasm, a small allocator
-//! and a panic handler that traps.
+//! history (`history`: the tracker keeps it, a lead summarises it), a JSON writer (`json`)
+//! and reader (`value`), and, in wasm, a small allocator and a panic handler that traps.
 
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
 
 pub mod history;
-pub mod js;
 pub mod json;
+pub mod value;
 
 /// What `std`'s prelude would bring. The modules are `no_std`: `std`'s panic and formatting
 /// machinery would be kilobytes shipped to every visitor.

@@ -52,7 +52,7 @@ impl Delivery {
         page: &JsValue,
     ) -> Option<String> {
         let rules = funnel::packed::decode_rules(rules?)?;
-        let history = History::parse(Some(history));
+        let history = History::parse(Some(history), js::now());
         let id = body::submission_id();
         let lead = Lead {
             site: &self.site,

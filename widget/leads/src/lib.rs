@@ -15,11 +15,12 @@ mod answer;
 mod body;
 mod delivery;
 mod host;
+mod js;
 mod queue;
 
-// The JS built-ins, the JSON writer and the `std`-like prelude, shared with the tracker (as are
+// The JSON writer and the `std`-like prelude, shared with the tracker (as are the history,
 // the allocator and the trapping panic handler).
-use widget_common::{js, json, prelude};
+use widget_common::{json, prelude};
 
 use wasm_bindgen::prelude::*;
 use widget_common::Single;

@@ -6,7 +6,45 @@
 var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = 0, lastAt = 0, lastPath = location.pathname, entry = null, leaving = 0, queued = [], shows = 0, config = null, leads = null, deliverer = null;
 var base = script && safe(function () { return new URL("./", script.src); });
 function safe(f) { try { return f(); } catch (e) { return null; } }
-function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, value); }); }
+function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, put(value)); }); }
+// Strings to the tracker: written into its memory as a little-endian u32 length and the UTF-8
+// bytes, in memory it allocates (and takes over); 0 for none. (Missing text codecs stop the
+// setup here: no widget rather than an error.)
+// `w` is the tracker module's exports once instantiated (`t` once it has started).
+var dec = new TextDecoder(), enc = new TextEncoder(), w = null;
+function put(s) {
+  if (s == null) return 0;
+  var b = enc.encode(s), p = w.alloc(b.length + 4);
+  new DataView(w.memory.buffer).setUint32(p, b.length, true);
+  new Uint8Array(w.memory.buffer).set(b, p + 4);
+  return p;
+}
+// Strings from the tracker: (address, length) in its memory.
+function str(p, l) { return dec.decode(new Uint8Array(w.memory.buffer, p, l)); }
+// The tracker module (`url`), compiled as it streams (or, only when the server sent another
+// type than `application/wasm`, once downloaded), with the host's functions as its imports
+// (see the tracker's host.rs). Resolves to its exports.
+function tracker(url) {
+  function one(f) { return function (p, l) { return f(str(p, l)); }; }
+  function two(f) { return function (a, b, c, d) { return f(str(a, b), str(c, d)); }; }
+  var h = host, imports = { h: {
+    // Looked up at each call, as a page sees them (a test's clock, say).
+    now: function () { return Date.now(); }, random: function () { return Math.random(); }, listen: h.listen, prefetch: h.prefetch, hide: h.hide, flush: h.flush,
+    page: function () { return put(JSON.stringify(h.page())); },
+    load: function (p, l) { return put(h.load(str(p, l))); },
+    send: function (tag, p, l) { h.send(tag, str(p, l)); },
+    settle: function (ok, p, l) { h.settle(ok, str(p, l)); },
+    save: two(h.save), erase: one(h.erase), beacon: two(h.beacon), show: one(h.show), emit: two(h.emit), mark: one(h.mark), deliver: two(h.deliver), debug: one(h.debug)
+  } };
+  // (An error page is not a module: instantiating it fails.)
+  return fetch(url).then(function (r) {
+    return WebAssembly.instantiateStreaming(r.clone(), imports).catch(function (e) {
+      // Any other failure (a page's CSP refusing WebAssembly) is not tried twice.
+      if (r.headers.get("Content-Type") === "application/wasm") throw e;
+      return r.arrayBuffer().then(function (b) { return WebAssembly.instantiate(b, imports); });
+    });
+  }).then(function (m) { return w = m.instance.exports; });
+}
 // Where the visitor is in the tab's session history (null without the Navigation API).
 function at() { return safe(function () { return navigation.currentEntry.index; }); }
 // Whether the page shows a modal of its own: a modal `<dialog>`, an element full screen, or an
@@ -97,7 +135,7 @@ var host = {
   beacon: function (url, body) { safe(function () { fetch(url, { method: "POST", body: body, mode: "cors", credentials: "omit", keepalive: true }).catch(function () {}); }); },
   // The site config (the tracker's one request, tag 0) is kept: its CTAs and campaigns' copy
   // are read here.
-  send: function (tag, url) { request(url, null, function (status, j) { if (status === 200) config = j; fire(1, tag, status, j); }); },
+  send: function (tag, url) { request(url, null, function (status, j) { if (status === 200) config = j; fire(1, tag, status, JSON.stringify(j)); }); },
   // Lead delivery's: a lead sent, its answer to the delivery module.
   post: function (tag, url, body) { request(url, body, function (status, j) { safe(function () { deliverer.on(1, tag, status, j); }); }); },
   // The popup's form submitted on `campaign`, with the visitor's history from the tracker: to
@@ -239,11 +277,8 @@ if (site && !(window.lodestone && "ready" in window.lodestone && !window.lodesto
     // Defined, not assigned: a page that froze `Array.prototype` makes an assignment throw.
     safe(function () { Object.defineProperty(early, "push", { value: pass }); });
   }
-  (new URLSearchParams(location.search).get("lodestone_debug") === "1"
-    ? import(asset("{{DEBUG_TRACKER_JS}}").href).then(function (m) { return m.default(asset("{{DEBUG_TRACKER_WASM}}")).then(function () { return m; }); })
-    : __lodestone_tracker(asset("{{TRACKER_WASM}}")).then(function () { return __lodestone_tracker; })
-  ).then(function (m) {
-    m.start(site, origin, host);
+  tracker(asset(new URLSearchParams(location.search).get("lodestone_debug") === "1" ? "{{DEBUG_TRACKER_WASM}}" : "{{TRACKER_WASM}}")).then(function (m) {
+    m.start(put(site), put(origin));
     t = m;
     // Another tab of this site stored (or erased) the visitor's history since it was read.
     on(window, "storage", function (e) { if (e.key === "lodestone:" + site) fire(21, e.newValue === null ? 1 : 0); });

@@ -1,64 +1,173 @@
-//! The page-side host object the bootstrap (`host.js`) hands to the tracker: every effect on
-//! the page (storage, network, listeners, the popup, DOM events) goes through these few
-//! methods, so the wasm module imports a dozen functions instead of a hundred web-sys bindings.
+//! The page-side host the bootstrap (`host.js`) gives the tracker: every effect on the page
+//! (storage, network, listeners, the popup, DOM events) goes through these few imports, and
+//! strings cross as UTF-8 in the module's memory. The tracker binds them itself, without
+//! wasm-bindgen: its glue and the module's JS-value table were over a kilobyte of every page's
+//! download.
+//!
+//! Strings to the page are (pointer, length) pairs of the tracker's own memory. Strings from
+//! the page are written by the bootstrap into memory it asks [`alloc`] for: a little-endian
+//! `u32` length, then the bytes (see [`take`]); 0 is no string.
+//!
+//! This is the tracker's one module with unsafe code: the imports' declarations, and taking
+//! over the memory the bootstrap filled.
+#![allow(unsafe_code)]
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use wasm_bindgen::prelude::*;
+use alloc::alloc::{Layout, alloc as allocate, dealloc};
 
-#[wasm_bindgen]
-extern "C" {
-    pub type Host;
+use crate::value::{self, Value};
 
-    /// `{path, title, href, host, referrer, referrer_host, utm: {...}, device, gpc, dnt}`
-    /// of the current page.
-    #[wasm_bindgen(method)]
-    pub fn page(this: &Host) -> JsValue;
-    #[wasm_bindgen(method)]
-    pub fn load(this: &Host, key: &str) -> Option<String>;
-    #[wasm_bindgen(method)]
-    pub fn save(this: &Host, key: &str, value: &str);
-    #[wasm_bindgen(method)]
-    pub fn erase(this: &Host, key: &str);
+#[link(wasm_import_module = "h")]
+unsafe extern "C" {
+    // SAFETY (all): the bootstrap's functions only read the strings they are given, within
+    // their lengths, and return 0 or a string written as `take` reads it.
+    safe fn now() -> f64;
+    safe fn random() -> f64;
+    /// `{path, title, href, host, referrer, referrer_host, utm: {...}, device, gpc, dnt}` of
+    /// the current page, as JSON.
+    safe fn page() -> *mut u8;
+    safe fn load(key: *const u8, key_len: usize) -> *mut u8;
+    safe fn save(key: *const u8, key_len: usize, value: *const u8, value_len: usize);
+    safe fn erase(key: *const u8, key_len: usize);
+    safe fn beacon(url: *const u8, url_len: usize, body: *const u8, body_len: usize);
+    safe fn send(tag: u32, url: *const u8, url_len: usize);
+    safe fn listen();
+    safe fn prefetch();
+    safe fn show(id: *const u8, id_len: usize);
+    safe fn hide();
+    safe fn emit(name: *const u8, name_len: usize, detail: *const u8, detail_len: usize);
+    safe fn settle(ok: u32, value: *const u8, value_len: usize);
+    safe fn mark(name: *const u8, name_len: usize);
+    safe fn deliver(campaign: *const u8, campaign_len: usize, history: *const u8, history_len: usize);
+    safe fn flush();
+    #[cfg(feature = "debug")]
+    safe fn debug(report: *const u8, report_len: usize);
+}
+
+/// Memory for `size` bytes the bootstrap writes a string into (see [`take`]); null for none.
+#[unsafe(no_mangle)]
+pub extern "C" fn alloc(size: usize) -> *mut u8 {
+    match Layout::from_size_align(size, 1) {
+        // SAFETY: the layout's size is not zero.
+        Ok(layout) if size > 0 => unsafe { allocate(layout) },
+        _ => core::ptr::null_mut(),
+    }
+}
+
+/// The string the bootstrap wrote at `at` (memory from [`alloc`]: a little-endian `u32`
+/// length, then that many bytes of UTF-8), whose memory it hands over; `None` for 0.
+pub fn take(at: *mut u8) -> Option<String> {
+    if at.is_null() {
+        return None;
+    }
+    // SAFETY: the bootstrap allocated `4 + len` bytes at `at` with `alloc` and wrote the
+    // length and the bytes; nothing else refers to them.
+    unsafe {
+        let mut len = [0u8; 4];
+        core::ptr::copy_nonoverlapping(at, len.as_mut_ptr(), 4);
+        let len = u32::from_le_bytes(len) as usize;
+        let text =
+            core::str::from_utf8(core::slice::from_raw_parts(at.add(4), len)).ok().map(ToOwned::to_owned);
+        dealloc(at, Layout::from_size_align_unchecked(len + 4, 1));
+        text
+    }
+}
+
+/// The host's effects, as methods (the tracker holds one; it has no state of its own).
+pub struct Host;
+
+impl Host {
+    /// The current page's description (`Null` when it could not be read).
+    pub fn page(&self) -> Value {
+        take(page()).and_then(|json| value::parse(&json)).unwrap_or(Value::Null)
+    }
+
+    pub fn load(&self, key: &str) -> Option<String> {
+        take(load(key.as_ptr(), key.len()))
+    }
+
+    pub fn save(&self, key: &str, value: &str) {
+        save(key.as_ptr(), key.len(), value.as_ptr(), value.len());
+    }
+
+    pub fn erase(&self, key: &str) {
+        erase(key.as_ptr(), key.len());
+    }
+
     /// Fire-and-forget `text/plain` POST (anonymous counters).
-    #[wasm_bindgen(method)]
-    pub fn beacon(this: &Host, url: &str, body: &str);
+    pub fn beacon(&self, url: &str, body: &str) {
+        beacon(url.as_ptr(), url.len(), body.as_ptr(), body.len());
+    }
+
     /// GET; the answer comes back through `on(ANSWERED, tag, status, json)`.
-    #[wasm_bindgen(method)]
-    pub fn send(this: &Host, tag: u32, url: &str);
+    pub fn send(&self, tag: u32, url: &str) {
+        send(tag, url.as_ptr(), url.len());
+    }
+
     /// Starts the scroll, interaction, click, exit-intent, navigation and one-second tick
     /// listeners (the CTA selectors it reads from the site config it kept).
-    #[wasm_bindgen(method)]
-    pub fn listen(this: &Host);
+    pub fn listen(&self) {
+        listen();
+    }
+
     /// Loads the popup module when the browser is idle.
-    #[wasm_bindgen(method)]
-    pub fn prefetch(this: &Host);
+    pub fn prefetch(&self) {
+        prefetch();
+    }
+
     /// Loads the popup module and mounts campaign `id` of the site config it kept (its copy is
-    /// read there); `shown()` or `show_failed()` follows.
-    #[wasm_bindgen(method)]
-    pub fn show(this: &Host, id: &str);
-    #[wasm_bindgen(method)]
-    pub fn hide(this: &Host);
+    /// read there); `SHOWN` or `SHOW_FAILED` follows.
+    pub fn show(&self, id: &str) {
+        show(id.as_ptr(), id.len());
+    }
+
+    pub fn hide(&self) {
+        hide();
+    }
+
     /// Dispatches a `CustomEvent` on `window` with the JSON `detail`, after the current call returns.
-    #[wasm_bindgen(method)]
-    pub fn emit(this: &Host, name: &str, detail: &str);
+    pub fn emit(&self, name: &str, detail: &str) {
+        emit(name.as_ptr(), name.len(), detail.as_ptr(), detail.len());
+    }
+
     /// Resolves (or rejects) the popup's pending submit with the JSON `value`.
-    #[wasm_bindgen(method)]
-    pub fn settle(this: &Host, ok: bool, value: &str);
+    pub fn settle(&self, ok: bool, value: &str) {
+        settle(ok.into(), value.as_ptr(), value.len());
+    }
+
+    pub fn mark(&self, name: &str) {
+        mark(name.as_ptr(), name.len());
+    }
+
     /// Hands the popup's submit on campaign `campaign` to lead delivery, with the visitor's
     /// history (JSON, as stored) for the lead's signals and score, loading its module if need
     /// be; delivery settles the popup's submit and reports the conversion (`CONVERTED`).
-    #[wasm_bindgen(method)]
-    pub fn deliver(this: &Host, campaign: &str, history: &str);
+    pub fn deliver(&self, campaign: &str, history: &str) {
+        deliver(campaign.as_ptr(), campaign.len(), history.as_ptr(), history.len());
+    }
+
     /// Has lead delivery send the queued leads that are due, if the browser holds any (its
     /// module is loaded only then).
-    #[wasm_bindgen(method)]
-    pub fn flush(this: &Host);
-    #[wasm_bindgen(method)]
-    pub fn mark(this: &Host, name: &str);
+    pub fn flush(&self) {
+        flush();
+    }
+
     /// Renders the debug overlay from the engine's JSON report (loads its module the first time).
     #[cfg(feature = "debug")]
-    #[wasm_bindgen(method)]
-    pub fn debug(this: &Host, report_json: &str);
+    pub fn debug(&self, report: &str) {
+        debug(report.as_ptr(), report.len());
+    }
+}
+
+/// The clock (ms since the epoch) and the random numbers the page has.
+pub mod js {
+    pub fn now() -> f64 {
+        super::now()
+    }
+
+    pub fn random() -> f64 {
+        super::random()
+    }
 }

@@ -18,30 +18,32 @@ mod site;
 mod stored;
 mod tracker;
 
-// The history, the JS built-ins, the JSON writer and the `std`-like prelude, shared with lead
-// delivery (as are the allocator and the trapping panic handler).
-use widget_common::{history, js, json, prelude};
+// The history, the JSON writer and reader and the `std`-like prelude, shared with lead delivery
+// (as are the allocator and the trapping panic handler).
+use widget_common::{history, json, prelude, value};
 
-use wasm_bindgen::prelude::*;
 use widget_common::Single;
 
-use crate::host::Host;
-use crate::prelude::String;
+use crate::host::{Host, js, take};
 use crate::tracker::Tracker;
 
 /// The page's one tracker.
 static TRACKER: Single<Tracker> = Single::new();
 
-/// Starts tracking `site`, talking to the ingest server at `api`.
-#[wasm_bindgen]
-pub fn start(site: String, api: String, host: Host) {
-    TRACKER.set(Tracker::start(host, site, api));
+/// Starts tracking `site`, talking to the ingest server at `api` (strings the bootstrap wrote,
+/// see `host::take`).
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub extern "C" fn start(site: *mut u8, api: *mut u8) {
+    let (site, api) = (take(site).unwrap_or_default(), take(api).unwrap_or_default());
+    TRACKER.set(Tracker::start(Host, site, api));
 }
 
 /// The page events the bootstrap reports, with the meaning of `on`'s arguments.
 /// (One entry point instead of a dozen exports keeps the module and its glue small.)
 mod event {
-    /// A server answer: `n` = request tag, `m` = HTTP status (0 when unreachable), value = JSON.
+    /// A server answer: `n` = request tag, `m` = HTTP status (0 when unreachable), value = its
+    /// JSON text (`null` when it had none).
     pub const ANSWERED: u32 = 1;
     /// Every second: `n` = 1 when the page is visible.
     pub const TICK: u32 = 2;
@@ -85,23 +87,27 @@ mod event {
     pub const CONVERTED: u32 = 24;
 }
 
-/// Handles one page event (see `event`); returns the score for `SCORE`, whether a depth seen
-/// without scrolling counted for `SCROLLED`, else 0. A re-entrant
-/// call (an event raised while another is handled) is dropped.
-#[wasm_bindgen]
-pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
+/// Handles one page event (see `event`) with its string `value` (see `host::take`); returns
+/// the score for `SCORE`, whether a depth seen without scrolling counted for `SCROLLED`, else
+/// 0. A re-entrant call (an event raised while another is handled) is dropped.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub extern "C" fn on(kind: u32, n: u32, m: u32, value: *mut u8) -> i32 {
+    let value = take(value);
     TRACKER.with(|t| {
         match kind {
-            event::ANSWERED => t.answered(n, m, &value),
+            event::ANSWERED => {
+                t.answered(n, m, &value.and_then(|j| value::parse(&j)).unwrap_or(value::Value::Null))
+            }
             event::TICK => t.tick(n != 0),
             event::SCROLLED => return i32::from(t.scrolled(n, m == 0)),
             event::INTERACTED => t.interacted(),
             event::SHOWN => t.mounted(),
             event::SHOW_FAILED => t.mount_failed(),
-            event::CLOSED => t.closed(&value.as_string().unwrap_or_default()),
+            event::CLOSED => t.closed(&value.unwrap_or_default()),
             event::SUBMIT => t.submit(),
             event::OPEN => {
-                if let Some(id) = value.as_string() {
+                if let Some(id) = value {
                     t.show(&id);
                 }
             }
@@ -110,15 +116,15 @@ pub fn on(kind: u32, n: u32, m: u32, value: JsValue) -> i32 {
             event::RESET => t.reset(),
             event::NAVIGATED => t.navigated(),
             event::EXIT => t.exit_signal(n),
-            event::CLICK_OPEN => t.click_open(&value.as_string().unwrap_or_default()),
-            event::CTA => t.cta(value.as_string().unwrap_or_default()),
+            event::CLICK_OPEN => t.click_open(&value.unwrap_or_default()),
+            event::CTA => t.cta(value.unwrap_or_default()),
             event::OUTBOUND => t.outbound(),
-            event::TRACK => t.track(value.as_string().unwrap_or_default()),
+            event::TRACK => t.track(value.unwrap_or_default()),
             event::CONSENT => t.consent(n == 1),
             event::STORED_ELSEWHERE => t.stored_elsewhere(n == 1),
             event::RESTORED => t.restored(),
             event::LEAVING => t.leaving(),
-            event::CONVERTED => t.converted(&value.as_string().unwrap_or_default(), n == 1, m == 1),
+            event::CONVERTED => t.converted(&value.unwrap_or_default(), n == 1, m == 1),
             _ => {}
         }
         0

@@ -4,13 +4,11 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use crate::value::{Value, get_str};
 use funnel::config::Privacy;
 use funnel::frequency::SiteFrequency;
 use funnel::targeting::DeviceClass;
 use funnel::{Campaign, ScoringRules};
-use wasm_bindgen::JsValue;
-
-use crate::js::get_str;
 
 /// What the tracker uses of a site's config: the rules it evaluates. (The bootstrap keeps the
 /// config itself: the click listener reads its CTA selectors, the popup a campaign's copy.)
@@ -38,7 +36,7 @@ pub fn device(s: &str) -> DeviceClass {
 /// proxy's error page, an SPA's index.html; or a server whose rules are of another format than
 /// this tracker's, or cached from before it had them) has no campaigns and fails closed:
 /// nothing is stored until the page grants consent.
-pub fn parse(config: &JsValue) -> Site {
+pub fn parse(config: &Value) -> Site {
     let rules = get_str(config, "rules").and_then(|r| funnel::packed::decode_rules(&r));
     #[cfg(feature = "debug")]
     let unreadable = rules.is_none();

@@ -21,7 +21,7 @@ pub trait Stored {
 
 impl Stored for History {
     fn load(host: &Host, site: &str) -> Self {
-        History::parse(host.load(&key(site)))
+        History::parse(host.load(&key(site)), crate::js::now())
     }
 
     fn save(&mut self, host: &Host, site: &str) {

@@ -11,15 +11,15 @@ use funnel::engine::{self, Situation};
 use funnel::frequency::Recent;
 use funnel::targeting::{Audience, DeviceClass, url_host};
 use funnel::{Signals, Touch, limits, score_total};
-use wasm_bindgen::JsValue;
 
 use crate::history::{History, cut};
 use crate::host::Host;
-use crate::js::{self, get, get_bool, get_str, opt_str};
+use crate::js;
 use crate::json::Object;
 use crate::server;
 use crate::site::{self, Site};
 use crate::stored::Stored;
+use crate::value::{Value, get_bool, get_str, opt_str};
 
 mod leads;
 mod popup;
@@ -158,7 +158,7 @@ impl Tracker {
 
     /// A view of `page`: the first page, or a single-page app's navigation (`spa`). Records it
     /// in the history, starts the page's own signals afresh and sends its anonymous counter.
-    fn view(&mut self, page: &JsValue, spa: bool) {
+    fn view(&mut self, page: &Value, spa: bool) {
         let (new_visitor, new_session, touch) = self.record(page, spa);
         self.page = PageNow {
             path: cut(&opt_str(page, "path").unwrap_or_else(|| "/".into()), limits::URL),
@@ -218,12 +218,12 @@ impl Tracker {
     /// visitor arrived from another site or with UTM parameters; within a single-page app the
     /// document's referrer is the arrival's, so only UTM parameters make a new touch there.
     /// Values are cut to the server's limits. Returns (new visitor, new session, the touch).
-    fn record(&mut self, page: &JsValue, spa: bool) -> (bool, bool, Touch) {
+    fn record(&mut self, page: &Value, spa: bool) -> (bool, bool, Touch) {
         let now = js::now();
         let here = get_str(page, "host").unwrap_or_default();
         let referrer_host = opt_str(page, "referrer_host").filter(|h| *h != here && !spa);
-        let utm = get(page, "utm");
-        let u = |k: &str| opt_str(&utm, k).map(|v| cut(&v, limits::UTM));
+        let utm = page.get("utm");
+        let u = |k: &str| opt_str(utm, k).map(|v| cut(&v, limits::UTM));
         let touch = Touch {
             referrer: referrer_host
                 .as_ref()
@@ -248,6 +248,10 @@ impl Tracker {
             tagged.then(|| touch.clone()),
             referrer_host.as_deref(),
         );
+        if new_visitor {
+            // 0-99, once per visitor, for sampling.
+            self.history.roll = (js::random() * 100.0) as u8 % 100;
+        }
         (new_visitor, new_session, touch)
     }
 
@@ -336,7 +340,7 @@ impl Tracker {
     }
 
     /// A server answer for request `tag` (leads are answered to lead delivery, not here).
-    pub fn answered(&mut self, tag: u32, status: u32, json: &JsValue) {
+    pub fn answered(&mut self, tag: u32, status: u32, json: &Value) {
         match tag {
             TAG_CONFIG if status == 200 => self.configure(json),
             TAG_CONFIG => self.config_refused(status, json),
@@ -344,7 +348,7 @@ impl Tracker {
         }
     }
 
-    fn configure(&mut self, config: &JsValue) {
+    fn configure(&mut self, config: &Value) {
         let site = site::parse(config);
         let has_campaigns = !site.campaigns.is_empty();
         self.host.listen();
@@ -613,7 +617,7 @@ impl Tracker {
         let Some(site) = &self.config else { return };
         if site.unreadable {
             // 200 with no rules this tracker reads: said as a config that could not be read.
-            return self.config_refused(200, &JsValue::UNDEFINED);
+            return self.config_refused(200, &Value::Null);
         }
         // With its explanation, which only the overlay shows.
         let score = funnel::compute_score(&site.scoring, &self.signals());
@@ -626,13 +630,13 @@ impl Tracker {
     /// The site config did not come: no campaign can show on this page. The debug build's
     /// overlay says why.
     #[cfg(feature = "debug")]
-    fn config_refused(&self, status: u32, answer: &JsValue) {
+    fn config_refused(&self, status: u32, answer: &Value) {
         let url = server::endpoint(&self.api, &["/v1/sites/", &self.site, "/config"]);
         self.host.debug(&self.config_error_report(&url, status, answer));
     }
 
     #[cfg(not(feature = "debug"))]
-    fn config_refused(&self, _: u32, _: &JsValue) {}
+    fn config_refused(&self, _: u32, _: &Value) {}
 
     fn campaign_event(&self, campaign: &str, action: &str) {
         let e = Object::new().str("type", "campaign").str("campaign", campaign).str("action", action).end();

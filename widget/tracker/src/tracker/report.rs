@@ -11,17 +11,16 @@ use funnel::rule_text::{self, RuleReport};
 
 use super::Tracker;
 use super::leads::score_json;
-use crate::js::{get, get_str};
 use crate::json::{self, Object};
 use crate::site::Site;
-use wasm_bindgen::JsValue;
+use crate::value::{Value, get_str};
 
 impl Tracker {
     /// The debug overlay's data when the site config at `url` did not come: the status and the
     /// server's reason (status 0: no answer the page could read).
-    pub(super) fn config_error_report(&self, url: &str, status: u32, answer: &JsValue) -> String {
-        let error = get(answer, "error");
-        let message = get_str(&error, "message").unwrap_or_else(|| {
+    pub(super) fn config_error_report(&self, url: &str, status: u32, answer: &Value) -> String {
+        let error = answer.get("error");
+        let message = get_str(error, "message").unwrap_or_else(|| {
             match status {
                 0 => "no answer this page could read: is the server up, and is data-api (or the script's origin) its address?",
                 200 => "the config has no rules this tracker reads: is the server at data-api (or the script's origin) Lodestone, of the widget's version?",
@@ -32,7 +31,7 @@ impl Tracker {
         let failure = Object::new()
             .str("url", url)
             .num("status", status.into())
-            .str("code", &get_str(&error, "code").unwrap_or_default())
+            .str("code", &get_str(error, "code").unwrap_or_default())
             .str("message", &message)
             .end();
         Object::new().str("site", &self.site).str("path", &self.page.path).raw("config_error", &failure).end()

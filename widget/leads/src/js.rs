@@ -1,5 +1,6 @@
-//! The few JavaScript built-ins the widget's modules read plain objects with, bound directly
-//! (the js-sys crate added kilobytes of closure shims they never use).
+//! The few JavaScript built-ins lead delivery reads plain objects with (the popup's answers,
+//! the page, the server's answers), bound directly (the js-sys crate added kilobytes of
+//! closure shims it never uses).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -67,13 +68,6 @@ pub fn newest(value: &JsValue, n: u32) -> impl Iterator<Item = JsValue> + '_ {
     let len = if is_array(value) { get_u32(value, "length") } else { 0 };
     (len.saturating_sub(n)..len)
         .map(move |i| reflect_get(value, &JsValue::from(i)).unwrap_or(JsValue::UNDEFINED))
-}
-
-/// The strings among the last `n` elements of `value` when it is an array.
-pub fn strings(value: &JsValue, n: u32) -> Vec<String> {
-    let mut out = Vec::new();
-    each(value, n, &mut |s| out.extend(s.as_string()));
-    out
 }
 
 /// Calls `f` with each of the last `n` elements of `value` when it is an array (see `newest`).
