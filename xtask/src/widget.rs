@@ -16,12 +16,13 @@ use crate::cmd::{cargo, ensure_wasm_target, exec, root};
 use crate::minify::{Kind, minify};
 use crate::wasm_opt::WasmOpt;
 
-/// Budgets in brotli bytes (decimal kilobytes), glue plus wasm.
+/// Budgets in brotli bytes (decimal kilobytes), script plus wasm, that fail the build: the
+/// tracker every page loads, the popup, lead delivery. They hold with binaryen's wasm-opt
+/// (which the build installs from npm); without Node.js the modules stay as built and may be
+/// a tenth over.
 const TRACKER_BUDGET: usize = 20_000;
 const POPUP_BUDGET: usize = 60_000;
-/// The tracker with the full rule engine is over its budget (see the README's size section);
-/// until it is back under, the build fails only if it grows past this guard.
-const TRACKER_GUARD: usize = 30_000;
+const LEADS_BUDGET: usize = 20_000;
 
 pub fn dist() -> PathBuf {
     root().join("widget/dist")
@@ -72,7 +73,8 @@ fn sri(bytes: &[u8]) -> String {
     format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes)))
 }
 
-fn bindgen(wasm: &Path, out: &Path, no_modules_global: Option<&str>) -> anyhow::Result<()> {
+/// wasm-bindgen's ES module glue for `wasm` (lead delivery, the popup), into `out`.
+fn bindgen(wasm: &Path, out: &Path) -> anyhow::Result<()> {
     let mut b = wasm_bindgen_cli_support::Bindgen::new();
     // WIDGET_KEEP_NAMES=1 keeps function names, for size analysis with `twiggy top`.
     let keep_names = std::env::var_os("WIDGET_KEEP_NAMES").is_some();
@@ -81,14 +83,7 @@ fn bindgen(wasm: &Path, out: &Path, no_modules_global: Option<&str>) -> anyhow::
     // (they use reference types and bulk memory: Safari 15 and later, say) has
     // `TextEncoder.encodeInto`: the glue needs neither a default path nor a fallback.
     b.omit_default_module_path(true).encode_into(wasm_bindgen_cli_support::EncodeInto::Always);
-    match no_modules_global {
-        Some(global) => {
-            b.no_modules(true)?.no_modules_global(global)?;
-        }
-        None => {
-            b.web(true)?;
-        }
-    }
+    b.web(true)?;
     b.generate(out).with_context(|| format!("wasm-bindgen on {}", wasm.display()))
 }
 
@@ -142,25 +137,11 @@ fn lean_loader(glue: &str) -> anyhow::Result<String> {
 }
 "#;
     let start = glue.find("async function __wbg_load(");
-    let ends = [
-        (
-            "return Object.assign(__wbg_init, { initSync }, exports);",
-            "return Object.assign(__wbg_init, exports);",
-        ),
-        ("export { initSync, __wbg_init as default };", "export default __wbg_init;"),
-    ];
-    let end = ends.iter().find_map(|(old, new)| glue.find(old).map(|at| (at, old.len(), new)));
-    let (Some(start), Some((end, len, tail))) = (start, end) else {
+    const END: &str = "export { initSync, __wbg_init as default };";
+    let (Some(start), Some(end)) = (start, glue.find(END)) else {
         bail!("wasm-bindgen's loader is not where the build expects it: update `lean_loader`");
     };
-    let glue = format!("{}{LOADER}{tail}{}", &glue[..start], &glue[end + len..]);
-    // The no-modules glue notes its own script's address, which only its loader used.
-    const SCRIPT_SRC: &str = "    let script_src;
-    if (typeof document !== 'undefined' && document.currentScript !== null) {
-        script_src = new URL(document.currentScript.src, location.href).toString();
-    }
-";
-    Ok(glue.replacen(SCRIPT_SRC, "", 1))
+    Ok(format!("{}{LOADER}export default __wbg_init;{}", &glue[..start], &glue[end + END.len()..]))
 }
 
 /// The tracker's module as built, without what only tools read (names, producers, debug
@@ -268,8 +249,8 @@ pub fn build() -> anyhow::Result<()> {
             bare_module(&target.join("lodestone_tracker.wasm"), &work.join(format!("{stem}.wasm")))?;
         }
     }
-    bindgen(&target.join("lodestone_leads.wasm"), &work, None)?;
-    bindgen(&target.join("lodestone_popup.wasm"), &work, None)?;
+    bindgen(&target.join("lodestone_leads.wasm"), &work)?;
+    bindgen(&target.join("lodestone_popup.wasm"), &work)?;
     shorten_names(&work, "lodestone_leads")?;
     shorten_names(&work, "lodestone_popup")?;
     let optimised = optimise(&[
@@ -330,8 +311,9 @@ pub fn build() -> anyhow::Result<()> {
 
     let tracker_total = script_br + sizes[0];
     let popup_total = sizes[1] + sizes[2];
+    let leads_total = sizes[5] + sizes[6];
     println!("\nwidget size report (brotli, bytes):");
-    println!("  lodestone.js (tracker glue + bootstrap) {script_br:>7}   raw {}", script.len());
+    println!("  lodestone.js (bootstrap, tracker glue)  {script_br:>7}   raw {}", script.len());
     println!("  {:<40}{:>7}   raw {}", tracker_wasm.name, sizes[0], tracker_wasm.bytes.len());
     println!("  {:<40}{:>7}   raw {}", popup_js.name, sizes[1], popup_js.bytes.len());
     println!("  {:<40}{:>7}   raw {}", popup_wasm.name, sizes[2], popup_wasm.bytes.len());
@@ -343,20 +325,23 @@ pub fn build() -> anyhow::Result<()> {
         let (name, br, raw) = (&asset.name, sizes[5 + i], asset.bytes.len());
         println!("  {name:<40}{br:>7}   raw {raw}   (only with a popup on screen or leads queued)");
     }
-    let over = |total: usize, budget: usize| {
-        if total > budget { format!("   OVER BUDGET by {}", total - budget) } else { String::new() }
-    };
-    println!(
-        "  tracker total  {tracker_total:>7} / budget {TRACKER_BUDGET}{}",
-        over(tracker_total, TRACKER_BUDGET)
-    );
-    println!("  popup total    {popup_total:>7} / budget {POPUP_BUDGET}");
+    let totals = [
+        ("tracker", tracker_total, TRACKER_BUDGET),
+        ("popup", popup_total, POPUP_BUDGET),
+        ("leads", leads_total, LEADS_BUDGET),
+    ];
+    for (what, total, budget) in totals {
+        let over =
+            if total > budget { format!("   OVER BUDGET by {}", total - budget) } else { String::new() };
+        println!("  {what:<7} total {total:>7} / budget {budget}{over}");
+    }
     match &optimised {
         Ok(()) => println!("  (wasm modules shrunk by wasm-opt)"),
-        Err(why) => println!("  (wasm modules NOT shrunk by wasm-opt: {why:#})"),
+        Err(why) => println!("  (wasm modules NOT shrunk by wasm-opt, budgets a tenth higher: {why:#})"),
     }
     println!("  written to {}", dist.display());
-    if tracker_total > TRACKER_GUARD || popup_total > POPUP_BUDGET {
+    let slack = |budget: usize| if optimised.is_ok() { budget } else { budget + budget / 10 };
+    if totals.iter().any(|(_, total, budget)| *total > slack(*budget)) {
         bail!("the widget is over its size budget");
     }
     Ok(())
@@ -366,11 +351,10 @@ pub fn build() -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    /// The shape of wasm-bindgen's loader in its two outputs the build uses.
+    /// The shape of wasm-bindgen's loader in the ES module glue the build uses.
     fn glue(tail: &str) -> String {
         format!(
-            "    let script_src;\n    if (typeof document !== 'undefined' && document.currentScript !== null) {{\n        script_src = new URL(document.currentScript.src, location.href).toString();\n    }}\n\
-             function __wbg_get_imports() {{}}\n\
+            "function __wbg_get_imports() {{}}\n\
              async function __wbg_load(module, imports) {{ /* Response, bytes, streaming */ }}\n\
              function initSync(module) {{}}\n\
              async function __wbg_init(module_or_path) {{}}\n{tail}\n"
@@ -378,20 +362,12 @@ mod tests {
     }
 
     #[test]
-    fn the_lean_loader_replaces_wasm_bindgens_in_both_kinds_of_glue() {
-        for (tail, expected) in [
-            (
-                "return Object.assign(__wbg_init, { initSync }, exports);",
-                "return Object.assign(__wbg_init, exports);",
-            ),
-            ("export { initSync, __wbg_init as default };", "export default __wbg_init;"),
-        ] {
-            let lean = lean_loader(&glue(tail)).unwrap();
-            assert!(lean.contains("function __wbg_get_imports"), "{lean}");
-            assert!(lean.trim_end().ends_with(expected), "{lean}");
-            for gone in ["__wbg_load", "initSync", "module_or_path", "script_src"] {
-                assert!(!lean.contains(gone), "{gone} in {lean}");
-            }
+    fn the_lean_loader_replaces_wasm_bindgens() {
+        let lean = lean_loader(&glue("export { initSync, __wbg_init as default };")).unwrap();
+        assert!(lean.contains("function __wbg_get_imports"), "{lean}");
+        assert!(lean.trim_end().ends_with("export default __wbg_init;"), "{lean}");
+        for gone in ["__wbg_load", "initSync", "module_or_path"] {
+            assert!(!lean.contains(gone), "{gone} in {lean}");
         }
     }
 

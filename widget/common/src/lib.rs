@@ -8,6 +8,7 @@ extern crate alloc;
 
 pub mod history;
 pub mod json;
+pub mod utf8;
 pub mod value;
 
 /// What `std`'s prelude would bring. The modules are `no_std`: `std`'s panic and formatting
