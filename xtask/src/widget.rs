@@ -1,8 +1,8 @@
 //! `cargo xtask build`: the widget. Builds the wasm crates in release for wasm32, runs
-//! wasm-bindgen (library pinned to the lockfile's version) and wasm-opt (when it can be
-//! installed), writes `lodestone.js` (tracker glue plus bootstrap, stable URL) and
-//! content-hashed immutable assets with `.br`/`.gz` siblings and a manifest, then prints the
-//! size report and fails over budget.
+//! wasm-bindgen (library pinned to the lockfile's version) for lead delivery and the popup
+//! (the tracker's glue is the bootstrap itself) and wasm-opt (when it can be installed),
+//! writes `lodestone.js` (the bootstrap, stable URL) and content-hashed immutable assets with
+//! `.br`/`.gz` siblings and a manifest, then prints the size report and fails over budget.
 
 use std::fs;
 use std::io::Write;
@@ -265,7 +265,7 @@ pub fn build() -> anyhow::Result<()> {
     let popup_glue =
         minify(&lean_loader(&fs::read_to_string(work.join("lodestone_popup.js"))?)?, Kind::Module)?;
     let popup_js = Asset::hashed("popup", "js", popup_glue.into_bytes());
-    // Lead delivery: loaded only when a popup is on screen or leads are queued.
+    // Lead delivery: loaded with a popup (which shows only once it has), or for queued leads.
     let leads_wasm = Asset::hashed("leads", "wasm", fs::read(work.join("lodestone_leads_bg.wasm"))?);
     let leads_glue =
         minify(&lean_loader(&fs::read_to_string(work.join("lodestone_leads.js"))?)?, Kind::Module)?;
@@ -323,7 +323,7 @@ pub fn build() -> anyhow::Result<()> {
     }
     for (i, asset) in [&leads_js, &leads_wasm].iter().enumerate() {
         let (name, br, raw) = (&asset.name, sizes[5 + i], asset.bytes.len());
-        println!("  {name:<40}{br:>7}   raw {raw}   (only with a popup on screen or leads queued)");
+        println!("  {name:<40}{br:>7}   raw {raw}   (with a popup, or leads queued)");
     }
     let totals = [
         ("tracker", tracker_total, TRACKER_BUDGET),

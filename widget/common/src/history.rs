@@ -25,6 +25,9 @@ const DAY_MS: f64 = 86_400_000.0;
 const MAX_TITLE: usize = 80;
 /// Above this many bytes, the oldest entries are dropped (see [`History::fitted`]).
 const MAX_BYTES: usize = 16 * 1024;
+/// A stored history far over the cap cannot be ours: it starts afresh rather than stall the
+/// page trimming it.
+pub const MAX_STORED: usize = 4 * MAX_BYTES;
 
 /// One page of the site as the visitor has seen it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -150,9 +153,6 @@ impl History {
     /// The history stored as `text`, read at `now`; empty when absent, unreadable or older
     /// than the age cap.
     pub fn parse(text: Option<String>, now: f64) -> Self {
-        // Far over the cap this history cannot be ours: it starts afresh rather than stall the
-        // page trimming it.
-        let text = text.filter(|t| t.len() <= 4 * MAX_BYTES);
         let Some(v) = text.as_deref().and_then(value::parse) else { return Self::default() };
         // A time in the future (another clock, an edited value) counts as now, so no cooldown
         // outlasts its setting.

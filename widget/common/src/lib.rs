@@ -1,6 +1,7 @@
 //! What the widget's `no_std` wasm modules (the tracker, lead delivery) share: the visitor's
 //! history (`history`: the tracker keeps it, a lead summarises it), a JSON writer (`json`)
-//! and reader (`value`), and, in wasm, a small allocator and a panic handler that traps.
+//! and reader (`value`), a small UTF-8 check (`utf8`), and, in wasm, a small allocator and a
+//! panic handler that traps.
 
 #![cfg_attr(not(test), no_std)]
 

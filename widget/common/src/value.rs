@@ -249,20 +249,21 @@ impl Reader<'_> {
     }
 
     /// A number: exact for integers up to 2^53 (every number the widget stores), close for
-    /// the rest.
+    /// the rest. (Leading zeros, which JSON does not allow, are read as digits.)
     fn number(&mut self) -> Option<Value> {
         let negative = self.byte() == Some(b'-');
         if negative {
             self.at += 1;
         }
-        let (mut n, whole) = self.digits(0.0);
-        if whole == 0 {
+        let (mut n, _, whole) = self.digits(0.0, u32::MAX);
+        if !whole {
             return None;
         }
         if self.byte() == Some(b'.') {
             self.at += 1;
-            let (fraction, places) = self.digits(n);
-            if places == 0 {
+            // Past 17 places a digit changes nothing an f64 holds (and 10^places would overflow).
+            let (fraction, places, any) = self.digits(n, 17);
+            if !any {
                 return None;
             }
             n = fraction / pow10(places);
@@ -273,8 +274,8 @@ impl Reader<'_> {
             if matches!(self.byte(), Some(b'-' | b'+')) {
                 self.at += 1;
             }
-            let (e, places) = self.digits(0.0);
-            if places == 0 {
+            let (e, _, any) = self.digits(0.0, u32::MAX);
+            if !any {
                 return None;
             }
             let e = pow10(e.min(400.0) as u32);
@@ -283,15 +284,18 @@ impl Reader<'_> {
         Some(Value::Num(if negative { -n } else { n }))
     }
 
-    /// `n` followed by the digits that come next, and how many there were.
-    fn digits(&mut self, mut n: f64) -> (f64, u32) {
-        let mut count = 0;
+    /// `n` followed by the digits that come next (at most `max` of them: the rest are read
+    /// and left out), how many it took, and whether there was one.
+    fn digits(&mut self, mut n: f64, max: u32) -> (f64, u32, bool) {
+        let (start, mut taken) = (self.at, 0);
         while let Some(d @ b'0'..=b'9') = self.byte() {
-            n = n * 10.0 + f64::from(d - b'0');
+            if taken < max {
+                n = n * 10.0 + f64::from(d - b'0');
+                taken += 1;
+            }
             self.at += 1;
-            count += 1;
         }
-        (n, count)
+        (n, taken, self.at > start)
     }
 }
 
@@ -336,6 +340,9 @@ mod tests {
         assert_eq!(parse("1764000000000"), Some(Value::Num(1_764_000_000_000.0)));
         assert_eq!(parse("9007199254740993").and_then(|v| v.num()), Some(9_007_199_254_740_992.0));
         assert_eq!(parse(r#""é 文字""#), Some(Value::Str("é 文字".into())));
+        let long = String::from("0.") + &"3".repeat(400);
+        assert!(parse(&long).and_then(|v| v.num()).is_some_and(|n| (n - 1.0 / 3.0).abs() < 1e-15), "{long}");
+        assert_eq!(parse("1e400"), Some(Value::Num(f64::INFINITY)));
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! Lodestone's lead delivery: a small wasm module the bootstrap loads only when there is a lead
-//! to deliver (a popup is on screen, or the browser holds leads queued on earlier pages), so
-//! the pages most visitors see never download it. It queues each lead the tracker builds in
-//! localStorage before sending it, retries the queue with backoff until the server
-//! acknowledges, and settles the popup's form with the answer.
+//! Lodestone's lead delivery: a wasm module the bootstrap loads only when there may be a lead to
+//! deliver (with a popup, which shows only once it has, or for leads queued on earlier pages), so
+//! the pages most visitors see never download it. It builds each lead (from the history the
+//! tracker hands over, the form's answers and the site's rules), queues it in localStorage
+//! before sending it, retries the queue with backoff until the server acknowledges, and
+//! settles the popup's form with the answer.
 //!
 //! The bootstrap (`widget/tracker/src/host.js`) guards every call: nothing here throws into the
 //! host page.

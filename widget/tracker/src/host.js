@@ -6,6 +6,8 @@
 var script = document.currentScript || document.querySelector("script[data-site][src*='lodestone']"), t = null, pending = null, popup = null, debug = null, linkAt = 0, tapAt = 0, lastY = 0, lastAt = 0, lastPath = location.pathname, entry = null, leaving = 0, queued = [], shows = 0, config = null, leads = null, deliverer = null;
 var base = script && safe(function () { return new URL("./", script.src); });
 function safe(f) { try { return f(); } catch (e) { return null; } }
+// JSON text, or null (a page may have broken `JSON.stringify`).
+function text(v) { return safe(function () { return JSON.stringify(v); }); }
 function fire(kind, n, m, value) { return safe(function () { return t.on(kind, n || 0, m || 0, put(value)); }); }
 // Strings to the tracker: written into its memory as a little-endian u32 length and the UTF-8
 // bytes, in memory it allocates (and takes over); 0 for none. (Missing text codecs stop the
@@ -15,6 +17,7 @@ var dec = new TextDecoder(), enc = new TextEncoder(), w = null;
 function put(s) {
   if (s == null) return 0;
   var b = enc.encode(s), p = w.alloc(b.length + 4);
+  if (!p) return 0;
   new DataView(w.memory.buffer).setUint32(p, b.length, true);
   new Uint8Array(w.memory.buffer).set(b, p + 4);
   return p;
@@ -27,14 +30,16 @@ function str(p, l) { return dec.decode(new Uint8Array(w.memory.buffer, p, l)); }
 function tracker(url) {
   function one(f) { return function (p, l) { return f(str(p, l)); }; }
   function two(f) { return function (a, b, c, d) { return f(str(a, b), str(c, d)); }; }
+  // Keyed by the one-letter import names host.rs gives the functions (`link_name`): every
+  // visitor downloads these names twice, here and in the module.
   var h = host, imports = { h: {
-    // Looked up at each call, as a page sees them (a test's clock, say).
-    now: function () { return Date.now(); }, random: function () { return Math.random(); }, listen: h.listen, prefetch: h.prefetch, hide: h.hide, flush: h.flush,
-    page: function () { return put(JSON.stringify(h.page())); },
-    load: function (p, l) { return put(h.load(str(p, l))); },
-    send: function (tag, p, l) { h.send(tag, str(p, l)); },
-    settle: function (ok, p, l) { h.settle(ok, str(p, l)); },
-    save: two(h.save), erase: one(h.erase), beacon: two(h.beacon), show: one(h.show), emit: two(h.emit), mark: one(h.mark), deliver: two(h.deliver), debug: one(h.debug)
+    // The clock and random numbers looked up at each call, as a page sees them (a test's clock).
+    a: function () { return Date.now(); }, b: function () { return Math.random(); }, i: h.listen, j: h.prefetch, l: h.hide, q: h.flush,
+    c: function () { return put(text(h.page())); },
+    d: function (p, l) { return put(h.load(str(p, l))); },
+    h: function (tag, p, l) { h.send(tag, str(p, l)); },
+    n: function (ok, p, l) { h.settle(ok, str(p, l)); },
+    e: two(h.save), f: one(h.erase), g: two(h.beacon), k: one(h.show), m: two(h.emit), o: one(h.mark), p: two(h.deliver), r: one(h.debug)
   } };
   // (An error page is not a module: instantiating it fails.)
   return fetch(url).then(function (r) {
@@ -81,8 +86,9 @@ function loadPopup() {
   }
   return popup;
 }
-// Lead delivery, its own module: loaded when a popup is on screen or the browser holds queued
-// leads, never on the pages most visitors see. `deliverer` is the module once started.
+// Lead delivery, its own module: loaded with a popup (which shows only once it has), or when
+// the browser holds queued leads; never on the pages most visitors see. `deliverer` is the
+// module once started.
 function loadLeads() {
   if (!leads) {
     leads = import(asset("{{LEADS_JS}}").href).then(function (m) {
@@ -135,7 +141,7 @@ var host = {
   beacon: function (url, body) { safe(function () { fetch(url, { method: "POST", body: body, mode: "cors", credentials: "omit", keepalive: true }).catch(function () {}); }); },
   // The site config (the tracker's one request, tag 0) is kept: its CTAs and campaigns' copy
   // are read here.
-  send: function (tag, url) { request(url, null, function (status, j) { if (status === 200) config = j; fire(1, tag, status, JSON.stringify(j)); }); },
+  send: function (tag, url) { request(url, null, function (status, j) { if (status === 200) config = j; fire(1, tag, status, text(j)); }); },
   // Lead delivery's: a lead sent, its answer to the delivery module.
   post: function (tag, url, body) { request(url, body, function (status, j) { safe(function () { deliverer.on(1, tag, status, j); }); }); },
   // The popup's form submitted on `campaign`, with the visitor's history from the tracker: to
@@ -225,13 +231,14 @@ var host = {
     var n = ++shows, d = document, json = safe(function () { return JSON.stringify(config.campaigns.filter(function (c) { return c.id === id; })[0]); });
     // (A task later: the tracker is still handling the call that asked.)
     if (!json) return void setTimeout(function () { if (n === shows) fire(7); }, 0);
-    loadPopup().then(function (m) {
+    // With lead delivery loaded: a form on screen can always be queued, the network gone or not.
+    Promise.all([loadPopup(), loadLeads()]).then(function (r) {
+      var m = r[0];
       (function mount() {
         if (n !== shows) return;
         if (d.hidden) return void d.addEventListener("visibilitychange", mount, { once: true });
         if (safe(walled)) return void setTimeout(mount, 250);
-        // Once on screen, lead delivery is loaded while the visitor fills the form.
-        if (safe(function () { m.mount(json, ctx); return 1; })) { fire(6); loadLeads().catch(function () {}); } else fire(7);
+        fire(safe(function () { m.mount(json, ctx); return 1; }) ? 6 : 7);
       })();
     }, function () { if (n === shows) fire(7); });
   },

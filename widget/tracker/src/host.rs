@@ -8,8 +8,8 @@
 //! the page are written by the bootstrap into memory it asks [`alloc`] for: a little-endian
 //! `u32` length, then the bytes (see [`take`]); 0 is no string.
 //!
-//! This is the tracker's one module with unsafe code: the imports' declarations, and taking
-//! over the memory the bootstrap filled.
+//! Unsafe code is here (the imports' declarations, taking over the memory the bootstrap filled)
+//! and in `lib.rs`'s two exports, which take such memory.
 #![allow(unsafe_code)]
 
 #[allow(unused_imports)]
@@ -24,26 +24,45 @@ use widget_common::utf8::is_utf8;
 unsafe extern "C" {
     // SAFETY (all): the bootstrap's functions only read the strings they are given, within
     // their lengths, and return 0 or a string written as `take` reads it.
+    // (One-letter names: every visitor downloads each twice, here and in the bootstrap.)
+    #[link_name = "a"]
     safe fn now() -> f64;
+    #[link_name = "b"]
     safe fn random() -> f64;
     /// `{path, title, href, host, referrer, referrer_host, utm: {...}, device, gpc, dnt}` of
     /// the current page, as JSON.
+    #[link_name = "c"]
     safe fn page() -> *mut u8;
+    #[link_name = "d"]
     safe fn load(key: *const u8, key_len: usize) -> *mut u8;
+    #[link_name = "e"]
     safe fn save(key: *const u8, key_len: usize, value: *const u8, value_len: usize);
+    #[link_name = "f"]
     safe fn erase(key: *const u8, key_len: usize);
+    #[link_name = "g"]
     safe fn beacon(url: *const u8, url_len: usize, body: *const u8, body_len: usize);
+    #[link_name = "h"]
     safe fn send(tag: u32, url: *const u8, url_len: usize);
+    #[link_name = "i"]
     safe fn listen();
+    #[link_name = "j"]
     safe fn prefetch();
+    #[link_name = "k"]
     safe fn show(id: *const u8, id_len: usize);
+    #[link_name = "l"]
     safe fn hide();
+    #[link_name = "m"]
     safe fn emit(name: *const u8, name_len: usize, detail: *const u8, detail_len: usize);
+    #[link_name = "n"]
     safe fn settle(ok: u32, value: *const u8, value_len: usize);
+    #[link_name = "o"]
     safe fn mark(name: *const u8, name_len: usize);
+    #[link_name = "p"]
     safe fn deliver(campaign: *const u8, campaign_len: usize, history: *const u8, history_len: usize);
+    #[link_name = "q"]
     safe fn flush();
     #[cfg(feature = "debug")]
+    #[link_name = "r"]
     safe fn debug(report: *const u8, report_len: usize);
 }
 
@@ -57,22 +76,28 @@ pub extern "C" fn alloc(size: usize) -> *mut u8 {
     }
 }
 
-/// The string the bootstrap wrote at `at` (memory from [`alloc`]: a little-endian `u32`
-/// length, then that many bytes of UTF-8), whose memory it hands over; `None` for 0.
-pub fn take(at: *mut u8) -> Option<String> {
+/// The string the bootstrap wrote at `at`, whose memory it hands over; `None` for 0 (and for
+/// bytes that are not UTF-8).
+///
+/// # Safety
+///
+/// `at` is 0, or memory of `4 + len` bytes from [`alloc`] holding a little-endian `u32` `len`
+/// and then `len` bytes, which nothing else refers to: what the bootstrap's `put` writes.
+pub unsafe fn take(at: *mut u8) -> Option<String> {
     if at.is_null() {
         return None;
     }
-    // SAFETY: the bootstrap allocated `4 + len` bytes at `at` with `alloc` and wrote the
-    // length and the bytes; nothing else refers to them.
+    // SAFETY: as the caller promises, `at` holds the length and then the bytes, `4 + len`
+    // bytes from `alloc` (align 1), ours from now on.
     unsafe {
         let mut len = [0u8; 4];
         core::ptr::copy_nonoverlapping(at, len.as_mut_ptr(), 4);
         let len = u32::from_le_bytes(len) as usize;
+        let size = len.checked_add(4)?;
         let bytes = core::slice::from_raw_parts(at.add(4), len);
         // (Checked by `is_utf8`, a smaller validator than `core::str::from_utf8`'s.)
         let text = is_utf8(bytes).then(|| core::str::from_utf8_unchecked(bytes).to_owned());
-        dealloc(at, Layout::from_size_align_unchecked(len + 4, 1));
+        dealloc(at, Layout::from_size_align_unchecked(size, 1));
         text
     }
 }
@@ -83,11 +108,14 @@ pub struct Host;
 impl Host {
     /// The current page's description (`Null` when it could not be read).
     pub fn page(&self) -> Value {
-        take(page()).and_then(|json| value::parse(&json)).unwrap_or(Value::Null)
+        // SAFETY: the import answers 0 or what the bootstrap's `put` wrote.
+        let json = unsafe { take(page()) };
+        json.and_then(|json| value::parse(&json)).unwrap_or(Value::Null)
     }
 
     pub fn load(&self, key: &str) -> Option<String> {
-        take(load(key.as_ptr(), key.len()))
+        // SAFETY: as in `page`.
+        unsafe { take(load(key.as_ptr(), key.len())) }
     }
 
     pub fn save(&self, key: &str, value: &str) {

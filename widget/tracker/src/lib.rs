@@ -1,10 +1,11 @@
 //! Lodestone's tracker: the small wasm module every page loads. It records the visitor's
 //! engagement in their own browser, decides with `funnel`'s rules when a campaign shows, has
-//! the popup module loaded only then, and builds the leads its popups submit (the lead
-//! delivery module, `widget/leads`, queues and sends them).
+//! the popup module loaded only then, and hands what a popup's submit needs to the lead
+//! delivery module (`widget/leads`, which builds, queues and sends the lead).
 //!
-//! The bootstrap (`host.js`, bundled into `lodestone.js`) reads the script tag, wires page
-//! events to [`on`] and performs I/O through [`host::Host`]; every decision is made here. Nothing here
+//! The bootstrap (`host.js`, bundled into `lodestone.js`, also the module's glue) reads the
+//! script tag, wires page events to [`on`] and performs I/O through the imports of
+//! [`host`]; every decision is made here. Nothing here
 //! throws into the host page: the bootstrap guards every call, and nothing visible happens
 //! when the config cannot be loaded.
 
@@ -30,12 +31,16 @@ use crate::tracker::Tracker;
 /// The page's one tracker.
 static TRACKER: Single<Tracker> = Single::new();
 
-/// Starts tracking `site`, talking to the ingest server at `api` (strings the bootstrap wrote,
-/// see `host::take`).
+/// Starts tracking `site`, talking to the ingest server at `api`.
+///
+/// # Safety
+///
+/// Both are 0 or strings the bootstrap wrote (see `host::take`).
 #[allow(unsafe_code)]
 #[unsafe(no_mangle)]
-pub extern "C" fn start(site: *mut u8, api: *mut u8) {
-    let (site, api) = (take(site).unwrap_or_default(), take(api).unwrap_or_default());
+pub unsafe extern "C" fn start(site: *mut u8, api: *mut u8) {
+    // SAFETY: as the caller promises.
+    let (site, api) = unsafe { (take(site).unwrap_or_default(), take(api).unwrap_or_default()) };
     TRACKER.set(Tracker::start(Host, site, api));
 }
 
@@ -87,13 +92,18 @@ mod event {
     pub const CONVERTED: u32 = 24;
 }
 
-/// Handles one page event (see `event`) with its string `value` (see `host::take`); returns
-/// the score for `SCORE`, whether a depth seen without scrolling counted for `SCROLLED`, else
-/// 0. A re-entrant call (an event raised while another is handled) is dropped.
+/// Handles one page event (see `event`) with its string `value`; returns the score for
+/// `SCORE`, whether a depth seen without scrolling counted for `SCROLLED`, else 0. A
+/// re-entrant call (an event raised while another is handled) is dropped.
+///
+/// # Safety
+///
+/// `value` is 0 or a string the bootstrap wrote (see `host::take`).
 #[allow(unsafe_code)]
 #[unsafe(no_mangle)]
-pub extern "C" fn on(kind: u32, n: u32, m: u32, value: *mut u8) -> i32 {
-    let value = take(value);
+pub unsafe extern "C" fn on(kind: u32, n: u32, m: u32, value: *mut u8) -> i32 {
+    // SAFETY: as the caller promises.
+    let value = unsafe { take(value) };
     TRACKER.with(|t| {
         match kind {
             event::ANSWERED => {

@@ -4,7 +4,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use crate::history::{History, key};
+use crate::history::{History, MAX_STORED, key};
 use crate::host::Host;
 
 /// localStorage I/O for the history, as `History::load(host, site)` and so on.
@@ -21,7 +21,7 @@ pub trait Stored {
 
 impl Stored for History {
     fn load(host: &Host, site: &str) -> Self {
-        History::parse(host.load(&key(site)), crate::js::now())
+        History::parse(host.load(&key(site)).filter(|t| t.len() <= MAX_STORED), crate::js::now())
     }
 
     fn save(&mut self, host: &Host, site: &str) {

@@ -1,7 +1,7 @@
 //! The tracker's state for one page and what it does on each event: record views (also a
 //! single-page app's), load the config, count engaged time, scroll, clicks and exit signals,
 //! decide with `funnel`'s engine when a campaign shows. A popup's own life is in `popup`, and
-//! leads (built here, delivered by the lead delivery module) in `leads`.
+//! what a submit hands to lead delivery in `leads`.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
