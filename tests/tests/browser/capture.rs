@@ -466,6 +466,35 @@ close = "Fermer"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_the_server_refuses_shows_its_message_at_the_field_and_is_not_kept() {
+    let s = stack().await;
+    let b = browser(Device::Desktop).await;
+    b.goto(&s.page("/fixtures/plain.html")).await;
+    b.wait_for_popup(10).await;
+    // The server refuses the lead for good, naming the field (a rule the browser does not know).
+    b.js("var send = window.fetch;\
+          window.fetch = function (u, o) {\
+            if (String(u).indexOf('/v1/leads') < 0) return send(u, o);\
+            var body = JSON.stringify({ error: { field: 'email', code: 'not_allowed', message: 'Use your work address, please.', extra: 1 } });\
+            return Promise.resolve(new Response(body, { status: 422, headers: { 'content-type': 'application/json' } }));\
+          };")
+        .await;
+    b.submit_lead("refused@example.com").await;
+    b.wait_until(
+        "document.querySelector('[data-lodestone]').shadowRoot.querySelector('#ls-email-error').textContent === 'Use your work address, please.'",
+        10,
+    )
+    .await;
+    assert_eq!(b.js("return localStorage.getItem('lodestone:demo:queue');").await, json!(null));
+    assert_eq!(
+        b.js("return window.__probe.events.filter(function (e) { return e.type === 'lodestone:lead'; }).length;")
+            .await,
+        json!(0)
+    );
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lead_answered_by_something_other_than_the_server_stays_queued_until_the_server_has_it() {
     let s = stack().await;
     let b = browser(Device::Desktop).await;

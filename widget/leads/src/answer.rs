@@ -4,9 +4,8 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use wasm_bindgen::JsValue;
-
-use crate::js::{self, get, get_str};
+use crate::json::Object;
+use crate::value::{Value, get_str};
 
 /// What the server said about a lead.
 pub enum Sent {
@@ -21,14 +20,18 @@ pub enum Sent {
 }
 
 impl Sent {
-    pub fn from_answer(status: u32, json: &JsValue) -> Self {
-        let error = get(json, "error");
+    pub fn from_answer(status: u32, json: &Value) -> Self {
+        let error = json.get("error");
         match status {
             200 | 201 => get_str(json, "id").filter(|id| !id.is_empty()).map_or(Self::Retry, Self::Accepted),
             408 | 429 => Self::Retry,
-            400..=499 if get_str(&error, "code").is_some() => {
-                Self::Rejected(js::stringify(&error).unwrap_or_else(|| "null".into()))
-            }
+            400..=499 if get_str(error, "code").is_some() => Self::Rejected(
+                Object::new()
+                    .opt("field", &get_str(error, "field"))
+                    .opt("message", &get_str(error, "message"))
+                    .opt("code", &get_str(error, "code"))
+                    .end(),
+            ),
             _ => Self::Retry,
         }
     }

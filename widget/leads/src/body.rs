@@ -6,11 +6,11 @@ use crate::prelude::*;
 
 use funnel::packed::Rules;
 use funnel::{compute_score, limits};
-use wasm_bindgen::JsValue;
 use widget_common::history::{History, cut, write_touch};
 
-use crate::js::{self, get_bool, get_str, opt_str};
+use crate::js;
 use crate::json::{Object, score_fields};
+use crate::value::{Value, get_bool, get_str, opt_str};
 
 /// What a lead is made of.
 pub struct Lead<'a> {
@@ -19,9 +19,9 @@ pub struct Lead<'a> {
     /// Its submission id: the same lead on every retry.
     pub id: &'a str,
     /// The popup's answers: `{email, name, website, consent}`.
-    pub fields: &'a JsValue,
+    pub fields: &'a Value,
     /// The page it was submitted on (`href`, `referrer`).
-    pub page: &'a JsValue,
+    pub page: &'a Value,
     pub history: &'a History,
     pub rules: &'a Rules,
     /// When it was submitted (ms since the epoch).

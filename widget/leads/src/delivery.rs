@@ -4,17 +4,16 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use wasm_bindgen::JsValue;
-
 use funnel::limits;
 use widget_common::history::History;
 
 use crate::answer::Sent;
 use crate::body::{self, Lead};
 use crate::host::Host;
-use crate::js::{self, get_str};
+use crate::js;
 use crate::json::Object;
 use crate::queue::{self, Queued};
+use crate::value::{self, Value, get_str};
 
 /// How long other tabs leave a lead to the page that submitted it (ms), unless it is left.
 const HOLD_MS: f64 = 15_000.0;
@@ -47,9 +46,9 @@ impl Delivery {
         &mut self,
         campaign: &str,
         history: String,
-        fields: &JsValue,
+        fields: &Value,
         rules: Option<&str>,
-        page: &JsValue,
+        page: &Value,
     ) -> Option<String> {
         let rules = funnel::packed::decode_rules(rules?)?;
         let history = History::parse(Some(history), js::now());
@@ -96,7 +95,7 @@ impl Delivery {
 
     /// The server's answer (`status`, 0 when unreachable, and its JSON) to the lead sent with
     /// request `tag`.
-    pub fn answered(&mut self, tag: u32, status: u32, json: &JsValue) {
+    pub fn answered(&mut self, tag: u32, status: u32, json: &Value) {
         let Some(slot) = self.in_flight.get_mut(tag as usize) else { return };
         let id = core::mem::take(slot);
         let sent = Sent::from_answer(status, json);
@@ -113,7 +112,7 @@ impl Delivery {
         let Some(lead) = queue::load(&self.host, &self.site).into_iter().find(|q| q.id == id) else {
             return;
         };
-        let campaign = js::parse(&lead.body).and_then(|b| get_str(&b, "campaign"));
+        let campaign = value::parse(&lead.body).and_then(|b| get_str(&b, "campaign"));
         // No page heard an answer for it yet (the visitor left before it came): this page
         // tells of it, as that page would have.
         if let (0, Some(campaign)) = (lead.attempts, &campaign) {

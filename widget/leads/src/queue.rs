@@ -7,11 +7,9 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use wasm_bindgen::JsValue;
-
 use crate::host::Host;
-use crate::js::{self, get_f64, get_str, get_u32};
 use crate::json::Object;
+use crate::value::{self, Value, get_f64, get_str, get_u32};
 
 /// At most this many leads wait; the oldest is dropped first.
 const MAX_QUEUE: usize = 10;
@@ -35,7 +33,7 @@ fn key(site: &str) -> String {
     k
 }
 
-fn parse(q: &JsValue) -> Option<Queued> {
+fn parse(q: &Value) -> Option<Queued> {
     let (id, body) = (get_str(q, "id")?, get_str(q, "body")?);
     Some(Queued { id, body, attempts: get_u32(q, "n"), next: get_f64(q, "next")? })
 }
@@ -44,9 +42,11 @@ fn parse(q: &JsValue) -> Option<Queued> {
 /// was stored.
 pub fn load(host: &Host, site: &str) -> Vec<Queued> {
     let text = host.load(&key(site));
-    let Some(v) = text.as_deref().and_then(js::parse) else { return Vec::new() };
+    let Some(v) = text.as_deref().and_then(value::parse) else { return Vec::new() };
     let mut queue = Vec::new();
-    js::each(&v, MAX_QUEUE as u32, &mut |q| queue.extend(parse(&q)));
+    for q in v.newest(MAX_QUEUE) {
+        queue.extend(parse(q));
+    }
     queue
 }
 

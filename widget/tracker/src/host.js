@@ -143,14 +143,14 @@ var host = {
   // are read here.
   send: function (tag, url) { request(url, null, function (status, j) { if (status === 200) config = j; fire(1, tag, status, text(j)); }); },
   // Lead delivery's: a lead sent, its answer to the delivery module.
-  post: function (tag, url, body) { request(url, body, function (status, j) { safe(function () { deliverer.on(1, tag, status, j); }); }); },
+  post: function (tag, url, body) { request(url, body, function (status, j) { safe(function () { deliverer.on(1, tag, status, text(j)); }); }); },
   // The popup's form submitted on `campaign`, with the visitor's history from the tracker: to
   // delivery, which builds the lead and settles the form (or, when its module cannot be loaded
   // or builds no lead, the form is told it was not sent).
   deliver: function (campaign, history) {
     var p = pending, page = host.page(), rules = config && config.rules;
     function failed() { if (p && p === pending) host.settle(false, "null"); }
-    loadLeads().then(function (m) { return safe(function () { return m.submit(campaign, history, p && p[3], rules, page); }); }).then(function (id) { if (!id) failed(); else if (p) p[2] = id; }, failed);
+    loadLeads().then(function (m) { return safe(function () { return m.submit(campaign, history, text(p && p[3]) || "null", rules, text(page) || "null"); }); }).then(function (id) { if (!id) failed(); else if (p) p[2] = id; }, failed);
   },
   // Queued leads (their key present) are sent by delivery when due.
   flush: function () { if (host.load("lodestone:" + site + ":queue")) loadLeads().then(function (m) { safe(function () { m.on(2, 0, 0); }); }).catch(function () {}); },
