@@ -16,7 +16,7 @@ extern crate alloc;
 mod host;
 mod server;
 mod site;
-mod stored;
+mod storage;
 mod tracker;
 
 // The history, the JSON writer and reader and the `std`-like prelude, shared with lead delivery

@@ -18,7 +18,7 @@ use crate::js;
 use crate::json::Object;
 use crate::server;
 use crate::site::{self, Site};
-use crate::stored::Stored;
+use crate::storage;
 use crate::value::{Value, get_bool, get_str, opt_str};
 
 mod leads;
@@ -114,7 +114,7 @@ impl Tracker {
         let page = host.page();
         // Fails closed: a page description that could not be read says nothing was allowed.
         let gpc = get_bool(&page, "gpc") != Some(false) || get_bool(&page, "dnt") == Some(true);
-        let history = History::load(&host, &site);
+        let history = storage::load(&host, &site);
         let mut tracker = Self {
             host,
             site,
@@ -257,7 +257,7 @@ impl Tracker {
 
     fn save(&mut self) {
         if self.persist {
-            self.history.save(&self.host, &self.site);
+            storage::save(&mut self.history, &self.host, &self.site);
         }
     }
 
@@ -270,7 +270,7 @@ impl Tracker {
         let refused = self.gpc && site.privacy.honor_gpc;
         if refused {
             // What was stored before the visitor turned the signal on goes too.
-            History::erase(&self.host, &self.site);
+            storage::erase(&self.host, &self.site);
         }
         if !refused && self.consent.unwrap_or(!site.privacy.consent_mode) {
             // Storing starts now: from the stored history as it is now, plus this page.
@@ -290,7 +290,7 @@ impl Tracker {
     /// converted here (so one interruption per page view and cooldowns still hold).
     fn rebuild_history(&mut self, stored: bool) {
         let page = self.host.page();
-        let fresh = if stored { History::load(&self.host, &self.site) } else { History::default() };
+        let fresh = if stored { storage::load(&self.host, &self.site) } else { History::default() };
         self.stale = !stored;
         let here = core::mem::replace(&mut self.history, fresh);
         self.record(&page, false);
@@ -333,7 +333,7 @@ impl Tracker {
     /// seen, closed or converted, this page's included. This page view keeps its one
     /// interruption; the next may show any campaign again.
     pub fn reset(&mut self) {
-        History::erase(&self.host, &self.site);
+        storage::erase(&self.host, &self.site);
         self.history.campaigns.clear();
         self.history.last_popup = None;
         self.rebuild_history(false);
@@ -431,7 +431,7 @@ impl Tracker {
             self.persist = false;
             self.rebuild_history(false);
         } else {
-            self.history = History::load(&self.host, &self.site);
+            self.history = storage::load(&self.host, &self.site);
             self.scroll_into_history();
             self.recheck_waiting();
         }
@@ -452,7 +452,7 @@ impl Tracker {
             return;
         }
         let (path, depth) = (self.page.path.clone(), self.page.scroll);
-        let mut stored = History::load(&self.host, &self.site);
+        let mut stored = storage::load(&self.host, &self.site);
         let deeper = stored.max_scroll < depth || stored.page_mut(&path).is_some_and(|p| p.scroll < depth);
         if stored.page_views > 0 && deeper {
             self.history = stored;
@@ -493,8 +493,8 @@ impl Tracker {
         // it earlier does not count again).
         self.interacted = false;
         if self.persist {
-            if History::stored(&self.host, &self.site) {
-                self.history = History::load(&self.host, &self.site);
+            if storage::exists(&self.host, &self.site) {
+                self.history = storage::load(&self.host, &self.site);
                 self.recheck_waiting();
             } else {
                 // Erased while this page was cached (consent withdrawn, `reset()`): a cached
@@ -555,7 +555,7 @@ impl Tracker {
     pub fn consent(&mut self, granted: bool) {
         self.consent = Some(granted);
         if !granted {
-            History::erase(&self.host, &self.site);
+            storage::erase(&self.host, &self.site);
         }
         self.apply_privacy();
     }
